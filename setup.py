@@ -1,0 +1,51 @@
+"""anatomy-r1-verl: the Anatomy-R1 method (GRPO + ASCL + GDQA) for multimodal LLMs on verl 0.9.1."""
+from setuptools import find_packages, setup
+
+CPU_RUNTIME = [
+    "verl==0.9.1",
+    "ray[default]>=2.41",
+    "torch==2.13.0",
+    # transformers 5.x's Qwen2.5-VL processor needs torchvision (see anatomy_r1_verl/tv_compat.py)
+    "torchvision==0.28.0",
+    "transformers>=5.5.3,<5.11,!=5.6.0",
+    "tokenizers",
+    "datasets",
+    "pandas",
+    "pyarrow>=19",
+    "pillow",
+    "omegaconf",
+    "hydra-core",
+    "wandb",
+    "tensorboard",
+    "tqdm",
+    # verl 0.9.1 imports these without declaring them
+    "cachetools",
+    "uvicorn",
+    "fastapi",
+    # verl's V1 trainer (TransferQueue), i.e. the parts of verl[verl-core] that are not GPU-only
+    "TransferQueue>=0.1.10",
+    "pyzmq",
+    "msgspec",
+]
+
+setup(
+    name="anatomy-r1-verl",
+    version="0.1.0",
+    description="Anatomy-R1 (GRPO + anatomical-similarity curriculum + group-diverse augmentation) on verl",
+    python_requires=">=3.10",
+    packages=find_packages(include=["anatomy_r1_verl*", "reward_fns*", "data_prep*"]),
+    package_data={
+        "anatomy_r1_verl": ["config/*.yaml", "config/**/*.yaml", "assets/**/*"],
+    },
+    include_package_data=True,
+    install_requires=CPU_RUNTIME,
+    extras_require={
+        "gpu": ["vllm==0.24.0", "flash-attn==2.8.3"],
+        "dev": ["pytest", "pytest-timeout", "hypothesis"],
+    },
+    entry_points={
+        "console_scripts": ["anatomy-r1=anatomy_r1_verl.cli:main"],
+        # verl imports every module of this group in every process (driver and Ray workers)
+        "verl.plugins": ["anatomy_r1_verl=anatomy_r1_verl.plugin"],
+    },
+)
