@@ -18,6 +18,8 @@ CPU_RUNTIME = [
     "wandb",
     "tensorboard",
     "tqdm",
+    # verl's RLHFDataset and agent loop read images through qwen_vl_utils
+    "qwen-vl-utils",
     # verl 0.9.1 imports these without declaring them
     "cachetools",
     "uvicorn",

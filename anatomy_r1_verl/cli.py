@@ -1,0 +1,61 @@
+"""``anatomy-r1``: the command line of the project.
+
+    anatomy-r1 train RECIPE [key=value ...]      run verl's GRPO trainer on a recipe (any verl key overridable)
+    anatomy-r1 demo [key=value ...]              build the CPU demo assets if missing and train on them
+    anatomy-r1 prepare FORMAT ...                write verl parquet: synthetic | ssgvqa | omnimedvqa | swift-json
+    anatomy-r1 build-model OUT_DIR               build the tiny random-init Qwen2.5-VL offline
+    anatomy-r1 doctor                            check the install (verl plugin, torchvision, processor, Ray)
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# prepare sub-commands -> module with main(argv)
+PREPARE = {
+    "synthetic": "data_prep.synthetic",
+    "ssgvqa": "data_prep.ssgvqa",
+    "omnimedvqa": "data_prep.omnimedvqa",
+    "swift-json": "data_prep.swift_json",
+}
+
+
+def _prepare(argv: list[str]) -> int:
+    if not argv or argv[0] not in PREPARE:
+        print(f"usage: anatomy-r1 prepare {{{','.join(PREPARE)}}} ...  (--help on each)", file=sys.stderr)
+        return 2
+    mod = importlib.import_module(PREPARE[argv[0]])
+    return int(mod.main(argv[1:]) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv else 2
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "train":
+        from .launcher import main_train
+
+        return main_train(rest)
+    if cmd == "demo":
+        from .demo import main as demo_main
+
+        return demo_main(rest)
+    if cmd == "prepare":
+        return _prepare(rest)
+    if cmd == "build-model":
+        from .tiny_model import main as build_main
+
+        return build_main(rest)
+    if cmd == "doctor":
+        from .doctor import main as doctor_main
+
+        return doctor_main(rest)
+    print(f"anatomy-r1: unknown command {cmd!r}\n{__doc__}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

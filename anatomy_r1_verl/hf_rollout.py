@@ -1,0 +1,244 @@
+"""``hfcpu``: a verl rollout backend that serves Hugging Face ``generate`` from a Ray actor.
+
+verl's trainer only talks to server rollouts (vLLM, SGLang, TensorRT-LLM), none of which runs without
+a GPU. This backend plugs into the same two registries they use:
+
+- ``RolloutReplicaRegistry["hfcpu"]`` -> :class:`HFRolloutReplica`, which starts one
+  :class:`HFGenerateServer` Ray actor per replica: token ids in, token ids and log-probs out, with the
+  images of a multimodal prompt turned into ``pixel_values`` by the model's own processor;
+- ``_ROLLOUT_REGISTRY[("hfcpu", "async")]`` -> :class:`HFServerAdapter`, the object inside each
+  actor/rollout worker that receives the FSDP2 weights after every policy update and loads them into
+  the server, so each step samples from the current policy.
+
+Select it with ``actor_rollout_ref.rollout.name=hfcpu`` (the ``cpu`` profile does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import torch
+
+from . import trace
+
+log = logging.getLogger(__name__)
+
+ROLLOUT_NAME = "hfcpu"
+
+
+def server_actor_name(replica_rank: int) -> str:
+    return f"anatomy_r1_hfcpu_server_{replica_rank}"
+
+
+class HFGenerateServer:
+    """Ray actor: token-in/token-out generation with a plain HF model (text or Qwen2.5-VL style)."""
+
+    def __init__(self, model_path: str, response_length: int, threads: int = 1):
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
+
+        from verl.utils import hf_processor
+
+        torch.set_num_threads(max(1, int(threads)))
+        cfg = AutoConfig.from_pretrained(model_path)
+        self.is_multimodal = hasattr(cfg, "vision_config")
+        cls = AutoModelForImageTextToText if self.is_multimodal else AutoModelForCausalLM
+        self.model = cls.from_pretrained(model_path, dtype=torch.float32).eval()
+        self.processor = hf_processor(model_path) if self.is_multimodal else None
+        if self.is_multimodal and self.processor is None:
+            raise RuntimeError(f"hfcpu: {model_path} is multimodal but verl's hf_processor() returned None "
+                               "(torchvision broken?); run `anatomy-r1 doctor`")
+        self.response_length = int(response_length)
+        gen_cfg = self.model.generation_config
+        self.eos = gen_cfg.eos_token_id
+        self.pad = gen_cfg.pad_token_id if gen_cfg.pad_token_id is not None else self.eos
+        self.version = 0
+        self._lock = asyncio.Lock()
+        # A response must never contain vision special tokens: verl's rope-index code would count them as
+        # image slots. A barely trained model samples them, so they are suppressed.
+        c = self.model.config
+        self.suppress = sorted({t for t in (getattr(c, "image_token_id", None), getattr(c, "video_token_id", None),
+                                            getattr(c, "vision_start_token_id", None),
+                                            getattr(c, "vision_end_token_id", None)) if t is not None})
+        self._own = self.model.state_dict()
+        trace.emit("rollout_server_started", model_path=model_path, multimodal=self.is_multimodal,
+                   checksum=trace.checksum(self.model.named_parameters()))
+
+    async def generate(self, prompt_ids, sampling_params, request_id=None, image_data=None, video_data=None,
+                       audio_data=None, mm_processor_kwargs=None, **kwargs):
+        async with self._lock:
+            return await asyncio.to_thread(self._generate, list(prompt_ids), dict(sampling_params or {}),
+                                           image_data, video_data, mm_processor_kwargs)
+
+    def _vision_inputs(self, prompt_ids, images, videos, mm_kwargs) -> dict:
+        """The prompt ids already hold the expanded image-pad runs; only the pixel features are missing."""
+        if videos:
+            raise NotImplementedError("hfcpu rollout: video inputs are not supported")
+        if not images:
+            return {}
+        out = self.processor.image_processor(images=images, return_tensors="pt", **(mm_kwargs or {}))
+        merge = getattr(self.processor.image_processor, "merge_size", 2)
+        n_features = int((out["image_grid_thw"].prod(-1) // (merge * merge)).sum())
+        n_pads = sum(1 for t in prompt_ids if t == self.model.config.image_token_id)
+        if n_features != n_pads:
+            raise ValueError(f"hfcpu rollout: prompt has {n_pads} image-pad tokens but the images give "
+                             f"{n_features} features; the processor config differs from verl's")
+        trace.emit("rollout_images", n_images=len(images), pixel_values=list(out["pixel_values"].shape),
+                   image_pad_tokens=n_pads)
+        return {"pixel_values": out["pixel_values"], "image_grid_thw": out["image_grid_thw"]}
+
+    @torch.no_grad()
+    def _generate(self, prompt_ids, sp, images, videos, mm_kwargs):
+        from verl.workers.rollout.replica import TokenOutput
+
+        x = torch.tensor([prompt_ids])
+        max_new = int(sp.get("max_tokens") or sp.get("max_new_tokens") or self.response_length)
+        kw = dict(max_new_tokens=max_new, eos_token_id=self.eos, pad_token_id=self.pad,
+                  attention_mask=torch.ones_like(x), return_dict_in_generate=True, output_scores=True)
+        if self.suppress:
+            kw["suppress_tokens"] = self.suppress
+        if sp.get("ignore_eos"):
+            kw["min_new_tokens"] = max_new
+        kw.update(self._vision_inputs(prompt_ids, images, videos, mm_kwargs))
+        temperature = float(sp.get("temperature", 1.0) or 0.0)
+        if temperature > 0:
+            top_k = sp.get("top_k", -1)
+            kw.update(do_sample=True, temperature=temperature, top_p=float(sp.get("top_p", 1.0)),
+                      top_k=0 if top_k in (None, -1) else int(top_k))
+        else:
+            kw.update(do_sample=False)
+        out = self.model.generate(x, **kw)
+        response = out.sequences[0, len(prompt_ids):].tolist()
+        log_probs = None
+        if sp.get("logprobs"):
+            # scores are the processed logits (temperature/top-p applied), matching vLLM's sampled log-probs
+            log_probs = [torch.log_softmax(s[0].float(), -1)[t].item() for s, t in zip(out.scores, response)]
+        return TokenOutput(token_ids=response, log_probs=log_probs, stop_reason="completed",
+                           extra_fields={"global_steps": self.version})
+
+    def _resolve(self, name: str) -> str:
+        """Map an FSDP checkpoint-style name (``visual.*``, ``model.layers.*``) onto this model's module tree
+        (``model.visual.*``, ``model.language_model.*``) by a unique suffix match."""
+        if name in self._own:
+            return name
+        tail = name.split(".", 1)[1] if name.startswith("model.") else name
+        cands = [k for k in self._own if k.endswith("." + tail) or k.endswith("." + name)]
+        if len(cands) != 1:
+            raise KeyError(f"hfcpu rollout: cannot map weight {name!r} onto the server model ({len(cands)} matches)")
+        return cands[0]
+
+    def update_weights(self, state_dict: dict, global_steps=None) -> dict:
+        remapped = {self._resolve(k): v for k, v in state_dict.items()}
+        missing, unexpected = self.model.load_state_dict(remapped, strict=False)
+        if getattr(self.model.config, "tie_word_embeddings", False) or getattr(
+                self.model.config.get_text_config(), "tie_word_embeddings", False):
+            missing = [m for m in missing if m != "lm_head.weight"]
+        if missing or unexpected:
+            raise RuntimeError(f"hfcpu rollout: weight update incomplete: missing {missing[:5]}, "
+                               f"unexpected {list(unexpected)[:5]}")
+        self.version = global_steps
+        info = {"version": global_steps, "n_tensors": len(state_dict),
+                "checksum": trace.checksum(state_dict.items())}
+        trace.emit("rollout_weights_loaded", **info)
+        return info
+
+    # control-plane calls verl's replica manager and checkpoint engine make; nothing to do for HF generate
+    async def wake_up(self):
+        pass
+
+    async def sleep(self):
+        pass
+
+    async def abort_all_requests(self, reject_request=False):
+        return {}
+
+    async def resume_generation(self):
+        pass
+
+    async def clear_kv_cache(self):
+        pass
+
+    async def release_kv_cache(self):
+        pass
+
+    async def resume_kv_cache(self):
+        pass
+
+    async def start_profile(self, **kwargs):
+        pass
+
+    async def stop_profile(self):
+        pass
+
+    async def wait_for_requests_to_drain(self):
+        pass
+
+
+def _replica_class():
+    import ray
+
+    from verl.workers.rollout.replica import RolloutReplica
+
+    class HFRolloutReplica(RolloutReplica):
+        def rollout_worker_use_gpu(self) -> bool:
+            return False
+
+        async def launch_servers(self):
+            mc = self.model_config
+            path = getattr(mc, "local_path", None) or mc.get("path")
+            server = ray.remote(HFGenerateServer).options(
+                name=server_actor_name(self.replica_rank), num_cpus=0, max_concurrency=self.max_concurrency,
+                get_if_exists=True,
+            ).remote(path, self.config.response_length)
+            self.servers = [server]
+            self._server_handle = server
+            self._server_address = f"{ROLLOUT_NAME}://{self.replica_rank}"
+
+    return HFRolloutReplica
+
+
+def _adapter_base():
+    from verl.workers.rollout.base import BaseRollout
+
+    return BaseRollout
+
+
+class HFServerAdapter(_adapter_base()):
+    """Lives in each actor/rollout worker; pushes the policy's weights into the replica's server."""
+
+    def __init__(self, config, model_config, device_mesh, *args, **kwargs):
+        super().__init__(config, model_config, device_mesh)
+        c = self.config
+        world = c.tensor_model_parallel_size * c.data_parallel_size * c.pipeline_model_parallel_size
+        rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+        self.replica_rank, self.is_leader = rank // world, rank % world == 0
+
+    async def resume(self, tags):
+        pass
+
+    async def release(self):
+        pass
+
+    async def update_weights(self, weights, wire_format="named_tensors", **kwargs):
+        import ray
+
+        state = {}
+        for name, t in weights:  # every rank must take part in the gather of sharded (DTensor) weights
+            if hasattr(t, "full_tensor"):
+                t = t.full_tensor()
+            state[name] = t.detach().to("cpu", torch.float32).clone()
+        if not self.is_leader:
+            return
+        step = kwargs.get("global_steps")
+        trace.emit("rollout_weights_sent", version=step, n_tensors=len(state), checksum=trace.checksum(state.items()))
+        server = ray.get_actor(server_actor_name(self.replica_rank))
+        info = await server.update_weights.remote(state, step)
+        log.info("hfcpu rollout: server %d loaded %d tensors for step %s", self.replica_rank, info["n_tensors"], step)
+
+
+def register() -> None:
+    from verl.workers.rollout import base as rollout_base
+    from verl.workers.rollout.replica import RolloutReplicaRegistry
+
+    rollout_base._ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = f"{__name__}.HFServerAdapter"
+    RolloutReplicaRegistry.register(ROLLOUT_NAME, _replica_class)

@@ -1,0 +1,40 @@
+"""verl entry point: a weighted sum of named reward components.
+
+Point verl at it with::
+
+    reward:
+      custom_reward_function:
+        path: pkg://reward_fns.combine      # or the path of this file
+        name: compute_score
+        reward_kwargs:
+          weights: {accuracy: 1.0, format: 0.5, "/abs/path/my_reward.py:brevity": 0.2}
+
+``weights`` is merged over the defaults ``{accuracy: 1.0, format: 0.5}``. The result always has
+``score`` (the training reward), ``acc``, ``format`` and one key per extra component, all floats,
+so verl can log each of them as a metric.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+try:
+    from reward_fns.mcq import as_text
+    from reward_fns.registry import call_safely, components
+except ImportError:  # verl loaded this file by path and the package is not installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from reward_fns.mcq import as_text
+    from reward_fns.registry import call_safely, components
+
+
+def compute_score(data_source: Any, solution_str: Any, ground_truth: Any, extra_info: Any = None,
+                  weights: Any = None, **kwargs: Any) -> dict[str, float]:
+    """Score one completion. Raises ValueError only for a bad ``weights`` config, never for model output."""
+    parts = components(weights)
+    sample = dict(solution_str=as_text(solution_str), ground_truth=ground_truth,
+                  extra_info=extra_info, data_source=data_source)
+    values = {name: call_safely(name, fn, **sample) for name, fn, _ in parts}
+    score = sum(weight * values[name] for name, _, weight in parts)
+    return {"score": float(score), "acc": values.pop("accuracy"), "format": values.pop("format"), **values}
