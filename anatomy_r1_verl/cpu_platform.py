@@ -135,17 +135,22 @@ class PlatformCPU(_platform_base()):
         return None
 
 
+def map_backend(backend):
+    """verl builds ``cpu:gloo,<device>:<backend>`` (``utils/distributed.py``); on CPU that is
+    ``cpu:gloo,cpu:gloo``, which torch rejects: it means ``gloo``."""
+    if isinstance(backend, str) and backend.replace(" ", "") == "cpu:gloo,cpu:gloo":
+        return "gloo"
+    return backend
+
+
 def _gloo_backend_fix():
-    """Map verl's ``cpu:gloo,cpu:gloo`` (from ``utils/distributed.py``) to ``gloo``."""
     dist = torch.distributed
     if getattr(dist.init_process_group, "_anatomy_r1", False):
         return
     original = dist.init_process_group
 
     def init_process_group(*args, backend=None, **kwargs):
-        if isinstance(backend, str) and backend.replace(" ", "") == "cpu:gloo,cpu:gloo":
-            backend = "gloo"
-        return original(*args, backend=backend, **kwargs)
+        return original(*args, backend=map_backend(backend), **kwargs)
 
     init_process_group._anatomy_r1 = True
     dist.init_process_group = init_process_group

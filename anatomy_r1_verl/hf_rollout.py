@@ -32,9 +32,14 @@ def server_actor_name(replica_rank: int) -> str:
 
 
 class HFGenerateServer:
-    """Ray actor: token-in/token-out generation with a plain HF model (text or Qwen2.5-VL style)."""
+    """Ray actor: token-in/token-out generation with a plain HF model (text or Qwen2.5-VL style).
 
-    def __init__(self, model_path: str, response_length: int, threads: int = 1):
+    Requests that arrive together (the ``rollout.n`` sessions of a step's prompts) are generated as one
+    left-padded batch of up to ``max_batch``; each response stops at its own end-of-sequence token.
+    """
+
+    def __init__(self, model_path: str, response_length: int, threads: int = 1, max_batch: int = 64,
+                 batch_wait_s: float = 0.01):
         from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
 
         from verl.utils import hf_processor
@@ -53,7 +58,10 @@ class HFGenerateServer:
         self.eos = gen_cfg.eos_token_id
         self.pad = gen_cfg.pad_token_id if gen_cfg.pad_token_id is not None else self.eos
         self.version = 0
-        self._lock = asyncio.Lock()
+        self.batch_wait_s = float(batch_wait_s)
+        self.max_batch = int(max_batch)
+        self._pending: list = []
+        self._drainer = None
         # A response must never contain vision special tokens: verl's rope-index code would count them as
         # image slots. A barely trained model samples them, so they are suppressed.
         c = self.model.config
@@ -66,40 +74,75 @@ class HFGenerateServer:
 
     async def generate(self, prompt_ids, sampling_params, request_id=None, image_data=None, video_data=None,
                        audio_data=None, mm_processor_kwargs=None, **kwargs):
-        async with self._lock:
-            return await asyncio.to_thread(self._generate, list(prompt_ids), dict(sampling_params or {}),
-                                           image_data, video_data, mm_processor_kwargs)
-
-    def _vision_inputs(self, prompt_ids, images, videos, mm_kwargs) -> dict:
-        """The prompt ids already hold the expanded image-pad runs; only the pixel features are missing."""
-        if videos:
+        """Queue one request; concurrent requests are generated together as one left-padded batch."""
+        if video_data:
             raise NotImplementedError("hfcpu rollout: video inputs are not supported")
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((list(prompt_ids), dict(sampling_params or {}), list(image_data or []),
+                              mm_processor_kwargs, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.ensure_future(self._drain())
+        return await future
+
+    async def _drain(self):
+        while self._pending:
+            await asyncio.sleep(self.batch_wait_s)  # let the other sessions of the step arrive
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
+            groups: dict = {}
+            for req in batch:  # one generate() call per distinct sampling setting
+                groups.setdefault(self._sampling_key(req[1]), []).append(req)
+            for reqs in groups.values():
+                try:
+                    outs = await asyncio.to_thread(self._generate_batch, reqs)
+                except Exception as e:  # fail the requests, not the server
+                    for *_, fut in reqs:
+                        if not fut.done():
+                            fut.set_exception(e)
+                    continue
+                for (*_, fut), out in zip(reqs, outs):
+                    if not fut.done():
+                        fut.set_result(out)
+
+    @staticmethod
+    def _sampling_key(sp: dict) -> tuple:
+        return tuple(sorted((k, str(v)) for k, v in sp.items()))
+
+    def _vision_inputs(self, prompts, images, mm_kwargs) -> dict:
+        """The prompt ids already hold the expanded image-pad runs; only the pixel features are missing."""
         if not images:
             return {}
         out = self.processor.image_processor(images=images, return_tensors="pt", **(mm_kwargs or {}))
         merge = getattr(self.processor.image_processor, "merge_size", 2)
         n_features = int((out["image_grid_thw"].prod(-1) // (merge * merge)).sum())
-        n_pads = sum(1 for t in prompt_ids if t == self.model.config.image_token_id)
+        n_pads = sum(1 for ids in prompts for t in ids if t == self.model.config.image_token_id)
         if n_features != n_pads:
-            raise ValueError(f"hfcpu rollout: prompt has {n_pads} image-pad tokens but the images give "
+            raise ValueError(f"hfcpu rollout: prompts have {n_pads} image-pad tokens but the images give "
                              f"{n_features} features; the processor config differs from verl's")
         trace.emit("rollout_images", n_images=len(images), pixel_values=list(out["pixel_values"].shape),
-                   image_pad_tokens=n_pads)
+                   image_pad_tokens=n_pads, batch=len(prompts))
         return {"pixel_values": out["pixel_values"], "image_grid_thw": out["image_grid_thw"]}
 
     @torch.no_grad()
-    def _generate(self, prompt_ids, sp, images, videos, mm_kwargs):
+    def _generate_batch(self, reqs) -> list:
         from verl.workers.rollout.replica import TokenOutput
 
-        x = torch.tensor([prompt_ids])
+        prompts = [r[0] for r in reqs]
+        sp = reqs[0][1]
+        width = max(len(p) for p in prompts)
+        x = torch.full((len(prompts), width), self.pad, dtype=torch.long)
+        mask = torch.zeros_like(x)
+        for i, p in enumerate(prompts):  # left padding, as generate() expects for decoder-only models
+            x[i, width - len(p):] = torch.tensor(p)
+            mask[i, width - len(p):] = 1
         max_new = int(sp.get("max_tokens") or sp.get("max_new_tokens") or self.response_length)
-        kw = dict(max_new_tokens=max_new, eos_token_id=self.eos, pad_token_id=self.pad,
-                  attention_mask=torch.ones_like(x), return_dict_in_generate=True, output_scores=True)
+        kw = dict(max_new_tokens=max_new, eos_token_id=self.eos, pad_token_id=self.pad, attention_mask=mask,
+                  return_dict_in_generate=True, output_scores=True)
         if self.suppress:
             kw["suppress_tokens"] = self.suppress
         if sp.get("ignore_eos"):
             kw["min_new_tokens"] = max_new
-        kw.update(self._vision_inputs(prompt_ids, images, videos, mm_kwargs))
+        images = [im for r in reqs for im in r[2]]
+        kw.update(self._vision_inputs(prompts, images, reqs[0][3]))
         temperature = float(sp.get("temperature", 1.0) or 0.0)
         if temperature > 0:
             top_k = sp.get("top_k", -1)
@@ -108,13 +151,18 @@ class HFGenerateServer:
         else:
             kw.update(do_sample=False)
         out = self.model.generate(x, **kw)
-        response = out.sequences[0, len(prompt_ids):].tolist()
-        log_probs = None
-        if sp.get("logprobs"):
-            # scores are the processed logits (temperature/top-p applied), matching vLLM's sampled log-probs
-            log_probs = [torch.log_softmax(s[0].float(), -1)[t].item() for s, t in zip(out.scores, response)]
-        return TokenOutput(token_ids=response, log_probs=log_probs, stop_reason="completed",
-                           extra_fields={"global_steps": self.version})
+        gen = out.sequences[:, width:]
+        # scores are the processed logits (temperature/top-p applied), matching vLLM's sampled log-probs
+        logp = torch.stack([torch.log_softmax(s.float(), -1) for s in out.scores], 1) if sp.get("logprobs") else None
+        results = []
+        for i in range(len(reqs)):
+            ids = gen[i].tolist()
+            if self.eos in ids:
+                ids = ids[: ids.index(self.eos) + 1]
+            lps = [logp[i, t, tok].item() for t, tok in enumerate(ids)] if logp is not None else None
+            results.append(TokenOutput(token_ids=ids, log_probs=lps, stop_reason="completed",
+                                       extra_fields={"global_steps": self.version}))
+        return results
 
     def _resolve(self, name: str) -> str:
         """Map an FSDP checkpoint-style name (``visual.*``, ``model.layers.*``) onto this model's module tree

@@ -42,11 +42,17 @@ def compose(recipe: str, overrides: list[str] | None = None) -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
 
     path = resolve_recipe(recipe)
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(path.parent), version_base=None):
-        cfg = hydra_compose(config_name=path.stem, overrides=list(overrides or []))
+    try:
+        with initialize_config_dir(config_dir=str(path.parent), version_base=None):
+            cfg = hydra_compose(config_name=path.stem, overrides=list(overrides or []))
+    except HydraException as e:
+        cause = f" ({e.__cause__})" if e.__cause__ else ""
+        raise RecipeError(f"{path}: {e}{cause}. A key that verl's config does not have needs a leading '+' "
+                          "(+section.key=value)") from e
     with open_dict(cfg):
         cfg.anatomy_r1.recipe = str(path)
         cfg.anatomy_r1.output_dir = os.path.abspath(os.path.expanduser(cfg.anatomy_r1.output_dir))

@@ -9,6 +9,7 @@ What it registers (nothing in verl's source is edited):
 - :mod:`.tv_compat`: torchvision importable on the CPU build of torch (else Qwen2.5-VL's processor is None);
 - :mod:`.cpu_platform`: the ``cpu`` platform and FSDP engines for it;
 - :mod:`.hf_rollout`: the ``hfcpu`` rollout backend;
+- :mod:`.trainer`: the ``anatomy_r1`` V1 trainer mode;
 - :mod:`.verl_fixes`: the mRoPE position-ids workaround;
 - when tracing is on (:mod:`.trace`), an event per vision-tower forward pass.
 """
@@ -51,10 +52,11 @@ def _load() -> None:
     from . import tv_compat
 
     tv_compat.install()
-    from . import cpu_platform, hf_rollout, trace, verl_fixes
+    from . import cpu_platform, hf_rollout, trace, trainer, verl_fixes
 
     cpu_platform.register()
     hf_rollout.register()
+    trainer.register()
     verl_fixes.install()
     _trace_vision_tower()
     trace.emit("plugin_loaded")

@@ -1,0 +1,325 @@
+"""What every real-data converter shares: bookkeeping of read/written/rejected/filtered rows, the
+rejects file, image verification (each distinct path once), optional downscaling, parquet output,
+the summary and progress bars.
+
+A converter opens a :class:`ConversionRun`, wraps each input record in ``with run.record(...)``
+and inside it either calls ``run.filter(reason)`` (left out by design), raises
+:class:`InvalidRecord` (bad input) or calls ``run.build(...)`` (a valid row; ``run.emit`` later
+gives it its split). Bad input stops the conversion with a :class:`ConversionError`, or with
+``skip_invalid`` goes to ``<out>/rejects.jsonl``. ``run.finish()`` writes ``<out>/<split>.parquet``
+and ``<out>/summary.json`` and checks ``read == written + rejected + filtered``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+import zlib
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+from anatomy_r1_verl.schema import SchemaError, make_row
+
+REJECTS_FILE = "rejects.jsonl"
+SUMMARY_FILE = "summary.json"
+IMAGES_DIR = "images"
+
+
+class ConversionError(ValueError):
+    """Bad input row: names the file, the line or record, the reason and what to do."""
+
+    def __init__(self, file: str, where: str, kind: str, reason: str, out_dir: str | os.PathLike = "<out>"):
+        self.file, self.where, self.kind, self.reason = str(file), str(where), kind, reason
+        super().__init__(
+            f"{file}, {where}: {reason}\n"
+            f"  Fix the input, or rerun with --skip-invalid (skip_invalid=True) to write such rows to "
+            f"{Path(out_dir) / REJECTS_FILE} and convert the rest."
+        )
+
+
+class ConfigError(ValueError):
+    """Bad converter options or input layout (not a bad row)."""
+
+
+class InvalidRecord(Exception):
+    """Raised inside ``run.record(...)`` for a bad row; ``kind`` is a short code counted in the summary."""
+
+    def __init__(self, kind: str, reason: str):
+        super().__init__(reason)
+        self.kind, self.reason = kind, reason
+
+
+def stable_rng_seed(*parts: Any) -> int:
+    """A seed that depends only on ``parts`` (not on PYTHONHASHSEED)."""
+    return zlib.crc32(":".join(str(p) for p in parts).encode("utf-8"))
+
+
+def progress(iterable: Iterable, *, enabled: bool = True, total: int | None = None, desc: str = "",
+             unit: str = "it"):
+    if not enabled:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit=unit, mininterval=0.5, dynamic_ncols=True)
+
+
+# --------------------------------------------------------------------------- images
+
+
+class ImageStore:
+    """Checks each distinct image path once (cached, failures too) and, with ``max_pixels``,
+    writes a downscaled copy under ``<out>/images/`` (mirroring the path below ``mirror_root``).
+    ``seconds`` is the time spent on image I/O, for the summary and the benchmark."""
+
+    def __init__(self, out_images: Path, max_pixels: int | None = None, mirror_root: str | os.PathLike | None = None):
+        if max_pixels is not None and max_pixels < 1:
+            raise ConfigError(f"--max-pixels must be positive, got {max_pixels}")
+        self.out_images = Path(out_images)
+        self.max_pixels = max_pixels
+        self.mirror_root = os.path.abspath(mirror_root) if mirror_root else None
+        self._cache: dict[str, tuple[bool, Any]] = {}
+        self.seconds = 0.0
+        self.resized = 0
+        self.failed = 0
+
+    def resolve(self, path: str | os.PathLike) -> str:
+        """Absolute path to store in the row (the original or its resized copy).
+
+        Raises :class:`InvalidRecord` (``missing_image`` / ``bad_image``) when it cannot be read."""
+        key = os.path.abspath(os.fspath(path))
+        hit = self._cache.get(key)
+        if hit is None:
+            t0 = time.perf_counter()
+            hit = self._check(key)
+            self.seconds += time.perf_counter() - t0
+            self._cache[key] = hit
+            if not hit[0]:
+                self.failed += 1
+        ok, value = hit
+        if ok:
+            return value
+        raise InvalidRecord(*value)
+
+    @property
+    def distinct(self) -> int:
+        return len(self._cache)
+
+    def _check(self, path: str) -> tuple[bool, Any]:
+        from PIL import Image
+
+        if not os.path.isfile(path):
+            return False, ("missing_image", f"image not found: {path}")
+        try:
+            with Image.open(path) as im:
+                im.verify()
+            if self.max_pixels is None:
+                return True, path
+            with Image.open(path) as im:
+                w, h = im.size
+                if w * h <= self.max_pixels:
+                    return True, path
+                return True, self._resize(im, path)
+        except Exception as e:  # PIL raises many types (OSError, SyntaxError, ValueError, ...)
+            return False, ("bad_image", f"image cannot be read ({type(e).__name__}: {e}): {path}")
+
+    def _resize(self, im, path: str) -> str:
+        w, h = im.size
+        scale = math.sqrt(self.max_pixels / (w * h))
+        nw, nh = max(1, int(w * scale)), max(1, int(h * scale))
+        fmt = im.format or "PNG"
+        im.load()
+        small = im.resize((nw, nh), resample=3)  # bicubic
+        if self.mirror_root and (path + os.sep).startswith(self.mirror_root + os.sep):
+            rel = os.path.relpath(path, self.mirror_root)
+        else:
+            rel = os.path.join("_other", f"{zlib.crc32(os.path.dirname(path).encode()):08x}", os.path.basename(path))
+        dest = self.out_images / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "JPEG":
+            small.save(dest, format=fmt, quality=95)
+        else:
+            small.save(dest, format=fmt)
+        self.resized += 1
+        return str(dest.resolve())
+
+
+# --------------------------------------------------------------------------- the run
+
+
+class ConversionRun:
+    """Bookkeeping of one conversion; see the module docstring for the protocol."""
+
+    def __init__(self, *, source: str, out_dir: str | os.PathLike, splits: Sequence[str], skip_invalid: bool = False,
+                 max_pixels: int | None = None, mirror_root: str | os.PathLike | None = None,
+                 options: Mapping[str, Any] | None = None):
+        self.source = source
+        self.out_dir = Path(out_dir).resolve()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.splits = list(splits)
+        self.skip_invalid = skip_invalid
+        self.options = dict(options or {})
+        self.images = ImageStore(self.out_dir / IMAGES_DIR, max_pixels, mirror_root)
+        self.rows: dict[str, list[dict]] = {s: [] for s in self.splits}
+        self.read = self.written = self.rejected = self.filtered = self.pending = 0
+        self.filtered_by: Counter = Counter()
+        self.rejected_by: Counter = Counter()
+        self._outcomes = 0
+        self._seen_ids: dict[str, str] = {}
+        self._rejects_path = self.out_dir / REJECTS_FILE
+        self._rejects_fh = None
+        # outputs of an earlier run in the same folder must not pass for this run's
+        self._rejects_path.unlink(missing_ok=True)
+        self._t0 = time.perf_counter()
+
+    # -- per record
+    @contextlib.contextmanager
+    def record(self, file: str, where: str, raw: Any) -> Iterator[None]:
+        """One input record: counts it as read; an :class:`InvalidRecord` or ``SchemaError`` inside
+        becomes a reject (or a :class:`ConversionError` without ``skip_invalid``)."""
+        self.read += 1
+        before = self._outcomes
+        try:
+            yield
+        except InvalidRecord as e:
+            self._reject(file, where, e.kind, e.reason, raw)
+        except SchemaError as e:
+            self._reject(file, where, "schema", str(e), raw)
+        else:
+            if self._outcomes != before + 1:
+                raise RuntimeError(f"converter bug: {file}, {where} was neither built, filtered nor rejected")
+
+    def filter(self, reason: str) -> None:
+        self.filtered += 1
+        self.filtered_by[reason] += 1
+        self._outcomes += 1
+
+    def build(self, *, row_id: str, file: str, where: str, **row_kwargs: Any) -> dict:
+        """A validated row (split and index are set by :meth:`emit`). Raises InvalidRecord on a duplicate id."""
+        first = self._seen_ids.get(row_id)
+        if first is not None:
+            raise InvalidRecord("duplicate_id", f"duplicate id {row_id!r} (first seen at {first})")
+        row = make_row(row_id=row_id, split="", index=0, **row_kwargs)
+        self._seen_ids[row_id] = f"{file}, {where}"
+        self.pending += 1
+        self._outcomes += 1
+        return row
+
+    def emit(self, row: dict, split: str) -> None:
+        if split not in self.rows:
+            raise ConfigError(f"unknown split {split!r}; expected one of {self.splits}")
+        extra = row["extra_info"]
+        extra["split"] = split
+        extra["index"] = len(self.rows[split])
+        self.rows[split].append(row)
+        self.pending -= 1
+        self.written += 1
+
+    def _reject(self, file: str, where: str, kind: str, reason: str, raw: Any) -> None:
+        if not self.skip_invalid:
+            raise ConversionError(file, where, kind, reason, self.out_dir)
+        if self._rejects_fh is None:
+            self._rejects_fh = open(self._rejects_path, "w", encoding="utf-8")
+        rec = {"file": str(file), "where": where, "kind": kind, "reason": reason, "raw": raw}
+        self._rejects_fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+        self.rejected += 1
+        self.rejected_by[kind] += 1
+        self._outcomes += 1
+
+    # -- end
+    def finish(self) -> dict:
+        if self._rejects_fh is not None:
+            self._rejects_fh.close()
+            self._rejects_fh = None
+        if self.pending:
+            raise RuntimeError(f"converter bug: {self.pending} built rows were never emitted")
+        files: dict[str, str] = {}
+        for split, rows in self.rows.items():
+            path = self.out_dir / f"{split}.parquet"
+            if rows:
+                write_parquet(rows, path)
+                files[split] = str(path)
+            else:
+                path.unlink(missing_ok=True)
+        assert self.read == self.written + self.rejected + self.filtered, "row accounting does not add up"
+        total_s = time.perf_counter() - self._t0
+        summary = {
+            "source": self.source,
+            "out_dir": str(self.out_dir),
+            "read": self.read,
+            "written": self.written,
+            "rejected": self.rejected,
+            "filtered": self.filtered,
+            "splits": {s: len(r) for s, r in self.rows.items()},
+            "files": files,
+            "rejects_file": str(self._rejects_path) if self.rejected else None,
+            "rejected_by_kind": dict(sorted(self.rejected_by.items())),
+            "filtered_by_reason": dict(sorted(self.filtered_by.items())),
+            "images": {"distinct": self.images.distinct, "unreadable": self.images.failed,
+                       "resized": self.images.resized, "max_pixels": self.images.max_pixels},
+            "seconds": {"total": round(total_s, 3), "images": round(self.images.seconds, 3)},
+            "options": self.options,
+        }
+        (self.out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+        return summary
+
+
+def write_parquet(rows: list[dict], path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(pa.Table.from_pylist(rows), tmp)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- CLI helpers
+
+
+def add_common_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="output folder: <split>.parquet, summary.json, rejects.jsonl, images/")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="write bad rows to <out>/rejects.jsonl and convert the rest (default: stop at the first)")
+    p.add_argument("--max-pixels", type=int, default=None,
+                   help="downscale images above this many pixels (w*h); copies go under <out>/images/")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def split_list(values: Sequence[str] | None) -> list[str] | None:
+    """Repeatable and/or comma-separated CLI values -> flat list (None when not given)."""
+    if values is None:
+        return None
+    return [v.strip() for item in values for v in str(item).split(",") if v.strip()]
+
+
+def format_summary(s: Mapping[str, Any]) -> str:
+    lines = [
+        f"{s['source']}: read {s['read']} = written {s['written']} + rejected {s['rejected']} + filtered {s['filtered']}",
+        "splits: " + ", ".join(f"{k}={v}" for k, v in s["splits"].items()),
+    ]
+    if s["filtered_by_reason"]:
+        lines.append("filtered: " + ", ".join(f"{k}={v}" for k, v in s["filtered_by_reason"].items()))
+    if s["rejected"]:
+        lines.append("rejected: " + ", ".join(f"{k}={v}" for k, v in s["rejected_by_kind"].items())
+                     + f" (see {s['rejects_file']})")
+    lines.append(f"images: {s['images']['distinct']} distinct, {s['images']['resized']} resized; "
+                 f"{s['seconds']['total']:.1f}s total, {s['seconds']['images']:.1f}s on images")
+    lines.append(f"wrote {', '.join(s['files'].values()) or 'no parquet (no rows)'} and "
+                 f"{Path(s['out_dir']) / SUMMARY_FILE}")
+    return "\n".join(lines)
+
+
+def run_cli(fn: Callable[..., dict], **kwargs: Any) -> int:
+    """Run a converter for a ``main()``: print the summary, or the error; exit status 0 / 2."""
+    try:
+        summary = fn(**kwargs)
+    except (ConversionError, ConfigError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(format_summary(summary))
+    return 0

@@ -1,0 +1,285 @@
+"""The synthetic surgical-scene VQA generator: determinism, splits, answerability, images, loading."""
+
+import hashlib
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from anatomy_r1_verl.schema import ANATOMY_CLASSES, LETTERS, row_meta
+from data_prep.questions import (FAMILIES, TEMPLATES, candidates, execute, parse_question, render_question, resolve,
+                                 sample_programs, well_posed)
+from data_prep.scene import ANATOMY_STYLE, POSITIONS, relations, sample_layout
+from data_prep.synthetic import SPLITS, SyntheticConfig, generate, load_hf_dataset, main, parse_family_weights
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SMALL = dict(train=40, val=14, test=14, questions_per_frame=4)
+
+
+def _gen(out, **kw) -> dict:
+    return generate(SyntheticConfig(out_dir=str(out), **{**SMALL, **kw}), progress=False)
+
+
+def _rows(out, split):
+    return pq.read_table(os.path.join(out, f"{split}.parquet")).to_pylist()
+
+
+def _all_rows(out):
+    return [r for s in SPLITS for r in _rows(out, s)]
+
+
+def _image_hashes(out):
+    root = os.path.join(out, "images")
+    return {os.path.relpath(os.path.join(d, f), root): hashlib.sha256(open(os.path.join(d, f), "rb").read()).hexdigest()
+            for d, _, files in os.walk(root) for f in files}
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synthetic")
+    _gen(out, seed=3)
+    return str(out)
+
+
+# ---------------------------------------------------------------- determinism and splits
+
+def test_same_seed_gives_identical_files(bench, tmp_path):
+    before = {s: open(os.path.join(bench, f"{s}.parquet"), "rb").read() for s in SPLITS}
+    hashes = _image_hashes(bench)
+    _gen(bench, seed=3)  # again, into the same folder
+    assert {s: open(os.path.join(bench, f"{s}.parquet"), "rb").read() for s in SPLITS} == before
+    assert _image_hashes(bench) == hashes
+    # elsewhere: same rows up to the folder in the image paths, same images
+    other = tmp_path / "other"
+    _gen(other, seed=3)
+    assert _image_hashes(other) == hashes
+    strip = lambda rows, d: json.dumps(rows, sort_keys=True).replace(os.path.abspath(d), "<OUT>")  # noqa: E731
+    assert strip(_all_rows(other), other) == strip(_all_rows(bench), bench)
+
+
+def test_embedded_images_give_identical_parquet_bytes(tmp_path):
+    for name in ("a", "b"):
+        _gen(tmp_path / name, seed=5, embed_images=True)
+    for s in SPLITS:
+        assert (tmp_path / "a" / f"{s}.parquet").read_bytes() == (tmp_path / "b" / f"{s}.parquet").read_bytes()
+    row = _rows(tmp_path / "a", "train")[0]
+    img = row["images"][0]
+    assert set(k for k, v in img.items() if v is not None) == {"bytes"}
+    frame = row_meta(row)["frame_id"]
+    assert img["bytes"] == (tmp_path / "a" / "images" / "train" / f"{frame}.png").read_bytes()
+
+
+def test_different_seed_differs(bench, tmp_path):
+    _gen(tmp_path, seed=4)
+    assert _image_hashes(tmp_path) != _image_hashes(bench)
+    assert [r["extra_info"]["question"] for r in _rows(tmp_path, "train")] != \
+           [r["extra_info"]["question"] for r in _rows(bench, "train")]
+
+
+def test_splits_share_no_frame(bench):
+    frames, images, grids = {}, {}, {}
+    for s in SPLITS:
+        metas = [row_meta(r) for r in _rows(bench, s)]
+        frames[s] = {m["frame_id"] for m in metas}
+        images[s] = {r["images"][0]["image"] for r in _rows(bench, s)}
+        grids[s] = {tuple(o["class"] for o in m["scene"]["objects"] if o["kind"] == "anatomy") for m in metas}
+        assert all(p.startswith(os.path.join(bench, "images", s) + os.sep) for p in images[s])
+    for i, a in enumerate(SPLITS):
+        for b in SPLITS[i + 1:]:
+            assert not frames[a] & frames[b] and not images[a] & images[b] and not grids[a] & grids[b]
+    hashes = _image_hashes(bench)
+    assert len(set(hashes.values())) == len(hashes)
+
+
+def test_counts_frames_and_manifest(bench):
+    manifest = json.load(open(os.path.join(bench, "manifest.json")))
+    assert manifest["seed"] == 3 and manifest["data_source"] == "synthetic_scene" and manifest["generator_version"]
+    for s in SPLITS:
+        rows = _rows(bench, s)
+        assert len(rows) == SMALL[s] == manifest["splits"][s]["questions"]
+        per_frame = {}
+        for r in rows:
+            per_frame.setdefault(r["images"][0]["image"], []).append(r)
+        assert len(per_frame) == manifest["splits"][s]["frames"] == -(-SMALL[s] // 4)
+        assert max(len(v) for v in per_frame.values()) == 4
+        fams = {}
+        for r in rows:
+            fams[r["extra_info"]["question_type"]] = fams.get(r["extra_info"]["question_type"], 0) + 1
+        assert fams == manifest["splits"][s]["families"]
+        assert [r["extra_info"]["index"] for r in rows] == list(range(len(rows)))
+        assert len({r["extra_info"]["id"] for r in rows}) == len(rows)
+        assert {r["data_source"] for r in rows} == {"synthetic_scene"}
+
+
+# ---------------------------------------------------------------- questions
+
+def test_every_question_has_exactly_one_correct_option(bench):
+    for row in _all_rows(bench):
+        extra, meta = row["extra_info"], row_meta(row)
+        scene, program = meta["scene"], meta["program"]
+        options, answer = extra["options"], extra["answer"]
+        assert execute(program, scene) == [answer]
+        assert len(options) == 4 == len(set(options)) and set(options) <= set(ANATOMY_CLASSES)
+        assert [o for o in options if o in execute(program, scene)] == [answer]
+        assert extra["answer_letter"] == row["reward_model"]["ground_truth"] == LETTERS[options.index(answer)]
+        assert f"\n{extra['answer_letter']}. {answer}\n" in row["prompt"][0]["content"]
+        assert extra["question"] == render_question(program) and extra["question"] in row["prompt"][0]["content"]
+        assert extra["question_type"] == program["family"]
+        assert well_posed(program, scene)
+        for clause in program.get("clauses") or ([program] if "anchor" in program else []):
+            assert len(resolve(clause["anchor"], scene)) == 1  # "the X" names one object
+        if program["family"] == "attribute_relation":
+            assert "colour" in program["anchor"]
+        json.dumps(program)  # JSON-serialisable
+
+
+def test_every_template_renders_the_same_question(bench):
+    seen_families = set()
+    for row in _all_rows(bench):
+        meta = row_meta(row)
+        scene, program = meta["scene"], meta["program"]
+        seen_families.add(program["family"])
+        texts = set()
+        for tid in range(len(TEMPLATES[program["family"]])):
+            text = render_question(program, tid)
+            parsed = parse_question(text)
+            assert parsed == {**program, "template": tid}, text
+            assert execute(parsed, scene) == [row["extra_info"]["answer"]]
+            texts.add(text)
+        assert len(texts) == len(TEMPLATES[program["family"]]) >= 2
+    assert seen_families == set(FAMILIES)
+
+
+def test_options_are_seeded_and_balanced(tmp_path):
+    _gen(tmp_path, train=400, val=0, test=0)
+    rows = _rows(tmp_path, "train")
+    letters = [r["extra_info"]["answer_letter"] for r in rows]
+    assert all(letters.count(x) > 60 for x in "ABCD")
+    answers = {r["extra_info"]["answer"] for r in rows}
+    assert answers == set(ANATOMY_CLASSES)
+    assert not (tmp_path / "val.parquet").exists()
+    # instrument-anchored questions occur, with both referring styles
+    anchors = [c["anchor"] for r in rows for p in [row_meta(r)["program"]]
+               for c in (p.get("clauses") or ([p] if "anchor" in p else []))]
+    assert any(a.get("kind") == "instrument" for a in anchors)
+    assert any("pos" in a for a in anchors) and any("pos" not in a for a in anchors)
+
+
+def _scene(classes, instruments=()):
+    """A hand-made scene: 9 anatomy classes in cell order, instruments as (class, pos, colour)."""
+    objs = [{"id": i, "kind": "anatomy", "class": c, "pos": POSITIONS[i], "row": i // 3, "col": i % 3,
+             "colour": ANATOMY_STYLE[c][0]} for i, c in enumerate(classes)]
+    for j, (c, pos, colour) in enumerate(instruments):
+        i = POSITIONS.index(pos)
+        objs.append({"id": 9 + j, "kind": "instrument", "class": c, "pos": pos, "row": i // 3, "col": i % 3,
+                     "colour": colour})
+    return {"grid": 3, "objects": objs, "relations": relations(objs)}
+
+
+def test_executor_adjacent_cell_semantics_and_duplicates():
+    L, G, C, U, O, A = ANATOMY_CLASSES
+    scene = _scene([L, G, C,
+                    U, O, A,
+                    L, U, G], [("grasper", "center", "orange"), ("hook", "bottom-mid", "cyan")])
+    assert execute({"family": "zero_hop", "pos": "mid-right"}, scene) == [A]
+    grasper = {"kind": "instrument", "class": "grasper"}
+    assert execute({"family": "one_hop", "rel": "above", "anchor": grasper}, scene) == [G]
+    assert execute({"family": "one_hop", "rel": "below", "anchor": grasper}, scene) == [U]
+    assert execute({"family": "one_hop", "rel": "left", "anchor": grasper}, scene) == [U]
+    assert execute({"family": "one_hop", "rel": "right", "anchor": grasper}, scene) == [A]
+    # not adjacent: nothing is "above" the top row
+    assert execute({"family": "one_hop", "rel": "above", "anchor": {"kind": "anatomy", "class": C}}, scene) == []
+    # two livers: "the anatomy above the liver" is ambiguous and is never generated
+    liver = {"kind": "anatomy", "class": L}
+    assert execute({"family": "one_hop", "rel": "right", "anchor": liver}, scene) == [G, U]
+    progs = [p for _, p in candidates(scene, "one_hop")]
+    assert liver not in [p["anchor"] for p in progs]
+    assert {"kind": "anatomy", "class": L, "pos": "top-left"} in [p["anchor"] for p in progs]
+    both = {"family": "single_and", "clauses": [{"rel": "above", "anchor": {"kind": "instrument", "class": "hook"}},
+                                                {"rel": "right", "anchor": {"kind": "anatomy", "class": U,
+                                                                            "pos": "mid-left"}}]}
+    assert execute(both, scene) == [O]
+    assert execute({"family": "attribute_relation", "rel": "left", "anchor": {"colour": "cyan"}}, scene) == [L]
+    with pytest.raises(ValueError):
+        execute({"family": "two_hop"}, scene)
+    for fam in FAMILIES:
+        for _, p in candidates(scene, fam):
+            assert len(execute(p, scene)) == 1
+
+
+def test_scene_relations_follow_cells():
+    scene = sample_layout(np.random.default_rng(0))
+    by_id = {o["id"]: o for o in scene["objects"]}
+    for a, b in scene["relations"]["above"]:
+        assert by_id[a]["row"] == by_id[b]["row"] - 1 and by_id[a]["col"] == by_id[b]["col"]
+    for a, b in scene["relations"]["left"]:
+        assert by_id[a]["col"] == by_id[b]["col"] - 1 and by_id[a]["row"] == by_id[b]["row"]
+    assert sorted(scene["relations"]["below"]) == sorted([b, a] for a, b in scene["relations"]["above"])
+    assert len([o for o in scene["objects"] if o["kind"] == "anatomy"]) == 9
+
+
+def test_family_weights_select_families():
+    scene = sample_layout(np.random.default_rng(1))
+    progs = sample_programs(scene, 6, random.Random(0), {"zero_hop": 1.0})
+    assert {p["family"] for p in progs} == {"zero_hop"} and len({p["pos"] for p in progs}) == 6
+    with pytest.raises(ValueError, match="fewer than"):
+        sample_programs(scene, 10, random.Random(0), {"zero_hop": 1.0})
+    assert parse_family_weights("zero_hop=1,single_and=0.5")["single_and"] == 0.5
+    with pytest.raises(Exception):
+        parse_family_weights("two_hop=1")
+
+
+# ---------------------------------------------------------------- images and loading
+
+def _nearest_class(rgb):
+    return min(ANATOMY_STYLE, key=lambda c: sum((float(x) - y) ** 2 for x, y in zip(rgb, ANATOMY_STYLE[c][1])))
+
+
+@pytest.mark.parametrize("size", [84, 168])
+def test_images_have_size_and_class_colours(tmp_path, size):
+    out = tmp_path
+    _gen(out, train=24, val=4, test=4, image_size=size)
+    checked = 0
+    for row in _rows(out, "train")[::4]:
+        scene = row_meta(row)["scene"]
+        img = Image.open(row["images"][0]["image"])
+        assert img.size == (size, size) and img.mode == "RGB"
+        a = np.asarray(img)
+        busy = {o["pos"] for o in scene["objects"] if o["kind"] == "instrument"}
+        cell = size // 3
+        for o in scene["objects"]:
+            if o["kind"] != "anatomy" or o["pos"] in busy:
+                continue
+            y, x = o["row"] * cell, o["col"] * cell
+            assert _nearest_class(a[y + cell // 2, x + cell // 2]) == o["class"]
+            assert _nearest_class(a[y + 2:y + cell - 2, x + 2:x + cell - 2].reshape(-1, 3).mean(0)) == o["class"]
+            checked += 1
+    assert checked > 10
+
+
+def test_load_hf_dataset(bench, tmp_path):
+    dd = load_hf_dataset(bench, cache_dir=str(tmp_path / "hf"))
+    assert set(dd) == set(SPLITS)
+    assert {s: dd[s].num_rows for s in SPLITS} == {s: SMALL[s] for s in SPLITS}
+    row = dd["train"][0]
+    assert row["data_source"] == "synthetic_scene" and row["prompt"][0]["content"].startswith("<image>")
+    assert os.path.exists(row["images"][0]["image"])
+    with pytest.raises(FileNotFoundError):
+        load_hf_dataset(str(tmp_path / "empty"))
+
+
+def test_cli(tmp_path, capsys):
+    assert main(["--out", str(tmp_path), "--train", "8", "--val", "4", "--test", "4", "--seed", "1",
+                 "--questions-per-frame", "2", "--family-weights", "zero_hop=1", "--no-progress"]) == 0
+    assert "train 8 questions / 4 frames" in capsys.readouterr().out
+    assert {r["extra_info"]["question_type"] for r in _all_rows(tmp_path)} == {"zero_hop"}
+    res = subprocess.run([sys.executable, "-m", "data_prep.synthetic", "--help"], cwd=REPO, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0 and "--questions-per-frame" in res.stdout and "--embed-images" in res.stdout
