@@ -70,9 +70,10 @@ def _check_reward(cfg: DictConfig) -> None:
         # resolve every weighted component now, not in a Ray reward worker an hour into the job
         from reward_fns.registry import components
 
-        weights = OmegaConf.select(cfg, "reward.custom_reward_function.reward_kwargs.weights", default=None)
+        kwargs = "reward.custom_reward_function.reward_kwargs"
         try:
-            components(weights)
+            components(OmegaConf.select(cfg, f"{kwargs}.weights", default=None),
+                       OmegaConf.select(cfg, f"{kwargs}.components", default=None))
         except ValueError as e:
             raise RecipeError(str(e)) from e
 

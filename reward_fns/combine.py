@@ -7,7 +7,11 @@ Point verl at it with::
         path: pkg://reward_fns.combine      # or the path of this file
         name: compute_score
         reward_kwargs:
-          weights: {accuracy: 1.0, format: 0.5, "/abs/path/my_reward.py:brevity": 0.2}
+          weights: {accuracy: 1.0, format: 0.5, brevity: 0.2}
+          components: {brevity: "/abs/path/my_reward.py:brevity"}   # or "my_pkg.rewards:brevity"
+
+A component may also be named by its target directly in ``weights`` (``"my_pkg.rewards:brevity": 0.2``);
+Hydra's command line only accepts plain names as keys, hence ``components``.
 
 ``weights`` is merged over the defaults ``{accuracy: 1.0, format: 0.5}``. The result always has
 ``score`` (the training reward), ``acc``, ``format`` and one key per extra component, all floats,
@@ -22,17 +26,20 @@ from typing import Any
 
 try:
     from reward_fns.mcq import as_text
-    from reward_fns.registry import call_safely, components
+    from reward_fns.registry import call_safely
+    from reward_fns.registry import components as resolve_components
 except ImportError:  # verl loaded this file by path and the package is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from reward_fns.mcq import as_text
-    from reward_fns.registry import call_safely, components
+    from reward_fns.registry import call_safely
+    from reward_fns.registry import components as resolve_components
 
 
 def compute_score(data_source: Any, solution_str: Any, ground_truth: Any, extra_info: Any = None,
-                  weights: Any = None, **kwargs: Any) -> dict[str, float]:
-    """Score one completion. Raises ValueError only for a bad ``weights`` config, never for model output."""
-    parts = components(weights)
+                  weights: Any = None, components: Any = None, **kwargs: Any) -> dict[str, float]:
+    """Score one completion. Raises ValueError only for a bad ``weights``/``components`` config, never for
+    model output."""
+    parts = resolve_components(weights, components)
     sample = dict(solution_str=as_text(solution_str), ground_truth=ground_truth,
                   extra_info=extra_info, data_source=data_source)
     values = {name: call_safely(name, fn, **sample) for name, fn, _ in parts}

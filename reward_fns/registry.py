@@ -31,6 +31,7 @@ from reward_fns.mcq import accuracy_reward, format_reward
 logger = logging.getLogger(__name__)
 
 WEIGHTS_KEY = "reward.custom_reward_function.reward_kwargs.weights"
+SOURCES_KEY = "reward.custom_reward_function.reward_kwargs.components"
 BUILTINS: dict[str, Callable[..., Any]] = {"accuracy": accuracy_reward, "format": format_reward}
 DEFAULT_WEIGHTS: dict[str, float] = {"accuracy": 1.0, "format": 0.5}
 
@@ -125,14 +126,46 @@ def _load_file(name: str, path: str) -> Any:
         return module
 
 
-def components(weights: Any) -> list[tuple[str, Callable[..., Any], float]]:
-    """``[(name, function, weight), ...]`` for a ``weights`` config, resolved once per distinct config."""
+def parse_sources(sources: Any) -> dict[str, str]:
+    """``reward_kwargs.components``: short name -> ``module:function`` or ``/file.py:function``.
+
+    It lets a component get a plain name that Hydra's command line accepts as a key
+    (``+...weights.brevity=0.2 '+...components.brevity="/abs/f.py:brevity"'``).
+    """
+    if sources is None:
+        return {}
+    if not isinstance(sources, Mapping):
+        raise ValueError(f"{SOURCES_KEY}: expected a mapping of name -> 'module:function' or "
+                         f"'/file.py:function', got {sources!r}")
+    out = {}
+    for name, target in dict(sources).items():
+        if not isinstance(target, str) or not target:
+            raise ValueError(f"{SOURCES_KEY}.{name}: expected 'module:function' or '/file.py:function', "
+                             f"got {target!r}")
+        out[str(name)] = target
+    return out
+
+
+def components(weights: Any, sources: Any = None) -> list[tuple[str, Callable[..., Any], float]]:
+    """``[(name, function, weight), ...]`` for a ``weights`` config (and optional ``components`` naming
+    where each short name lives), resolved once per distinct config."""
     parsed = parse_weights(weights)
-    key = tuple(sorted(parsed.items()))
+    where = parse_sources(sources)
+    key = (tuple(sorted(parsed.items())), tuple(sorted(where.items())))
     with _lock:
         if key not in _resolved:
-            _resolved[key] = [(name, resolve(name), weight) for name, weight in parsed.items()]
+            _resolved[key] = [(name, _resolve_named(name, where.get(name)), weight)
+                              for name, weight in parsed.items()]
         return _resolved[key]
+
+
+def _resolve_named(name: str, target: str | None) -> Callable[..., Any]:
+    if target is None:
+        return resolve(name)
+    try:
+        return resolve(target)
+    except ValueError as e:
+        raise ValueError(f"{SOURCES_KEY}.{name}: {e}") from e
 
 
 def call_safely(name: str, fn: Callable[..., Any], **kwargs: Any) -> float:

@@ -31,7 +31,8 @@ def run(tmp_path_factory):
            "anatomy_r1.demo.questions.test=8",
            # weight decay off: any change of the actor's weights comes from the policy gradient
            "actor_rollout_ref.actor.optim.weight_decay=0.0",
-           f"+reward.custom_reward_function.reward_kwargs.weights={{accuracy: 1.0, format: 0.5, '{bonus}': 1.0}}"]
+           "+reward.custom_reward_function.reward_kwargs.weights.brevity=1.0",
+           f"+reward.custom_reward_function.reward_kwargs.components.brevity='{bonus}'"]
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
     log = proc.stdout + proc.stderr
     (out / "run.log").write_text(log)

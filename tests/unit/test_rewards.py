@@ -330,3 +330,23 @@ def test_huge_and_pathological_inputs_are_fast():
                      "<answer>(" + "\t" * 200_000 + "B</answer>"]:
         check_result(compute_score("d", solution, "B", EXTRA))
     assert time.perf_counter() - start < 5.0
+
+
+def test_components_give_file_functions_plain_names(tmp_path):
+    from reward_fns import compute_score
+
+    f = tmp_path / "bonus.py"
+    f.write_text("def brevity(solution_str, **_):\n    return 0.25\n")
+    out = compute_score("ds", "<think>x</think><answer>A</answer>", "A", {"options": ["Liver", "Gut"]},
+                        weights={"brevity": 2.0}, components={"brevity": f"{f}:brevity"})
+    assert out["brevity"] == 0.25
+    assert out["score"] == pytest.approx(1.0 + 0.5 + 2.0 * 0.25)
+
+
+def test_components_config_errors_name_the_key(tmp_path):
+    from reward_fns import compute_score
+
+    with pytest.raises(ValueError, match=r"reward_kwargs\.components\.brevity"):
+        compute_score("ds", "x", "A", None, weights={"brevity": 1.0}, components={"brevity": f"{tmp_path}/no.py:f"})
+    with pytest.raises(ValueError, match=r"reward_kwargs\.components"):
+        compute_score("ds", "x", "A", None, weights={"brevity": 1.0}, components=["not", "a", "mapping"])
