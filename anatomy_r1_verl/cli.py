@@ -4,6 +4,8 @@
     anatomy-r1 demo [key=value ...]              build the CPU demo assets if missing and train on them
     anatomy-r1 prepare FORMAT ...                write verl parquet: synthetic | ssgvqa | omnimedvqa | swift-json
     anatomy-r1 build-model OUT_DIR               build the tiny random-init Qwen2.5-VL offline
+    anatomy-r1 warmstart --data D --out M        SFT the tiny model on a synthetic train split (CPU)
+    anatomy-r1 eval MODEL_DIR PARQUET            greedy accuracy and format rate of a model on a split
     anatomy-r1 doctor                            check the install (verl plugin, torchvision, processor, Ray)
 """
 
@@ -49,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         from .tiny_model import main as build_main
 
         return build_main(rest)
+    if cmd == "warmstart":
+        from .warmstart import main as warm_main
+
+        return warm_main(rest)
+    if cmd == "eval":
+        from .evaluation import main as eval_main
+
+        return eval_main(rest)
     if cmd == "doctor":
         from .doctor import main as doctor_main
 
