@@ -2,7 +2,8 @@
 
     anatomy-r1 train RECIPE [key=value ...]      run verl's GRPO trainer on a recipe (any verl key overridable)
     anatomy-r1 demo [key=value ...]              build the CPU demo assets if missing and train on them
-    anatomy-r1 prepare FORMAT ...                write verl parquet: synthetic | ssgvqa | omnimedvqa | swift-json
+    anatomy-r1 prepare WHAT ...                  write verl parquet: synthetic | ssgvqa | omnimedvqa | swift-json,
+                                                 or add S(q) (score) / question variants (augment) to one
     anatomy-r1 build-model OUT_DIR               build the tiny random-init Qwen2.5-VL offline
     anatomy-r1 warmstart --data D --out M        SFT the tiny model on a synthetic train split (CPU)
     anatomy-r1 eval MODEL_DIR PARQUET            greedy accuracy and format rate of a model on a split
@@ -20,6 +21,8 @@ PREPARE = {
     "ssgvqa": "data_prep.ssgvqa",
     "omnimedvqa": "data_prep.omnimedvqa",
     "swift-json": "data_prep.swift_json",
+    "score": "anatomy_r1_verl.difficulty",  # ASCL: S(q) per row
+    "augment": "anatomy_r1_verl.variants",  # GDQA: question variants per row
 }
 
 

@@ -1,10 +1,14 @@
-"""The project's verl V1 trainer mode ``anatomy_r1``: verl's synchronous PPO trainer plus the step
-metrics the method needs, registered with verl's ``register_trainer`` (select it with
-``trainer.v1.trainer_mode=anatomy_r1``; the base config does).
+"""The project's verl V1 trainer mode ``anatomy_r1``: verl's synchronous PPO trainer plus the method's
+data order and metrics, registered with verl's ``register_trainer`` (the base config selects it with
+``trainer.v1.trainer_mode=anatomy_r1``).
 
-Added every step, through verl's own logger (console, file, tensorboard, wandb alike):
-- ``reward/<key>/mean`` for every key the reward function returns (``acc``, ``format``, ``score`` ...):
-  verl logs these for validation only.
+- ASCL (``anatomy_r1.curriculum.enable``): the train dataloader draws through
+  :class:`~anatomy_r1_verl.curriculum.CurriculumSampler`; its state rides in verl's ``data.pt``.
+  Off, the dataloader is verl's own and training is plain verl GRPO.
+- Every step, through verl's logger (console, file, tensorboard, wandb):
+  ``reward/<key>/mean`` for each key the reward returns (verl logs these for validation only);
+  with the curriculum, ``curriculum/batch_mean_s_q`` (the authors' Figure 1), ``curriculum/competence``,
+  ``curriculum/pool_size`` and ``curriculum/acc_s_q_<bucket>`` (accuracy per S(q) bucket).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import logging
 from collections import defaultdict
 
 import numpy as np
+
+from . import trace
 
 log = logging.getLogger(__name__)
 
@@ -30,24 +36,122 @@ def reward_extra_metrics(extra_fields: list) -> dict[str, float]:
     return {f"reward/{k}/mean": float(np.mean(v)) for k, v in values.items() if v}
 
 
+def curriculum_config(config):
+    from omegaconf import OmegaConf
+
+    from .curriculum import CurriculumConfig
+
+    raw = OmegaConf.select(config, "anatomy_r1.curriculum", default=None)
+    if raw is None:
+        return CurriculumConfig()
+    raw = OmegaConf.to_container(raw, resolve=True)
+    known = set(CurriculumConfig.__dataclass_fields__)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ValueError(f"anatomy_r1.curriculum: unknown keys {unknown}; known: {sorted(known)}")
+    return CurriculumConfig(**raw)
+
+
+def _column(values) -> list:
+    return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
+def row_s_q(dataset, key: str) -> np.ndarray:
+    """S(q) of every row of verl's train dataset: the top-level column, else ``extra_info.<key>``."""
+    frame = dataset.dataframe
+    if key in frame.column_names:
+        vals = frame[key]
+    else:
+        vals = [(e or {}).get(key) for e in frame["extra_info"]]
+    if any(v is None for v in vals):
+        first = next(i for i, v in enumerate(vals) if v is None)
+        raise ValueError(f"anatomy_r1.curriculum is on but train row {first} has no {key!r}: score the train "
+                         f"files first (anatomy-r1 prepare score IN.parquet --out OUT.parquet) and train on OUT")
+    return np.asarray(vals, dtype=np.float64)
+
+
 def _make_trainer_cls():
     import transfer_queue as tq
+    from torchdata.stateful_dataloader import StatefulDataLoader
 
     from verl.trainer.ppo.v1 import register_trainer
     from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+    from verl.utils.dataset.rl_dataset import collate_fn
+
+    from .curriculum import CurriculumSampler, bucket_accuracy
 
     @register_trainer(TRAINER_MODE)
     class AnatomyR1Trainer(PPOTrainerSync):
-        def _batch_extra_fields(self, batch) -> list:
-            data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["extra_fields"])
-            fields = data["extra_fields"]
-            fields = fields.tolist() if hasattr(fields, "tolist") else list(fields)
-            padding = [tag.get("is_padding", False) for tag in batch.tags]
-            return [f for f, pad in zip(fields, padding) if not pad]
+        curriculum: CurriculumSampler | None = None
+
+        # ---- data order -------------------------------------------------------------------------
+        def _init_dataloader(self):
+            super()._init_dataloader()
+            cfg = curriculum_config(self.config)
+            self.curriculum_cfg = cfg
+            self._drawn: list[tuple] = []
+            if not cfg.enable:
+                return
+            data = self.config.data
+            if cfg.mode == "adaptive" and data["dataloader_num_workers"] > 0:
+                log.warning("adaptive curriculum with data.dataloader_num_workers > 0: prefetched batches are "
+                            "drawn before the latest feedback; set it to 0 for exact feedback")
+            index = [(e or {}).get("index", i) for i, e in enumerate(self.train_dataset.dataframe["extra_info"])]
+            self.curriculum = CurriculumSampler(
+                row_s_q(self.train_dataset, cfg.s_q_key), batch_size=data.train_batch_size,
+                total_steps=self.total_training_steps, cfg=cfg,
+                row_keys=index if len(set(index)) == len(index) else None)
+            self.train_dataloader = StatefulDataLoader(
+                dataset=self.train_dataset,
+                batch_size=data.get("gen_batch_size", None) or data.train_batch_size,
+                num_workers=data["dataloader_num_workers"], drop_last=True, collate_fn=collate_fn,
+                sampler=self.curriculum)
+            self.train_dataloader_it = None
+            log.info("ASCL curriculum on: %s pacing, c0=%s, ramp %.1f steps, %s mode", cfg.pacing, cfg.c0,
+                     self.curriculum.ramp_steps, cfg.mode)
+
+        def _fetch_one_gen_batch(self):
+            batch = super()._fetch_one_gen_batch()
+            if self.curriculum is not None:
+                key = self.curriculum_cfg.s_q_key
+                extra = _column(batch["extra_info"])
+                s_q = _column(batch[key]) if key in batch.keys() else [e.get(key) for e in extra]
+                ids = [e.get("id", e.get("index")) for e in extra]
+                self._drawn += list(zip(ids, map(float, s_q)))
+                trace.emit("curriculum_batch", step=self.global_steps, ids=ids, s_q=[float(v) for v in s_q])
+            return batch
+
+        # ---- metrics and feedback ------------------------------------------------------------------
+        def _batch_fields(self, batch, fields: list[str]) -> dict[str, list]:
+            data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
+            keep = [not tag.get("is_padding", False) for tag in batch.tags]
+            return {f: [v for v, k in zip(_column(data[f]), keep) if k] for f in fields}
 
         def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
             super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
-            metrics.update(reward_extra_metrics(self._batch_extra_fields(batch)))
+            fields = self._batch_fields(batch, ["extra_fields", "extra_info"])
+            metrics.update(reward_extra_metrics(fields["extra_fields"]))
+            if self.curriculum is not None:
+                metrics.update(self._curriculum_step(fields))
+
+        def _curriculum_step(self, fields) -> dict[str, float]:
+            cur, cfg = self.curriculum, self.curriculum_cfg
+            drawn, self._drawn = self._drawn, []
+            t = max(cur.position - 1, 0) // cur.batch_size  # the batch the latest draw belongs to
+            out = {"curriculum/competence": cur.competence(t), "curriculum/pool_size": float(len(cur.pool(t)))}
+            if drawn:
+                out["curriculum/batch_mean_s_q"] = float(np.mean([s for _, s in drawn]))
+            acc = [float((f.get("reward_extra_info") or {}).get("acc", np.nan)) for f in fields["extra_fields"]]
+            s_q = [float((e or {}).get(cfg.s_q_key, np.nan)) for e in fields["extra_info"]]
+            ok = [i for i, (a, s) in enumerate(zip(acc, s_q)) if not (np.isnan(a) or np.isnan(s))]
+            for name, val in bucket_accuracy([s_q[i] for i in ok], [acc[i] for i in ok], cfg.buckets).items():
+                out[f"curriculum/acc_s_q_{name}"] = val
+            if cfg.mode == "adaptive":
+                rows = [(e or {}).get("index") for e in fields["extra_info"]]
+                pairs = [(r, acc[i]) for i, r in enumerate(rows) if r is not None and not np.isnan(acc[i])]
+                if pairs:
+                    cur.update(*zip(*pairs))
+            return out
 
     return AnatomyR1Trainer
 
