@@ -39,7 +39,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["anatomy_r1_verl*", "reward_fns*", "data_prep*"]),
     package_data={
-        "anatomy_r1_verl": ["config/*.yaml", "config/**/*.yaml", "assets/**/*"],
+        "anatomy_r1_verl": ["config/*.yaml", "config/**/*.yaml", "assets/**/*", "data/*.yaml"],
     },
     include_package_data=True,
     install_requires=CPU_RUNTIME,

@@ -10,6 +10,7 @@ What it registers (nothing in verl's source is edited):
 - :mod:`.cpu_platform`: the ``cpu`` platform and FSDP engines for it;
 - :mod:`.hf_rollout`: the ``hfcpu`` rollout backend;
 - :mod:`.trainer`: the ``anatomy_r1`` V1 trainer mode;
+- :mod:`.agent_loop`: the ``anatomy_r1_agent`` agent loop (GDQA);
 - :mod:`.verl_fixes`: the mRoPE position-ids workaround;
 - when tracing is on (:mod:`.trace`), an event per vision-tower forward pass.
 """
@@ -48,6 +49,17 @@ def _trace_vision_tower(max_events: int = 8) -> None:
     cls._anatomy_r1_traced = True
 
 
+AGENT_LOOP = "anatomy_r1_agent"
+
+
+def _register_agent_loop() -> None:
+    """verl instantiates an agent loop from its ``_target_`` on first use: registering the name here keeps
+    ``import verl`` light (the class, :class:`.agent_loop.GDQAAgentLoop`, imports verl's agent loops)."""
+    from verl.experimental.agent_loop import agent_loop
+
+    agent_loop._agent_loop_registry.setdefault(AGENT_LOOP, {"_target_": "anatomy_r1_verl.agent_loop.GDQAAgentLoop"})
+
+
 def _load() -> None:
     from . import tv_compat
 
@@ -55,6 +67,7 @@ def _load() -> None:
     from . import cpu_platform, hf_rollout, trace, trainer, verl_fixes
 
     cpu_platform.register()
+    _register_agent_loop()
     hf_rollout.register()
     trainer.register()
     verl_fixes.install()

@@ -5,8 +5,13 @@ data order and metrics, registered with verl's ``register_trainer`` (the base co
 - ASCL (``anatomy_r1.curriculum.enable``): the train dataloader draws through
   :class:`~anatomy_r1_verl.curriculum.CurriculumSampler`; its state rides in verl's ``data.pt``.
   Off, the dataloader is verl's own and training is plain verl GRPO.
+- GDQA (``anatomy_r1.gdqa.enable``): rows with question variants are marked for the
+  ``anatomy_r1_agent`` loop (``extra_info.gdqa_active``): all of them (``select: static``) or those whose
+  group had zero reward spread the last time they were drawn (``online``, beyond the paper).
 - Every step, through verl's logger (console, file, tensorboard, wandb):
   ``reward/<key>/mean`` for each key the reward returns (verl logs these for validation only);
+  ``gdqa/invalid_gradient_ratio`` (share of groups whose rewards have zero spread) overall and per
+  ground-truth answer class (``gdqa/invalid_gradient_ratio/<class>``, the authors' Figure 2);
   with the curriculum, ``curriculum/batch_mean_s_q`` (the authors' Figure 1), ``curriculum/competence``,
   ``curriculum/pool_size`` and ``curriculum/acc_s_q_<bucket>`` (accuracy per S(q) bucket).
 """
@@ -52,6 +57,36 @@ def curriculum_config(config):
     return CurriculumConfig(**raw)
 
 
+GDQA_SELECT = ("static", "online")
+
+
+def gdqa_config(config) -> dict:
+    from omegaconf import OmegaConf
+
+    raw = OmegaConf.select(config, "anatomy_r1.gdqa", default=None)
+    cfg = {"enable": False, "select": "static", **(OmegaConf.to_container(raw, resolve=True) if raw else {})}
+    if cfg["select"] not in GDQA_SELECT:
+        raise ValueError(f"anatomy_r1.gdqa.select: {cfg['select']!r} is not one of {GDQA_SELECT}")
+    return cfg
+
+
+def group_rewards(keys: list[str], scores: list[float]) -> dict[str, list[float]]:
+    """Rewards per GRPO group: verl's TransferQueue keys are ``{uid}_{session_id}_{index}``."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for key, score in zip(keys, scores):
+        groups[key.rsplit("_", 2)[0]].append(float(score))
+    return groups
+
+
+def invalid_gradient_metrics(groups: dict[str, list[float]], classes: dict[str, str]) -> dict[str, float]:
+    from .variants import invalid_gradient_by_class, invalid_gradient_ratio
+
+    out = {"gdqa/invalid_gradient_ratio": invalid_gradient_ratio(groups)}
+    for cls, ratio in invalid_gradient_by_class(groups, classes).items():
+        out[f"gdqa/invalid_gradient_ratio/{cls}"] = ratio
+    return out
+
+
 def _column(values) -> list:
     return values.tolist() if hasattr(values, "tolist") else list(values)
 
@@ -89,6 +124,8 @@ def _make_trainer_cls():
             super()._init_dataloader()
             cfg = curriculum_config(self.config)
             self.curriculum_cfg = cfg
+            self.gdqa_cfg = gdqa_config(self.config)
+            self._gdqa_invalid: dict = {}  # row id -> its group had zero spread the last time it was drawn
             self._drawn: list[tuple] = []
             if not cfg.enable:
                 return
@@ -112,9 +149,14 @@ def _make_trainer_cls():
 
         def _fetch_one_gen_batch(self):
             batch = super()._fetch_one_gen_batch()
+            extra = _column(batch["extra_info"])
+            if self.gdqa_cfg["enable"]:
+                select = self.gdqa_cfg["select"]
+                for e in extra:  # the row dicts travel to the agent loop with the batch
+                    invalid = self._gdqa_invalid.get(e.get("id", e.get("index")), False)
+                    e["gdqa_active"] = select == "static" or invalid
             if self.curriculum is not None:
                 key = self.curriculum_cfg.s_q_key
-                extra = _column(batch["extra_info"])
                 s_q = _column(batch[key]) if key in batch.keys() else [e.get(key) for e in extra]
                 ids = [e.get("id", e.get("index")) for e in extra]
                 self._drawn += list(zip(ids, map(float, s_q)))
@@ -131,8 +173,22 @@ def _make_trainer_cls():
             super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
             fields = self._batch_fields(batch, ["extra_fields", "extra_info"])
             metrics.update(reward_extra_metrics(fields["extra_fields"]))
+            metrics.update(self._gdqa_step(batch, fields))
             if self.curriculum is not None:
                 metrics.update(self._curriculum_step(fields))
+
+        def _gdqa_step(self, batch, fields) -> dict[str, float]:
+            keys = [k for k, tag in zip(batch.keys, batch.tags) if not tag.get("is_padding", False)]
+            scores = [float((f.get("reward_extra_info") or {}).get("score", np.nan)) for f in fields["extra_fields"]]
+            groups = group_rewards(keys, scores)
+            classes, rows = {}, {}
+            for key, e in zip(keys, fields["extra_info"]):
+                uid = key.rsplit("_", 2)[0]
+                classes[uid] = str((e or {}).get("answer", "unknown"))
+                rows[uid] = (e or {}).get("id", (e or {}).get("index"))
+            for uid, rewards in groups.items():  # online GDQA selection reads this at the next draw
+                self._gdqa_invalid[rows[uid]] = (max(rewards) - min(rewards)) <= 1e-8
+            return invalid_gradient_metrics(groups, classes)
 
         def _curriculum_step(self, fields) -> dict[str, float]:
             cur, cfg = self.curriculum, self.curriculum_cfg

@@ -160,8 +160,11 @@ def _one(run: ConversionRun, line: str, rel: str, lineno: int, video: str, frame
     parts = line.split("|")
     if len(parts) < 2:
         raise InvalidRecord("malformed_line", f"expected 'question|answer|type1|type2', got {line!r}")
-    if len(parts) > 4:  # a '|' inside the question
-        parts = ["|".join(parts[:-3]), *parts[-3:]]
+    # As the authors' loader reads it (CAMMA-public/SSG-VQA utils/dataloaderClassification.py): field 0 the
+    # question, 1 the answer, 2 and 3 the question type and complexity; later fields (seen in released
+    # files: a query component, NA) are kept in meta.
+    extra_fields = [p.strip() for p in parts[4:]]
+    parts = parts[:4]
     question, answer_raw, type1, type2 = [p.strip() for p in parts] + [""] * (4 - len(parts))
     if not question or not answer_raw:
         raise InvalidRecord("malformed_line", f"empty question or answer in {line!r}")
@@ -181,6 +184,7 @@ def _one(run: ConversionRun, line: str, rel: str, lineno: int, video: str, frame
     opts = picker.options(answer, f"{video}:{frame}:{lineno}")
     meta = {"source_file": rel, "line": lineno, "original_id": qid, "video": video, "frame": frame,
             "answer_raw": answer_raw, "answer_class": answer, "question_type": type1, "complexity": type2,
+            "extra_fields": extra_fields,
             "distractors": picker.mode}
     row = run.build(row_id=qid, file=rel, where=f"line {lineno}", data_source=DATA_SOURCE, question=question,
                     options=opts, answer=answer, image=image, question_type=type1, instruction=instruction, meta=meta)

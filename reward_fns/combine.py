@@ -20,6 +20,7 @@ so verl can log each of them as a metric.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,24 @@ except ImportError:  # verl loaded this file by path and the package is not inst
     from reward_fns.registry import components as resolve_components
 
 
+def own_variant(ground_truth: Any, extra_info: Any) -> tuple[Any, Any]:
+    """GDQA: a rollout that answered a question variant is scored against that variant's letter and options
+    (``anatomy_r1_verl.agent_loop`` puts them in the rollout's extra fields, which verl merges into
+    ``extra_info``)."""
+    if not isinstance(extra_info, dict) or extra_info.get("gdqa_ground_truth") is None:
+        return ground_truth, extra_info
+    options = extra_info.get("gdqa_options")
+    if isinstance(options, str):
+        options = json.loads(options)
+    return extra_info["gdqa_ground_truth"], {**extra_info, "options": options}
+
+
 def compute_score(data_source: Any, solution_str: Any, ground_truth: Any, extra_info: Any = None,
                   weights: Any = None, components: Any = None, **kwargs: Any) -> dict[str, float]:
     """Score one completion. Raises ValueError only for a bad ``weights``/``components`` config, never for
     model output."""
     parts = resolve_components(weights, components)
+    ground_truth, extra_info = own_variant(ground_truth, extra_info)
     sample = dict(solution_str=as_text(solution_str), ground_truth=ground_truth,
                   extra_info=extra_info, data_source=data_source)
     values = {name: call_safely(name, fn, **sample) for name, fn, _ in parts}

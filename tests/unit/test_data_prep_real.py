@@ -147,6 +147,20 @@ def test_ssgvqa_converts_with_official_splits(tmp_path):
     assert cs == {"liver", "gallbladder", "cystic_plate"}
 
 
+def test_ssgvqa_lines_with_more_than_four_fields(tmp_path):
+    """Released files also have `question|answer|type1|type2|...` lines: fields 0 and 1 are still the
+    question and the answer (as the authors' own loader reads them); the rest is kept in meta."""
+    lines = ["There is a anatomy that is on the left side of the yellow omentum thing; what is it?"
+             "|liver|query_component|single_and|NA"]
+    root = make_ssg(tmp_path / "ssg", videos=("VID05",), frames=1, lines=lines)
+    s = ssgvqa.convert(root, tmp_path / "out", show_progress=False)
+    assert s["written"] == 1 and s["rejected"] == 0
+    row = read_rows(tmp_path / "out" / "train.parquet")[0]
+    meta = json.loads(row["extra_info"]["meta"])
+    assert row["extra_info"]["answer"] == "Liver" and row["extra_info"]["question"].endswith("what is it?")
+    assert meta["complexity"] == "single_and" and meta["extra_fields"] == ["NA"]
+
+
 def test_ssgvqa_options_are_deterministic_per_question(tmp_path):
     root = make_ssg(tmp_path / "ssg", frames=3)
     a = read_rows(Path(ssgvqa.convert(root, tmp_path / "a", show_progress=False)["files"]["train"]))

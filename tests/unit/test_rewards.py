@@ -350,3 +350,16 @@ def test_components_config_errors_name_the_key(tmp_path):
         compute_score("ds", "x", "A", None, weights={"brevity": 1.0}, components={"brevity": f"{tmp_path}/no.py:f"})
     with pytest.raises(ValueError, match=r"reward_kwargs\.components"):
         compute_score("ds", "x", "A", None, weights={"brevity": 1.0}, components=["not", "a", "mapping"])
+
+
+def test_gdqa_rollout_is_scored_against_its_own_variant():
+    import json
+
+    from reward_fns import compute_score
+
+    row_extra = {"options": ["Liver", "Gut", "Omentum", "Gallbladder"], "answer": "Gut"}  # row letter: B
+    variant = {**row_extra, "gdqa_ground_truth": "D", "gdqa_options": json.dumps(["Liver", "Omentum", "Gallbladder", "Gut"])}
+    says_d = "<think>x</think><answer>D</answer>"
+    assert compute_score("ds", says_d, "B", row_extra)["acc"] == 0.0
+    assert compute_score("ds", says_d, "B", variant)["acc"] == 1.0
+    assert compute_score("ds", "<think>x</think><answer>Gut</answer>", "B", variant)["acc"] == 1.0
