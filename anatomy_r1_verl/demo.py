@@ -8,7 +8,6 @@ overrides, and prints the final validation accuracy.
 from __future__ import annotations
 
 import os
-import sys
 
 from omegaconf import DictConfig
 
@@ -33,18 +32,10 @@ def ensure_assets(cfg: DictConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .launcher import RecipeError, compose, report_final, train
+    from .launcher import run_recipe
 
     argv = list(argv or [])
     if argv and argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0
-    try:
-        cfg = compose(DEMO_RECIPE, argv)
-        ensure_assets(cfg)
-        run_dir = train(cfg)
-    except RecipeError as e:
-        print(f"anatomy-r1: {e}", file=sys.stderr)
-        return 2
-    report_final(run_dir)
-    return 0
+    return run_recipe(DEMO_RECIPE, argv, before_train=ensure_assets)

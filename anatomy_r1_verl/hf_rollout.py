@@ -38,13 +38,14 @@ class HFGenerateServer:
     left-padded batch of up to ``max_batch``; each response stops at its own end-of-sequence token.
     """
 
-    def __init__(self, model_path: str, response_length: int, threads: int = 1, max_batch: int = 64,
-                 batch_wait_s: float = 0.01):
+    def __init__(self, model_path: str, response_length: int, threads: int = 1, max_batch: int = 256,
+                 batch_wait_s: float = 0.01, seed: int = 0):
         from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
 
         from verl.utils import hf_processor
 
         torch.set_num_threads(max(1, int(threads)))
+        torch.manual_seed(int(seed))  # actor_rollout_ref.rollout.seed: sampling is reproducible per run
         cfg = AutoConfig.from_pretrained(model_path)
         self.is_multimodal = hasattr(cfg, "vision_config")
         cls = AutoModelForImageTextToText if self.is_multimodal else AutoModelForCausalLM
@@ -237,7 +238,7 @@ def _replica_class():
             server = ray.remote(HFGenerateServer).options(
                 name=server_actor_name(self.replica_rank), num_cpus=0, max_concurrency=self.max_concurrency,
                 get_if_exists=True,
-            ).remote(path, self.config.response_length)
+            ).remote(path, self.config.response_length, seed=int(getattr(self.config, "seed", 0) or 0))
             self.servers = [server]
             self._server_handle = server
             self._server_address = f"{ROLLOUT_NAME}://{self.replica_rank}"

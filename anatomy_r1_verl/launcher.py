@@ -15,6 +15,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from . import assets  # noqa: F401  (registers the ${ar1_asset:NAME} resolver)
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = PACKAGE_DIR / "config"
 
@@ -174,13 +176,22 @@ def main_train(argv: list[str]) -> int:
         print("usage: anatomy-r1 train RECIPE [key=value ...]   (--cfg: print the composed config and exit)")
         return 0 if argv else 2
     recipe, rest = argv[0], argv[1:]
-    print_only = "--cfg" in rest
-    rest = [a for a in rest if a != "--cfg"]
+    if "--cfg" in rest:
+        try:
+            print(OmegaConf.to_yaml(compose(recipe, [a for a in rest if a != "--cfg"])))
+        except RecipeError as e:
+            print(f"anatomy-r1: {e}", file=sys.stderr)
+            return 2
+        return 0
+    return run_recipe(recipe, rest)
+
+
+def run_recipe(recipe: str, overrides: list[str], before_train=None) -> int:
+    """Compose, (optionally) prepare, train and report; the exit code of ``anatomy-r1 train``/``demo``."""
     try:
-        cfg = compose(recipe, rest)
-        if print_only:
-            print(OmegaConf.to_yaml(cfg))
-            return 0
+        cfg = compose(recipe, overrides)
+        if before_train is not None:
+            before_train(cfg)
         run_dir = train(cfg)
     except RecipeError as e:
         print(f"anatomy-r1: {e}", file=sys.stderr)

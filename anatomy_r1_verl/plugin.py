@@ -64,7 +64,7 @@ def _load() -> None:
     from . import tv_compat
 
     tv_compat.install()
-    from . import cpu_platform, hf_rollout, trace, trainer, verl_fixes
+    from . import assets, cpu_platform, hf_rollout, trace, trainer, verl_fixes  # noqa: F401 (assets: resolver)
 
     cpu_platform.register()
     _register_agent_loop()

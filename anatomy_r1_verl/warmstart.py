@@ -48,6 +48,7 @@ class WarmstartConfig:
     eval_every: int = 250
     eval_rows: int = 200
     target_acc: float = 0.0  # stop at the first evaluation at or above this greedy val accuracy (0 = never)
+    init: str = ""  # continue from this model folder instead of a fresh random-init model
     threads: int = 2
     tiny: dict = field(default_factory=dict)  # TinyConfig overrides
 
@@ -72,12 +73,26 @@ def _lr(cfg: WarmstartConfig, step: int) -> float:
     return cfg.lr * warm * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cos)
 
 
+def _previous(init: str) -> dict | None:
+    """The record of the stage a continued run started from (its warmstart.json)."""
+    path = os.path.join(init, "warmstart.json") if init else ""
+    if path and os.path.isfile(path):
+        with open(path) as f:
+            return json.load(f)
+    return None
+
+
 def train(cfg: WarmstartConfig, log=print) -> dict:
     from .evaluation import encode_prompts, evaluate, load_rows
     from .tiny_model import TinyConfig, build, save
 
     torch.set_num_threads(cfg.threads)
     model, processor = build(TinyConfig(seed=cfg.seed, **cfg.tiny))
+    if cfg.init:  # a later stage: same architecture and processor, trained weights
+        from transformers import AutoModelForImageTextToText
+
+        model = AutoModelForImageTextToText.from_pretrained(cfg.init, dtype=torch.float32)
+        log(f"continuing from {cfg.init}")
     os.makedirs(cfg.out_dir, exist_ok=True)
     save(model, processor, cfg.out_dir)  # the processor files, so verl's dataset can load from out_dir
     train_set, processor = load_rows(os.path.join(cfg.data_dir, "train.parquet"), cfg.out_dir)
@@ -116,7 +131,8 @@ def train(cfg: WarmstartConfig, log=print) -> dict:
             if cfg.target_acc and result["acc"] >= cfg.target_acc:
                 log(f"reached target accuracy {cfg.target_acc} at step {step}")
                 break
-    info = {"warmstart_config": asdict(cfg), "tiny_config": asdict(TinyConfig(seed=cfg.seed, **cfg.tiny)),
+    info = {"warmstart_config": asdict(cfg), "previous_stage": _previous(cfg.init),
+            "tiny_config": asdict(TinyConfig(seed=cfg.seed, **cfg.tiny)),
             "steps_run": step, "train_seconds": round(time.time() - t0), "curve": curve, "final_eval": result,
             "torch": torch.__version__}
     save(model, processor, cfg.out_dir, {"tiny_config": info["tiny_config"], "warmstart": True})
@@ -131,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="synthetic benchmark folder (train.parquet, val.parquet)")
     p.add_argument("--out", required=True, help="model folder to write")
-    for name in ("steps", "batch_size", "lr", "warmup", "seed", "eval_every", "eval_rows", "target_acc", "threads"):
+    for name in ("steps", "batch_size", "lr", "warmup", "seed", "eval_every", "eval_rows", "target_acc", "threads",
+                 "init"):
         p.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(d, name)), default=getattr(d, name))
     p.add_argument("--tiny", type=json.loads, default={}, help="TinyConfig overrides as JSON")
     a = vars(p.parse_args(argv))

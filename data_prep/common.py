@@ -323,3 +323,23 @@ def run_cli(fn: Callable[..., dict], **kwargs: Any) -> int:
         return 2
     print(format_summary(summary))
     return 0
+
+
+def load_json_list(run: ConversionRun, path: Path, rel: str) -> list | None:
+    """The file's list of records, or None after rejecting the whole file (counted as one record)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except json.JSONDecodeError as e:
+        with run.record(rel, f"line {e.lineno} column {e.colno} (whole file)", None):
+            raise InvalidRecord("bad_json", f"invalid JSON: {e.msg}")
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        with run.record(rel, "whole file", None):
+            raise InvalidRecord("bad_json", f"cannot read the file: {e}")
+        return None
+    if not isinstance(data, list):
+        with run.record(rel, "whole file", None):
+            raise InvalidRecord("bad_json", f"expected a JSON list of records, got {type(data).__name__}")
+        return None
+    return data

@@ -15,7 +15,6 @@ Usage: ``python -m data_prep.omnimedvqa --root OmniMedVQA --out data/omnimedvqa 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import re
@@ -25,7 +24,7 @@ from typing import Any, Iterable
 
 from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, LETTERS
 
-from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, progress, run_cli,
+from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, load_json_list, progress, run_cli,
                      stable_rng_seed)
 
 DATA_SOURCE = "omnimedvqa"
@@ -48,26 +47,6 @@ def record_options(rec: dict) -> list[str]:
     if len(present) < 2:
         raise InvalidRecord("no_options", f"needs at least 2 options, got {len(present)}")
     return [str(v).strip() for _, v in present]
-
-
-def load_json_list(run: ConversionRun, path: Path, rel: str) -> list | None:
-    """The file's list of records, or None after rejecting the whole file (counted as one record)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as e:
-        with run.record(rel, f"line {e.lineno} column {e.colno} (whole file)", None):
-            raise InvalidRecord("bad_json", f"invalid JSON: {e.msg}")
-        return None
-    except (OSError, UnicodeDecodeError) as e:
-        with run.record(rel, "whole file", None):
-            raise InvalidRecord("bad_json", f"cannot read the file: {e}")
-        return None
-    if not isinstance(data, list):
-        with run.record(rel, "whole file", None):
-            raise InvalidRecord("bad_json", f"expected a JSON list of records, got {type(data).__name__}")
-        return None
-    return data
 
 
 def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, test_fraction: float = 0.2, seed: int = 0,

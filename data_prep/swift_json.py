@@ -32,7 +32,8 @@ from typing import Any, Iterator, Sequence
 
 from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, LETTERS, parse_options
 
-from .common import ConfigError, ConversionRun, InvalidRecord, add_common_args, progress, run_cli
+from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, load_json_list, progress,
+                     run_cli)
 
 DATA_SOURCE = "anatomy_r1_release"
 _OPTION_LINE = re.compile(r"^\s*\(?([A-H])[\.\):]\s*(.+?)\s*$")
@@ -137,18 +138,8 @@ def iter_records(run: ConversionRun, path: Path, rel: str) -> Iterator[tuple[str
                     with run.record(rel, f"line {lineno}", line.rstrip("\n")):
                         raise InvalidRecord("bad_json", f"invalid JSON: {e.msg} (column {e.colno})")
         return
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as e:
-        with run.record(rel, f"line {e.lineno} column {e.colno} (whole file)", None):
-            raise InvalidRecord("bad_json", f"invalid JSON: {e.msg}")
-        return
-    if not isinstance(data, list):
-        with run.record(rel, "whole file", None):
-            raise InvalidRecord("bad_json", f"expected a JSON list of records, got {type(data).__name__}")
-        return
-    for i, rec in enumerate(data):
+    data = load_json_list(run, path, rel)
+    for i, rec in enumerate(data or []):
         yield f"record {i}", rec
 
 

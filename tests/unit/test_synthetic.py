@@ -1,7 +1,6 @@
 """The synthetic surgical-scene VQA generator: determinism, splits, answerability, images, loading."""
 
 import hashlib
-import io
 import json
 import os
 import random
