@@ -162,17 +162,25 @@ def hf_mean_pooling_encoder(path: str | os.PathLike, batch_size: int = 64) -> Ca
         tv_compat.install()  # transformers imports torchvision, whose PyPI wheel breaks on CPU torch
         from transformers import AutoModel, AutoTokenizer
 
-        if not state:
-            state["tok"] = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            state["model"] = AutoModel.from_pretrained(path, local_files_only=True).eval()
-        tok, model, out = state["tok"], state["model"], []
-        with torch.inference_mode():
-            for s in range(0, len(texts), batch_size):
-                batch = tok(texts[s:s + batch_size], padding=True, truncation=True, max_length=256,
-                            return_tensors="pt")
-                hidden = model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).float().numpy())
+        # One torch thread: a few dozen short strings need no more, it cannot oversubscribe a shared CPU
+        # (2 threads on a loaded 2-core box ran ~50x slower) and it starts no OpenMP pool, in which a
+        # later fork of this process (e.g. verl's datasets num_proc workers) would deadlock.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            if not state:
+                state["tok"] = AutoTokenizer.from_pretrained(path, local_files_only=True)
+                state["model"] = AutoModel.from_pretrained(path, local_files_only=True).eval()
+            tok, model, out = state["tok"], state["model"], []
+            with torch.inference_mode():
+                for s in range(0, len(texts), batch_size):
+                    batch = tok(texts[s:s + batch_size], padding=True, truncation=True, max_length=256,
+                                return_tensors="pt")
+                    hidden = model(**batch).last_hidden_state
+                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                    out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).float().numpy())
+        finally:
+            torch.set_num_threads(threads)
         return np.concatenate(out)
 
     return encode

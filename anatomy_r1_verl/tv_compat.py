@@ -7,8 +7,9 @@ load against the CPU torch, and its ``_meta_registrations`` then dies on the mis
 and multimodal training silently turns text-only. Defining the two op schemas (no kernels; nothing in
 this project calls them) lets the pure-Python parts of torchvision import.
 
-:func:`install` must run before the first ``import torchvision``; the verl plugin entry point and the
-package ``__init__`` call it. It does nothing when torchvision's own ops are registered (a GPU machine).
+:func:`install` must run before the first ``import torchvision``: the verl plugin entry point (first thing
+in every verl process) and each module of this package that builds a processor or loads transformers
+models call it. It does nothing when torchvision's own ops load (a matching, e.g. GPU, build).
 """
 
 from __future__ import annotations

@@ -7,8 +7,7 @@
 Rows draw 4 options from a pool of a few dozen distinct strings (the six anatomy classes plus colours,
 counts and instruments), like SSG-VQA. Prints rows/s, the time spent embedding (model load separate)
 versus scoring rows by lookup, and the per-row cost of the naive approach (embed each row's options
-separately), measured on --naive-rows rows and EXTRAPOLATED to --rows. On a loaded shared machine torch's
-default thread count can make small forward passes ~50x slower; compare with --threads 1.
+separately), measured on --naive-rows rows and EXTRAPOLATED to --rows.
 """
 
 from __future__ import annotations
@@ -49,12 +48,7 @@ def main() -> None:
     p.add_argument("--embedding", default="minilm")
     p.add_argument("--naive-rows", type=int, default=200)
     p.add_argument("--parquet", type=int, default=0, help="also time score_parquet on this many full rows")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     a = p.parse_args()
-    if a.threads:
-        import torch
-
-        torch.set_num_threads(a.threads)
 
     t = time.perf_counter()
     rows = synthetic_rows(a.rows)
