@@ -109,6 +109,8 @@ def _make_trainer_cls():
     import transfer_queue as tq
     from torchdata.stateful_dataloader import StatefulDataLoader
 
+    from omegaconf import OmegaConf
+
     from verl.trainer.ppo.v1 import register_trainer
     from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
     from verl.utils.dataset.rl_dataset import collate_fn
@@ -118,6 +120,15 @@ def _make_trainer_cls():
     @register_trainer(TRAINER_MODE)
     class AnatomyR1Trainer(PPOTrainerSync):
         curriculum: CurriculumSampler | None = None
+
+        def _build_replay_buffer(self):
+            # verl polls TransferQueue for finished groups every 2 s; on a CPU demo step of a few seconds
+            # that sleep is most of the step (anatomy_r1.replay_poll_interval, the cpu profile sets 0.2)
+            buffer = super()._build_replay_buffer()
+            interval = OmegaConf.select(self.config, "anatomy_r1.replay_poll_interval", default=None)
+            if interval is not None and hasattr(buffer, "poll_interval"):
+                buffer.poll_interval = float(interval)
+            return buffer
 
         # ---- data order -------------------------------------------------------------------------
         def _init_dataloader(self):

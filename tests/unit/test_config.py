@@ -70,3 +70,34 @@ def test_bad_override_is_a_recipe_error():
 def test_unknown_recipe():
     with pytest.raises(launcher.RecipeError, match="not found"):
         launcher.compose("no_such_recipe")
+
+
+def _leaves(node, prefix=""):
+    for k, v in node.items():
+        path = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, dict):
+            yield from _leaves(v, path)
+        else:
+            yield path
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_recipe_keys_are_real_verl_keys(recipe):
+    """A YAML file can add any key silently; a typo in a recipe must not become a setting nobody reads."""
+    raw = OmegaConf.to_container(OmegaConf.load(recipe))
+    base = launcher.compose("demo_cpu")
+    missing = object()
+    for key in _leaves({k: v for k, v in raw.items() if k not in ("hydra", "defaults")}):
+        if key.startswith("anatomy_r1.demo."):
+            continue
+        assert OmegaConf.select(base, key, default=missing) is not missing, f"{recipe.name}: unknown key {key}"
+
+
+def test_method_recipes_switch_the_methods():
+    full = launcher.compose("ssgvqa_anatomy_r1")
+    assert full.anatomy_r1.curriculum.enable and full.anatomy_r1.gdqa.enable
+    assert full.actor_rollout_ref.rollout.name == "vllm"  # GPU recipes default to the gpu profile
+    assert launcher.compose("ssgvqa_anatomy_r1", ["profile=cpu"]).actor_rollout_ref.rollout.name == "hfcpu"
+    plain = launcher.compose("ssgvqa_grpo")
+    assert not plain.anatomy_r1.curriculum.enable and not plain.anatomy_r1.gdqa.enable
+    assert launcher.compose("ssgvqa_dapo").algorithm.filter_groups.enable
