@@ -1,7 +1,7 @@
 """Files shipped inside the package (the warm-started tiny model), and the config resolver for them.
 
-``${ar1_asset:NAME}`` in a config resolves to the absolute path of ``anatomy_r1_verl/assets/NAME``, so
-a recipe can name the shipped checkpoint wherever the package is installed.
+``${ar1_asset:NAME}`` in a config resolves to the absolute path of ``anatomy_r1_verl/assets/NAME`` (this
+folder), so a recipe can name the shipped checkpoint wherever the package is installed.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+ASSETS_DIR = Path(__file__).resolve().parent
 DEFAULT_MODEL = "tiny-qwen25vl-warm"
 
 
