@@ -111,3 +111,26 @@ def test_invalid_gradient_ratio_logged(run):
         assert 0.0 <= m["gdqa/invalid_gradient_ratio"] <= 1.0
         classes = [k for k in m if k.startswith("gdqa/invalid_gradient_ratio/")]
         assert classes
+
+
+def test_composes_with_dapo_dynamic_sampling(run):
+    """ASCL + GDQA + DAPO's filter_groups (verl's V1 replay buffer drops zero-spread groups) together."""
+    out, data = run["out"], run["data"]
+    env = dict(os.environ, ANATOMY_R1_OUTPUT_DIR=str(out))
+    env.pop("VERL_FILE_LOGGER_PATH", None)
+    env.pop("ANATOMY_R1_TRACE_DIR", None)
+    cmd = CLI + ["demo", "trainer.experiment_name=dapo",
+                 f"data.train_files={data / 'train_method.parquet'}", f"data.val_files={data / 'val.parquet'}",
+                 "anatomy_r1.curriculum.enable=true", "anatomy_r1.gdqa.enable=true",
+                 "algorithm.filter_groups.enable=true", "algorithm.filter_groups.metric=acc",
+                 "trainer.total_training_steps=2", "trainer.test_freq=-1", "trainer.val_before_train=False",
+                 "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4"]
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    recs = [json.loads(x)["data"] for x in (out / "runs" / "dapo" / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in recs if "training/global_step" in r]
+    assert len(steps) == 2
+    for m in steps:
+        assert "curriculum/batch_mean_s_q" in m and "gdqa/invalid_gradient_ratio" in m
+        # what reaches the update has reward spread in every group: DAPO filtered the rest
+        assert m["gdqa/invalid_gradient_ratio"] == 0.0
