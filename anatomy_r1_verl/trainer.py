@@ -180,13 +180,21 @@ def _make_trainer_cls():
             keep = [not tag.get("is_padding", False) for tag in batch.tags]
             return {f: [v for v, k in zip(_column(data[f]), keep) if k] for f in fields}
 
+        def step(self, metrics, timing_raw):
+            # Feedback is folded in here, right after the update and before verl saves the step's
+            # checkpoint, so data.pt holds the sampler state the next draw depends on (exact resume).
+            batch = super().step(metrics, timing_raw)
+            fields = self._batch_fields(batch, ["extra_fields", "extra_info"])
+            self._step_metrics = reward_extra_metrics(fields["extra_fields"])
+            self._step_metrics.update(self._gdqa_step(batch, fields))
+            if self.curriculum is not None:
+                self._step_metrics.update(self._curriculum_step(fields))
+            return batch
+
         def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
             super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
-            fields = self._batch_fields(batch, ["extra_fields", "extra_info"])
-            metrics.update(reward_extra_metrics(fields["extra_fields"]))
-            metrics.update(self._gdqa_step(batch, fields))
-            if self.curriculum is not None:
-                metrics.update(self._curriculum_step(fields))
+            metrics.update(getattr(self, "_step_metrics", {}))
+            self._step_metrics = {}
 
         def _gdqa_step(self, batch, fields) -> dict[str, float]:
             keys = [k for k, tag in zip(batch.keys, batch.tags) if not tag.get("is_padding", False)]
