@@ -70,6 +70,12 @@ def gdqa_config(config) -> dict:
     return cfg
 
 
+def gdqa_active(select: str, had_invalid_group: bool) -> bool:
+    """Whether a drawn row's rollouts are spread over its variants: always (static: the rows that carry
+    variants were chosen by `prepare augment --tau`), or only after its last group had zero spread (online)."""
+    return select == "static" or bool(had_invalid_group)
+
+
 def group_rewards(keys: list[str], scores: list[float]) -> dict[str, list[float]]:
     """Rewards per GRPO group: verl's TransferQueue keys are ``{uid}_{session_id}_{index}``."""
     groups: dict[str, list[float]] = defaultdict(list)
@@ -164,8 +170,7 @@ def _make_trainer_cls():
             if self.gdqa_cfg["enable"]:
                 select = self.gdqa_cfg["select"]
                 for e in extra:  # the row dicts travel to the agent loop with the batch
-                    invalid = self._gdqa_invalid.get(e.get("id", e.get("index")), False)
-                    e["gdqa_active"] = select == "static" or invalid
+                    e["gdqa_active"] = gdqa_active(select, self._gdqa_invalid.get(e.get("id", e.get("index"))))
             if self.curriculum is not None:
                 key = self.curriculum_cfg.s_q_key
                 s_q = _column(batch[key]) if key in batch.keys() else [e.get(key) for e in extra]
