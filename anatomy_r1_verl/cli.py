@@ -26,12 +26,20 @@ PREPARE = {
 }
 
 
-def _prepare(argv: list[str]) -> int:
-    if not argv or argv[0] not in PREPARE:
-        print(f"usage: anatomy-r1 prepare {{{','.join(PREPARE)}}} ...  (--help on each)", file=sys.stderr)
-        return 2
-    mod = importlib.import_module(PREPARE[argv[0]])
-    return int(mod.main(argv[1:]) or 0)
+# command -> "module:function" taking the remaining arguments (imported only when the command runs)
+COMMANDS = {
+    "train": "anatomy_r1_verl.launcher:main_train",
+    "demo": "anatomy_r1_verl.demo:main",
+    "build-model": "anatomy_r1_verl.tiny_model:main",
+    "warmstart": "anatomy_r1_verl.warmstart:main",
+    "eval": "anatomy_r1_verl.evaluation:main",
+    "doctor": "anatomy_r1_verl.doctor:main",
+}
+
+
+def _call(target: str, argv: list[str]) -> int:
+    module, func = target.split(":") if ":" in target else (target, "main")
+    return int(getattr(importlib.import_module(module), func)(argv) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,32 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 0 if argv else 2
     cmd, rest = argv[0], argv[1:]
-    if cmd == "train":
-        from .launcher import main_train
-
-        return main_train(rest)
-    if cmd == "demo":
-        from .demo import main as demo_main
-
-        return demo_main(rest)
     if cmd == "prepare":
-        return _prepare(rest)
-    if cmd == "build-model":
-        from .tiny_model import main as build_main
-
-        return build_main(rest)
-    if cmd == "warmstart":
-        from .warmstart import main as warm_main
-
-        return warm_main(rest)
-    if cmd == "eval":
-        from .evaluation import main as eval_main
-
-        return eval_main(rest)
-    if cmd == "doctor":
-        from .doctor import main as doctor_main
-
-        return doctor_main(rest)
+        if not rest or rest[0] not in PREPARE:
+            print(f"usage: anatomy-r1 prepare {{{','.join(PREPARE)}}} ...  (--help on each)", file=sys.stderr)
+            return 2
+        return _call(PREPARE[rest[0]], rest[1:])
+    if cmd in COMMANDS:
+        return _call(COMMANDS[cmd], rest)
     print(f"anatomy-r1: unknown command {cmd!r}\n{__doc__}", file=sys.stderr)
     return 2
 

@@ -196,7 +196,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = "anatomy-r1 prepare synthetic") -> int:
     args = build_parser(prog).parse_args(argv)
     cfg = SyntheticConfig(out_dir=args.out, seed=args.seed, train=args.train, val=args.val, test=args.test,
                           questions_per_frame=args.questions_per_frame, image_size=args.image_size,
