@@ -93,6 +93,13 @@ def invalid_gradient_metrics(groups: dict[str, list[float]], classes: dict[str, 
     return out
 
 
+def row_key(extra_info) -> object:
+    """The identity of a dataset row across steps: ``extra_info.id`` (the project's converters), else
+    ``extra_info.index``."""
+    e = extra_info or {}
+    return e.get("id", e.get("index"))
+
+
 def _column(values) -> list:
     return values.tolist() if hasattr(values, "tolist") else list(values)
 
@@ -170,11 +177,11 @@ def _make_trainer_cls():
             if self.gdqa_cfg["enable"]:
                 select = self.gdqa_cfg["select"]
                 for e in extra:  # the row dicts travel to the agent loop with the batch
-                    e["gdqa_active"] = gdqa_active(select, self._gdqa_invalid.get(e.get("id", e.get("index"))))
+                    e["gdqa_active"] = gdqa_active(select, self._gdqa_invalid.get(row_key(e)))
             if self.curriculum is not None:
                 key = self.curriculum_cfg.s_q_key
                 s_q = _column(batch[key]) if key in batch.keys() else [e.get(key) for e in extra]
-                ids = [e.get("id", e.get("index")) for e in extra]
+                ids = [row_key(e) for e in extra]
                 self._drawn += list(zip(ids, map(float, s_q)))
                 trace.emit("curriculum_batch", step=self.global_steps, ids=ids, s_q=[float(v) for v in s_q])
             return batch
@@ -209,7 +216,7 @@ def _make_trainer_cls():
             for key, e in zip(keys, fields["extra_info"]):
                 uid = key.rsplit("_", 2)[0]
                 classes[uid] = str((e or {}).get("answer", "unknown"))
-                rows[uid] = (e or {}).get("id", (e or {}).get("index"))
+                rows[uid] = row_key(e)
             for uid, rewards in groups.items():  # online GDQA selection reads this at the next draw
                 self._gdqa_invalid[rows[uid]] = (max(rewards) - min(rewards)) <= 1e-8
             return invalid_gradient_metrics(groups, classes)
