@@ -70,6 +70,7 @@ class HFGenerateServer:
                                             getattr(c, "vision_start_token_id", None),
                                             getattr(c, "vision_end_token_id", None)) if t is not None})
         self._own = self.model.state_dict()
+        self._names: dict[str, str] = {}  # incoming weight name -> own name (resolved once, then reused)
         trace.emit("rollout_server_started", model_path=model_path, multimodal=self.is_multimodal,
                    checksum=trace.checksum(self.model.named_parameters()))
 
@@ -121,7 +122,22 @@ class HFGenerateServer:
                              f"{n_features} features; the processor config differs from verl's")
         trace.emit("rollout_images", n_images=len(images), pixel_values=list(out["pixel_values"].shape),
                    image_pad_tokens=n_pads, batch=len(prompts))
-        return {"pixel_values": out["pixel_values"], "image_grid_thw": out["image_grid_thw"]}
+        return {"pixel_values": out["pixel_values"], "image_grid_thw": out["image_grid_thw"],
+                "mm_token_type_ids": self._mm_token_types(prompts)}
+
+    def _mm_token_types(self, prompts) -> torch.Tensor:
+        """Modality of each (left-padded) prompt token: 1 for image pads, 0 otherwise.
+
+        transformers' Qwen2.5-VL builds its 3-D (mRoPE) image positions only when it gets these;
+        without them ``generate`` silently uses flat text positions for the image, i.e. samples from
+        a different policy than the one verl's actor scores and trains (verl's agent loop computes
+        3-D position ids from the same token types)."""
+        width = max(len(p) for p in prompts)
+        types = torch.zeros((len(prompts), width), dtype=torch.long)
+        image_id = self.model.config.image_token_id
+        for i, ids in enumerate(prompts):
+            types[i, width - len(ids):] = (torch.tensor(ids) == image_id).long()
+        return types
 
     @torch.no_grad()
     def _generate_batch(self, reqs) -> list:
@@ -168,12 +184,17 @@ class HFGenerateServer:
     def _resolve(self, name: str) -> str:
         """Map an FSDP checkpoint-style name (``visual.*``, ``model.layers.*``) onto this model's module tree
         (``model.visual.*``, ``model.language_model.*``) by a unique suffix match."""
+        hit = self._names.get(name)
+        if hit is not None:
+            return hit
         if name in self._own:
+            self._names[name] = name
             return name
         tail = name.split(".", 1)[1] if name.startswith("model.") else name
         cands = [k for k in self._own if k.endswith("." + tail) or k.endswith("." + name)]
         if len(cands) != 1:
             raise KeyError(f"hfcpu rollout: cannot map weight {name!r} onto the server model ({len(cands)} matches)")
+        self._names[name] = cands[0]
         return cands[0]
 
     def update_weights(self, state_dict: dict, global_steps=None) -> dict:
