@@ -49,22 +49,36 @@ class WarmstartConfig:
     eval_rows: int = 200
     target_acc: float = 0.0  # stop at the first evaluation at or above this greedy val accuracy (0 = never)
     init: str = ""  # continue from this model folder instead of a fresh random-init model
+    snapshots: bool = False  # also save the model at every evaluation, under out_dir/snapshots/step_N
+    think: str = "grounded"  # SFT target's <think>: grounded (names the answer's cell) | answer
     threads: int = 2
     tiny: dict = field(default_factory=dict)  # TinyConfig overrides
 
 
-def target_response(extra: dict) -> str:
-    from data_prep.questions import POS_PHRASE
+def target_response(extra: dict, think: str = "grounded") -> str:
+    """The SFT target of a synthetic row: ``<think>`` naming the answer's grid cell, then the letter.
+
+    ``think="grounded"`` (default): "The {cell} is {answer}." for every family, the cell found by
+    executing the row's question program on its scene graph, so every example trains the same
+    visual look-up (cell -> anatomy). ``think="answer"``: the first shipped model's target (the cell
+    for zero-hop questions only, "The answer is {answer}." otherwise)."""
+    from data_prep.questions import POS_PHRASE, answer_positions
 
     from .schema import row_meta
 
     answer, letter = extra["answer"], extra["answer_letter"]
-    program = row_meta({"extra_info": extra}).get("program", {})
+    meta = row_meta({"extra_info": extra})
+    program, scene = meta.get("program", {}), meta.get("scene")
+    if think not in ("grounded", "answer"):
+        raise ValueError(f"warm-start think style must be 'grounded' or 'answer', got {think!r}")
     if program.get("family") == "zero_hop":
-        think = f"The {POS_PHRASE.get(program['pos'], program['pos'])} is {answer}."
+        pos = program["pos"]
+    elif think == "grounded" and program and scene:
+        pos = answer_positions(program, scene)[0]
     else:
-        think = f"The answer is {answer}."
-    return f"<think>{think}</think><answer>{letter}</answer>"
+        pos = None
+    body = f"The {POS_PHRASE.get(pos, pos)} is {answer}." if pos else f"The answer is {answer}."
+    return f"<think>{body}</think><answer>{letter}</answer>"
 
 
 def _lr(cfg: WarmstartConfig, step: int) -> float:
@@ -106,7 +120,7 @@ def train(cfg: WarmstartConfig, log=print) -> dict:
     while step < cfg.steps:
         step += 1
         rows = [train_set[rng.randrange(len(train_set))] for _ in range(cfg.batch_size)]
-        responses = [target_response(r["extra_info"]) for r in rows]
+        responses = [target_response(r["extra_info"], cfg.think) for r in rows]
         enc = encode_prompts(processor, [r["raw_prompt"] for r in rows], responses)
         labels = torch.full_like(enc["input_ids"], -100)
         for i, resp in enumerate(responses):  # left padding: the response is the tail of each row
@@ -128,6 +142,9 @@ def train(cfg: WarmstartConfig, log=print) -> dict:
                           "val_format": result["format"], "loss": round(loss.item(), 4)})
             log(f"step {step} val acc {result['acc']:.3f} format {result['format']:.3f} "
                 f"by type {json.dumps({k: round(v, 3) for k, v in result['acc_by_type'].items()})}")
+            if cfg.snapshots:
+                save(model, processor, os.path.join(cfg.out_dir, "snapshots", f"step_{step}"),
+                     {"tiny_config": asdict(TinyConfig(seed=cfg.seed, **cfg.tiny)), "warmstart": True})
             if cfg.target_acc and result["acc"] >= cfg.target_acc:
                 log(f"reached target accuracy {cfg.target_acc} at step {step}")
                 break
@@ -148,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, help="synthetic benchmark folder (train.parquet, val.parquet)")
     p.add_argument("--out", required=True, help="model folder to write")
     for name in ("steps", "batch_size", "lr", "warmup", "seed", "eval_every", "eval_rows", "target_acc", "threads",
-                 "init"):
+                 "init", "think"):
         p.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(d, name)), default=getattr(d, name))
+    p.add_argument("--snapshots", action="store_true", help="save the model at every evaluation too")
     p.add_argument("--tiny", type=json.loads, default={}, help="TinyConfig overrides as JSON")
     a = vars(p.parse_args(argv))
     cfg = WarmstartConfig(data_dir=a.pop("data"), out_dir=a.pop("out"), **a)

@@ -179,6 +179,21 @@ def _relate(clause: dict, scene: dict) -> set[int]:
 
 def execute(program: dict, scene: dict) -> list[str]:
     """The anatomy class names satisfying ``program`` on ``scene``, sorted. Unique answer = length 1."""
+    by_id = {o["id"]: o for o in scene["objects"]}
+    return sorted({by_id[i]["class"] for i in _answer_ids(program, scene)})
+
+
+def answer_positions(program: dict, scene: dict) -> list[str]:
+    """Grid positions of the anatomy regions satisfying ``program``, in reading order (row, column).
+
+    The warm-start target names the first of them in its ``<think>``, which ties the question's
+    position arithmetic to the visual look-up of one cell."""
+    by_id = {o["id"]: o for o in scene["objects"]}
+    cells = sorted((by_id[i]["row"], by_id[i]["col"], by_id[i]["pos"]) for i in _answer_ids(program, scene))
+    return [pos for _, _, pos in cells]
+
+
+def _answer_ids(program: dict, scene: dict) -> set[int]:
     family = program["family"]
     if family == "zero_hop":
         ids = {o["id"] for o in scene["objects"] if o["kind"] == "anatomy" and o["pos"] == program["pos"]}
@@ -189,8 +204,7 @@ def execute(program: dict, scene: dict) -> list[str]:
         ids = set.intersection(*sets) if sets else set()
     else:
         raise ValueError(f"unknown question family {family!r}; known: {FAMILIES}")
-    by_id = {o["id"]: o for o in scene["objects"]}
-    return sorted({by_id[i]["class"] for i in ids})
+    return ids
 
 
 # ---------------------------------------------------------------- candidates

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -13,8 +14,8 @@ import pytest
 from PIL import Image
 
 from anatomy_r1_verl.schema import ANATOMY_CLASSES, LETTERS, row_meta
-from data_prep.questions import (FAMILIES, TEMPLATES, candidates, execute, parse_question, render_question, resolve,
-                                 sample_programs, well_posed)
+from data_prep.questions import (FAMILIES, POS_PHRASE, TEMPLATES, answer_positions, candidates, execute,
+                                 parse_question, render_question, resolve, sample_programs, well_posed)
 from data_prep.scene import ANATOMY_STYLE, POSITIONS, relations, sample_layout
 from data_prep.synthetic import SPLITS, SyntheticConfig, generate, load_hf_dataset, main, parse_family_weights
 
@@ -282,3 +283,45 @@ def test_cli(tmp_path, capsys):
     res = subprocess.run([sys.executable, "-m", "data_prep.synthetic", "--help"], cwd=REPO, capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 0 and "--questions-per-frame" in res.stdout and "--embed-images" in res.stdout
+
+
+def test_answer_positions_name_the_answer_cells_in_reading_order():
+    L, G, C, U, O, A = ANATOMY_CLASSES
+    scene = _scene([L, G, C,
+                    U, O, A,
+                    L, U, G], [("grasper", "center", "orange"), ("hook", "bottom-mid", "cyan")])
+    assert answer_positions({"family": "zero_hop", "pos": "mid-right"}, scene) == ["mid-right"]
+    grasper = {"kind": "instrument", "class": "grasper"}
+    assert answer_positions({"family": "one_hop", "rel": "above", "anchor": grasper}, scene) == ["top-mid"]
+    assert answer_positions({"family": "one_hop", "rel": "left", "anchor": grasper}, scene) == ["mid-left"]
+    both = {"family": "single_and", "clauses": [{"rel": "above", "anchor": {"kind": "instrument", "class": "hook"}},
+                                                {"rel": "right", "anchor": {"kind": "anatomy", "class": U,
+                                                                            "pos": "mid-left"}}]}
+    assert answer_positions(both, scene) == ["center"]
+    # two regions satisfy it (one class each side): reading order
+    liver = {"kind": "anatomy", "class": L}
+    assert answer_positions({"family": "one_hop", "rel": "right", "anchor": liver}, scene) == ["top-mid", "bottom-mid"]
+
+
+def test_warmstart_target_names_the_answer_cell_for_every_family(tmp_path):
+    from anatomy_r1_verl.schema import row_meta
+    from anatomy_r1_verl.warmstart import target_response
+
+    generate(SyntheticConfig(out_dir=str(tmp_path), seed=5, train=0, val=40, test=0), progress=False)
+    rows = pq.read_table(tmp_path / "val.parquet").to_pylist()
+    families = set()
+    for row in rows:
+        extra, meta = row["extra_info"], row_meta(row)
+        families.add(meta["program"]["family"])
+        grounded = target_response(extra)
+        m = re.fullmatch(r"<think>The ([a-z-]+) is (.+)\.</think><answer>([A-D])</answer>", grounded)
+        assert m, grounded
+        pos = next(k for k, v in POS_PHRASE.items() if v == m.group(1))
+        cell = next(o for o in meta["scene"]["objects"] if o["kind"] == "anatomy" and o["pos"] == pos)
+        assert cell["class"] == m.group(2) == extra["answer"] and m.group(3) == extra["answer_letter"]
+        legacy = target_response(extra, "answer")
+        if meta["program"]["family"] != "zero_hop":
+            assert legacy == f"<think>The answer is {extra['answer']}.</think><answer>{extra['answer_letter']}</answer>"
+    assert families == set(FAMILIES)
+    with pytest.raises(ValueError, match="grounded"):
+        target_response(rows[0]["extra_info"], "free")
