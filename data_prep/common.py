@@ -8,6 +8,12 @@ and inside it either calls ``run.filter(reason)`` (left out by design), raises
 gives it its split). Bad input stops the conversion with a :class:`ConversionError`, or with
 ``skip_invalid`` goes to ``<out>/rejects.jsonl``. ``run.finish()`` writes ``<out>/<split>.parquet``
 and ``<out>/summary.json`` and checks ``read == written + rejected + filtered``.
+
+Images are checked by a full decode (``--verify full``) in a thread pool (``--image-workers``): a
+converter feeds its records through :func:`read_ahead`, whose ``prepare`` step parses a record
+ahead of time and calls ``run.images.prefetch(path)``; inside ``run.record(...)`` it then records
+the prepared outcome and calls ``run.images.resolve(key)``, which waits for that image's check.
+Rows, rejects and messages are the same as checking each image when its row is reached.
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 import zlib
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from anatomy_r1_verl.schema import SchemaError, make_row
 
@@ -71,62 +79,160 @@ def progress(iterable: Iterable, *, enabled: bool = True, total: int | None = No
 
 # --------------------------------------------------------------------------- images
 
+VERIFY_MODES = ("full", "header")
+
+
+def default_image_workers() -> int:
+    """Threads checking images: one per usable CPU, at most 8 (PIL decodes with the GIL released)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(8, n))
+
+
+def _has_own_verify(im) -> bool:
+    from PIL import ImageFile
+
+    return type(im).verify is not ImageFile.ImageFile.verify
+
 
 class ImageStore:
     """Checks each distinct image path once (cached, failures too) and, with ``max_pixels``,
     writes a downscaled copy under ``<out>/images/`` (mirroring the path below ``mirror_root``).
-    ``seconds`` is the time spent on image I/O, for the summary and the benchmark."""
 
-    def __init__(self, out_images: Path, max_pixels: int | None = None, mirror_root: str | os.PathLike | None = None):
+    ``verify``: ``"full"`` (default) runs PIL's ``verify()`` where the format has one (PNG: chunk
+    CRCs) and then decodes every pixel, as training will, so a truncated or corrupt file fails here;
+    ``"header"`` only runs ``verify()`` (fast; misses e.g. a truncated JPEG).
+
+    With ``workers`` > 0 the checks run in a thread pool: :meth:`prefetch` submits a path as soon
+    as the converter knows it, :meth:`resolve` waits for its result. Results (and the summary
+    counts, which cover resolved paths only) are the same as checking one path at a time in
+    :meth:`resolve` (``workers=0``). Only small result tuples are kept, never decoded pixels.
+    ``seconds`` is the time spent checking images (summed over threads), ``wait_seconds`` the
+    time :meth:`resolve` waited for the pool."""
+
+    def __init__(self, out_images: Path, max_pixels: int | None = None, mirror_root: str | os.PathLike | None = None,
+                 *, verify: str = "full", workers: int | None = None):
         if max_pixels is not None and max_pixels < 1:
             raise ConfigError(f"--max-pixels must be positive, got {max_pixels}")
+        if verify not in VERIFY_MODES:
+            raise ConfigError(f"--verify must be one of {', '.join(VERIFY_MODES)}, got {verify!r}")
+        if workers is not None and workers < 0:
+            raise ConfigError(f"--image-workers must be >= 0, got {workers}")
         self.out_images = Path(out_images)
         self.max_pixels = max_pixels
         self.mirror_root = os.path.abspath(mirror_root) if mirror_root else None
-        self._cache: dict[str, tuple[bool, Any]] = {}
+        self.verify = verify
+        self.workers = default_image_workers() if workers is None else workers
+        #: how many submitted checks :func:`read_ahead` keeps waiting in the pool
+        self.ahead = max(8, 4 * self.workers)
+        self._cache: dict[str, tuple[bool, Any, bool]] = {}  # resolved: (ok, path or (kind, reason), resized)
+        self._futures: dict[str, Future] = {}  # prefetched, not resolved yet
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._submitted = self._completed = 0
         self.seconds = 0.0
+        self.wait_seconds = 0.0
         self.resized = 0
         self.failed = 0
+
+    # -- the converter's side
+    def prefetch(self, path: str | os.PathLike) -> str:
+        """Start checking ``path`` in the pool (no-op without workers or when known); returns the
+        key to pass to :meth:`resolve` (the absolute path)."""
+        key = os.path.abspath(os.fspath(path))
+        if self.workers and key not in self._cache and key not in self._futures:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="image-check")
+            self._futures[key] = self._pool.submit(self._timed_check, key)
+            self._submitted += 1
+        return key
+
+    @property
+    def backlog(self) -> int:
+        """Submitted checks not finished yet."""
+        return self._submitted - self._completed
 
     def resolve(self, path: str | os.PathLike) -> str:
         """Absolute path to store in the row (the original or its resized copy).
 
         Raises :class:`InvalidRecord` (``missing_image`` / ``bad_image``) when it cannot be read."""
-        key = os.path.abspath(os.fspath(path))
-        hit = self._cache.get(key)
+        hit = self._cache.get(path) if type(path) is str else None  # noqa: E721  (a key from prefetch)
         if hit is None:
-            t0 = time.perf_counter()
-            hit = self._check(key)
-            self.seconds += time.perf_counter() - t0
-            self._cache[key] = hit
-            if not hit[0]:
-                self.failed += 1
-        ok, value = hit
-        if ok:
-            return value
-        raise InvalidRecord(*value)
+            key = os.path.abspath(os.fspath(path))
+            hit = self._cache.get(key)
+            if hit is None:
+                fut = self._futures.pop(key, None)
+                if fut is not None:
+                    t0 = time.perf_counter()
+                    hit = fut.result()
+                    self.wait_seconds += time.perf_counter() - t0
+                else:
+                    hit = self._timed_check(key, pooled=False)
+                self._cache[key] = hit
+                if not hit[0]:
+                    self.failed += 1
+                elif hit[2]:
+                    self.resized += 1
+        if hit[0]:
+            return hit[1]
+        raise InvalidRecord(*hit[1])
 
     @property
     def distinct(self) -> int:
         return len(self._cache)
 
-    def _check(self, path: str) -> tuple[bool, Any]:
+    def close(self) -> None:
+        """Stop the pool; remove resized copies of images that no row used (a conversion that stopped early)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        used = {v for ok, v, resized in self._cache.values() if ok and resized}
+        for fut in self._futures.values():
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                ok, value, resized = fut.result()
+                if ok and resized and value not in used:
+                    with contextlib.suppress(OSError):
+                        os.unlink(value)
+        self._futures.clear()
+
+    # -- the checks
+    def _timed_check(self, key: str, pooled: bool = True) -> tuple[bool, Any, bool]:
+        t0 = time.perf_counter()
+        try:
+            return self._check(key)
+        finally:
+            dt = time.perf_counter() - t0
+            with self._lock:
+                self.seconds += dt
+                if pooled:
+                    self._completed += 1
+
+    def _check(self, path: str) -> tuple[bool, Any, bool]:
         from PIL import Image
 
         if not os.path.isfile(path):
-            return False, ("missing_image", f"image not found: {path}")
+            return False, ("missing_image", f"image not found: {path}"), False
         try:
-            with Image.open(path) as im:
-                im.verify()
-            if self.max_pixels is None:
-                return True, path
-            with Image.open(path) as im:
+            im = Image.open(path)
+            try:
+                if self.verify == "header" or _has_own_verify(im):
+                    im.verify()  # file structure (PNG: every chunk's CRC); the image cannot be used after it
+                    if self.verify == "header" and self.max_pixels is None:
+                        return True, path, False
+                    im.close()
+                    im = Image.open(path)
+                if self.verify == "full":
+                    im.load()  # decode every pixel, as training will: truncated or corrupt data fails here
                 w, h = im.size
-                if w * h <= self.max_pixels:
-                    return True, path
-                return True, self._resize(im, path)
+                if self.max_pixels is None or w * h <= self.max_pixels:
+                    return True, path, False
+                return True, self._resize(im, path), True
+            finally:
+                im.close()
         except Exception as e:  # PIL raises many types (OSError, SyntaxError, ValueError, ...)
-            return False, ("bad_image", f"image cannot be read ({type(e).__name__}: {e}): {path}")
+            return False, ("bad_image", f"image cannot be read ({type(e).__name__}: {e}): {path}"), False
 
     def _resize(self, im, path: str) -> str:
         w, h = im.size
@@ -145,8 +251,33 @@ class ImageStore:
             small.save(dest, format=fmt, quality=95)
         else:
             small.save(dest, format=fmt)
-        self.resized += 1
         return str(dest.resolve())
+
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+def read_ahead(items: Iterable[T], prepare: Callable[[T], U], images: ImageStore, *,
+               max_items: int = 1024) -> Iterator[U]:
+    """``prepare(item)`` for each item, in order, computed ahead of the consumer.
+
+    ``prepare`` parses an item and calls ``images.prefetch`` for the image it will need, so the pool
+    decodes images while the consumer works on earlier items. It reads ahead until ``images.ahead``
+    checks are waiting in the pool or ``max_items`` items are buffered (memory stays bounded).
+    ``prepare`` must not touch the run's counts: the consumer records each outcome, in order.
+    Without workers it is ``map(prepare, items)``."""
+    if not images.workers:
+        for item in items:
+            yield prepare(item)
+        return
+    buf: deque = deque()
+    for item in items:
+        buf.append(prepare(item))
+        while buf and (images.backlog >= images.ahead or len(buf) >= max_items):
+            yield buf.popleft()
+    while buf:
+        yield buf.popleft()
 
 
 # --------------------------------------------------------------------------- the run
@@ -157,14 +288,15 @@ class ConversionRun:
 
     def __init__(self, *, source: str, out_dir: str | os.PathLike, splits: Sequence[str], skip_invalid: bool = False,
                  max_pixels: int | None = None, mirror_root: str | os.PathLike | None = None,
-                 options: Mapping[str, Any] | None = None):
+                 options: Mapping[str, Any] | None = None, verify: str = "full", image_workers: int | None = None):
         self.source = source
         self.out_dir = Path(out_dir).resolve()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.splits = list(splits)
         self.skip_invalid = skip_invalid
         self.options = dict(options or {})
-        self.images = ImageStore(self.out_dir / IMAGES_DIR, max_pixels, mirror_root)
+        self.images = ImageStore(self.out_dir / IMAGES_DIR, max_pixels, mirror_root, verify=verify,
+                                 workers=image_workers)
         self.rows: dict[str, list[dict]] = {s: [] for s in self.splits}
         self.read = self.written = self.rejected = self.filtered = self.pending = 0
         self.filtered_by: Counter = Counter()
@@ -222,6 +354,7 @@ class ConversionRun:
 
     def _reject(self, file: str, where: str, kind: str, reason: str, raw: Any) -> None:
         if not self.skip_invalid:
+            self.images.close()
             raise ConversionError(file, where, kind, reason, self.out_dir)
         if self._rejects_fh is None:
             self._rejects_fh = open(self._rejects_path, "w", encoding="utf-8")
@@ -233,6 +366,7 @@ class ConversionRun:
 
     # -- end
     def finish(self) -> dict:
+        self.images.close()
         if self._rejects_fh is not None:
             self._rejects_fh.close()
             self._rejects_fh = None
@@ -261,8 +395,11 @@ class ConversionRun:
             "rejected_by_kind": dict(sorted(self.rejected_by.items())),
             "filtered_by_reason": dict(sorted(self.filtered_by.items())),
             "images": {"distinct": self.images.distinct, "unreadable": self.images.failed,
-                       "resized": self.images.resized, "max_pixels": self.images.max_pixels},
-            "seconds": {"total": round(total_s, 3), "images": round(self.images.seconds, 3)},
+                       "resized": self.images.resized, "max_pixels": self.images.max_pixels,
+                       "verify": self.images.verify, "workers": self.images.workers},
+            # images: checking them, summed over the pool's threads; image_wait: the converter waiting for them
+            "seconds": {"total": round(total_s, 3), "images": round(self.images.seconds, 3),
+                        "image_wait": round(self.images.wait_seconds, 3)},
             "options": self.options,
         }
         (self.out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
@@ -287,6 +424,13 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
                    help="write bad rows to <out>/rejects.jsonl and convert the rest (default: stop at the first)")
     p.add_argument("--max-pixels", type=int, default=None,
                    help="downscale images above this many pixels (w*h); copies go under <out>/images/")
+    p.add_argument("--verify", choices=VERIFY_MODES, default="full",
+                   help="image check: 'full' (default) decodes every image as training will, so truncated or "
+                        "corrupt files are caught now; 'header' only checks headers and PNG chunk CRCs with "
+                        "PIL's verify() (faster; misses e.g. a truncated JPEG)")
+    p.add_argument("--image-workers", type=int, default=None,
+                   help=f"threads checking images while records are parsed (default: one per CPU, at most 8; "
+                        f"here {default_image_workers()}); 0 checks each image in the main thread")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -307,8 +451,10 @@ def format_summary(s: Mapping[str, Any]) -> str:
     if s["rejected"]:
         lines.append("rejected: " + ", ".join(f"{k}={v}" for k, v in s["rejected_by_kind"].items())
                      + f" (see {s['rejects_file']})")
-    lines.append(f"images: {s['images']['distinct']} distinct, {s['images']['resized']} resized; "
-                 f"{s['seconds']['total']:.1f}s total, {s['seconds']['images']:.1f}s on images")
+    im, sec = s["images"], s["seconds"]
+    lines.append(f"images: {im['distinct']} distinct, {im['unreadable']} unreadable, {im['resized']} resized "
+                 f"(verify {im['verify']}, {im['workers']} workers); {sec['total']:.1f}s total, "
+                 f"{sec['images']:.1f}s checking images, {sec['image_wait']:.1f}s waiting for them")
     lines.append(f"wrote {', '.join(s['files'].values()) or 'no parquet (no rows)'} and "
                  f"{Path(s['out_dir']) / SUMMARY_FILE}")
     return "\n".join(lines)

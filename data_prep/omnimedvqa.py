@@ -24,8 +24,8 @@ from typing import Any, Iterable
 
 from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, LETTERS
 
-from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, load_json_list, progress, run_cli,
-                     stable_rng_seed)
+from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, load_json_list, progress,
+                     read_ahead, run_cli, stable_rng_seed)
 
 DATA_SOURCE = "omnimedvqa"
 SPLITS = ("train", "test")
@@ -53,8 +53,11 @@ def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, test_fractio
             split_by: str = "image", modalities: Iterable[str] | None = None,
             question_types: Iterable[str] | None = None, datasets: Iterable[str] | None = None,
             instruction: str = DEFAULT_INSTRUCTION, skip_invalid: bool = False, max_pixels: int | None = None,
-            show_progress: bool = True) -> dict:
-    """Convert an OmniMedVQA tree; returns the summary (also saved as ``<out>/summary.json``)."""
+            show_progress: bool = True, verify: str = "full", image_workers: int | None = None) -> dict:
+    """Convert an OmniMedVQA tree; returns the summary (also saved as ``<out>/summary.json``).
+
+    Records are checked ahead (:func:`data_prep.common.read_ahead`); the image of each record that
+    will become a row is checked in the pool meanwhile."""
     root = Path(root).resolve()
     qa_dir = root / "QA_information"
     if not qa_dir.is_dir():
@@ -69,7 +72,8 @@ def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, test_fractio
     options = {"root": str(root), "test_fraction": test_fraction, "seed": seed, "split_by": split_by,
                "filters": {k: sorted(v) for k, v in filters.items()}}
     run = ConversionRun(source=DATA_SOURCE, out_dir=out_dir, splits=SPLITS, skip_invalid=skip_invalid,
-                        max_pixels=max_pixels, mirror_root=root, options=options)
+                        max_pixels=max_pixels, mirror_root=root, options=options, verify=verify,
+                        image_workers=image_workers)
 
     files = [p for d in ACCESS_DIRS for p in sorted((qa_dir / d).glob("*.json"))]
     if not files:
@@ -84,11 +88,24 @@ def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, test_fractio
     kept: list[tuple[str, str, dict]] = []  # (modality, group key, row)
     total = sum(len(d) for _, _, d in loaded)
     items = ((p, rel, i, rec) for p, rel, data in loaded for i, rec in enumerate(data))
-    for path, rel, idx, rec in progress(items, enabled=show_progress, total=total, desc="omnimedvqa", unit="q"):
+
+    def prepare(item: tuple) -> tuple:
+        try:
+            got = _prepare(run, root, item[3], filters)
+        except InvalidRecord as e:
+            got = e
+        return (*item, got)
+
+    checked = read_ahead(items, prepare, run.images)
+    for path, rel, idx, rec, got in progress(checked, enabled=show_progress, total=total, desc="omnimedvqa",
+                                             unit="q"):
         with run.record(rel, f"record {idx}", rec):
-            got = _one(run, root, path, rel, idx, rec, filters, split_by, instruction)
-            if got is not None:
-                kept.append(got)
+            if type(got) is str:
+                run.filter(got)
+            elif type(got) is tuple:
+                kept.append(_one(run, got, path, rel, idx, rec, split_by, instruction))
+            else:
+                raise got
 
     test_groups = _test_groups(kept, test_fraction, seed)
     for modality, group, row in kept:
@@ -96,8 +113,9 @@ def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, test_fractio
     return run.finish()
 
 
-def _one(run: ConversionRun, root: Path, path: Path, rel: str, idx: int, rec: Any, filters: dict, split_by: str,
-         instruction: str) -> tuple[str, str, dict] | None:
+def _prepare(run: ConversionRun, root: Path, rec: Any, filters: dict) -> tuple[list[str], str, str] | str:
+    """``(options, answer, image key)`` of a record that will become a row (its image is prefetched),
+    or the reason it is filtered out; raises InvalidRecord for a bad record."""
     if not isinstance(rec, dict):
         raise InvalidRecord("bad_json", f"expected a JSON object, got {type(rec).__name__}")
     missing = [k for k in REQUIRED if rec.get(k) is None or str(rec.get(k)).strip() == ""]
@@ -105,15 +123,19 @@ def _one(run: ConversionRun, root: Path, path: Path, rel: str, idx: int, rec: An
         raise InvalidRecord("missing_field", f"record lacks required field(s) {missing} (needs {list(REQUIRED)})")
     for field, allowed in filters.items():
         if _norm(rec[field]) not in allowed:
-            run.filter(f"{field} not selected")
-            return None
+            return f"{field} not selected"
     opts = record_options(rec)
     gt = _norm(rec["gt_answer"])
     matches = [o for o in opts if _norm(o) == gt]
     if not matches:
         raise InvalidRecord("answer_not_in_options", f"gt_answer {rec['gt_answer']!r} is not among the options {opts}")
-    answer = matches[0]
-    image = run.images.resolve(root / str(rec["image_path"]).strip())
+    return opts, matches[0], run.images.prefetch(root / str(rec["image_path"]).strip())
+
+
+def _one(run: ConversionRun, prepared: tuple, path: Path, rel: str, idx: int, rec: dict, split_by: str,
+         instruction: str) -> tuple[str, str, dict]:
+    opts, answer, image_key = prepared
+    image = run.images.resolve(image_key)
     orig_id = str(rec.get("question_id", idx))
     row_id = f"{path.parent.name}/{path.stem}/{orig_id}"
     modality = str(rec["modality_type"]).strip()
@@ -158,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     # modality names contain commas rarely but parentheses often: repeat the flag rather than comma-split
     return run_cli(convert, root=a.root, out_dir=a.out, test_fraction=a.test_fraction, seed=a.seed,
                    split_by=a.split_by, modalities=a.modality, question_types=a.question_type, datasets=a.dataset,
-                   skip_invalid=a.skip_invalid, max_pixels=a.max_pixels, show_progress=not a.no_progress)
+                   skip_invalid=a.skip_invalid, max_pixels=a.max_pixels, show_progress=not a.no_progress,
+                   verify=a.verify, image_workers=a.image_workers)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ from typing import Callable, Iterable, Sequence
 
 from anatomy_r1_verl.schema import ANATOMY_CLASSES, DEFAULT_INSTRUCTION
 
-from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, progress, run_cli, split_list,
-                     stable_rng_seed)
+from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, progress, read_ahead, run_cli,
+                     split_list, stable_rng_seed)
 
 DATA_SOURCE = "ssgvqa"
 SPLITS = ("train", "val", "test")
@@ -113,8 +113,12 @@ def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, images_dir: 
             question_types: Iterable[str] | None = None, complexities: Iterable[str] | None = None,
             num_options: int = 4, distractors: str = "random", similarity_config: dict | None = None,
             seed: int = 0, instruction: str = DEFAULT_INSTRUCTION, skip_invalid: bool = False,
-            max_pixels: int | None = None, show_progress: bool = True) -> dict:
-    """Convert an SSG-VQA tree; returns the summary (also saved as ``<out>/summary.json``)."""
+            max_pixels: int | None = None, show_progress: bool = True, verify: str = "full",
+            image_workers: int | None = None) -> dict:
+    """Convert an SSG-VQA tree; returns the summary (also saved as ``<out>/summary.json``).
+
+    Each frame's text file is read and parsed ahead (:func:`data_prep.common.read_ahead`) and its
+    image checked in the pool when at least one of its questions is kept."""
     root = Path(root).resolve()
     qa_dir = root / "qa_txt"
     img_dir = Path(images_dir).resolve() if images_dir else root / "data"
@@ -135,28 +139,46 @@ def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, images_dir: 
                "complexities": sorted(cplx or []), "num_options": num_options, "distractors": distractors,
                "seed": seed}
     run = ConversionRun(source=DATA_SOURCE, out_dir=out_dir, splits=SPLITS, skip_invalid=skip_invalid,
-                        max_pixels=max_pixels, mirror_root=img_dir, options=options)
+                        max_pixels=max_pixels, mirror_root=img_dir, options=options, verify=verify,
+                        image_workers=image_workers)
 
-    files = sorted(p for p in qa_dir.glob("*/*.txt") if p.is_file())
-    for path in progress(files, enabled=show_progress, desc="ssgvqa frames", unit="frame"):
+    def read_frame(path: Path) -> tuple:
         video, frame = path.parent.name, path.stem
         n = video_number(video)
         split = "test" if n in test_v else "val" if n in val_v else "train"
-        rel = str(path.relative_to(root))
-        image_path = img_dir / video / (frame + ext)
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        parsed, needs_image = [], False
         for lineno, line in enumerate(lines[HEADER_LINES:], start=HEADER_LINES + 1):
             if not line.strip():
                 continue
+            try:
+                got = _parse(line, classes, qtypes, cplx)
+            except InvalidRecord as e:
+                got = e
+            needs_image = needs_image or type(got) is tuple
+            parsed.append((lineno, line, got))
+        image = img_dir / video / (frame + ext)
+        image = run.images.prefetch(image) if needs_image else str(image)
+        return video, frame, split, str(path.relative_to(root)), image, parsed
+
+    files = sorted(p for p in qa_dir.glob("*/*.txt") if p.is_file())
+    frames = read_ahead(files, read_frame, run.images)
+    for video, frame, split, rel, image, parsed in progress(frames, enabled=show_progress, total=len(files),
+                                                            desc="ssgvqa frames", unit="frame"):
+        for lineno, line, got in parsed:
             with run.record(rel, f"line {lineno}", line):
-                _one(run, line, rel, lineno, video, frame, split, image_path, classes, qtypes, cplx, picker,
-                     instruction)
+                if type(got) is str:
+                    run.filter(got)
+                elif type(got) is tuple:
+                    _one(run, got, rel, lineno, video, frame, split, image, classes, picker, instruction)
+                else:
+                    raise got
     return run.finish()
 
 
-def _one(run: ConversionRun, line: str, rel: str, lineno: int, video: str, frame: str, split: str,
-         image_path: Path, classes: dict, qtypes: set | None, cplx: set | None, picker: DistractorPicker,
-         instruction: str) -> None:
+def _parse(line: str, classes: dict, qtypes: set | None, cplx: set | None) -> tuple | str:
+    """A line's fields ``(question, answer_raw, type1, type2, extra_fields, class key)``, or the reason
+    it is filtered out; raises InvalidRecord for a malformed line."""
     parts = line.split("|")
     if len(parts) < 2:
         raise InvalidRecord("malformed_line", f"expected 'question|answer|type1|type2', got {line!r}")
@@ -170,15 +192,18 @@ def _one(run: ConversionRun, line: str, rel: str, lineno: int, video: str, frame
         raise InvalidRecord("malformed_line", f"empty question or answer in {line!r}")
     key = class_key(answer_raw)
     if key not in classes:
-        run.filter("answer is not a kept anatomy class")
-        return
+        return "answer is not a kept anatomy class"
     if qtypes is not None and type1 not in qtypes:
-        run.filter("question type not selected")
-        return
+        return "question type not selected"
     if cplx is not None and type2 not in cplx:
-        run.filter("complexity not selected")
-        return
-    image = run.images.resolve(image_path)
+        return "complexity not selected"
+    return question, answer_raw, type1, type2, extra_fields, key
+
+
+def _one(run: ConversionRun, fields: tuple, rel: str, lineno: int, video: str, frame: str, split: str,
+         image_key: str, classes: dict, picker: DistractorPicker, instruction: str) -> None:
+    question, answer_raw, type1, type2, extra_fields, key = fields
+    image = run.images.resolve(image_key)
     answer = classes[key]
     qid = f"{video}/{frame}/{lineno}"
     opts = picker.options(answer, f"{video}:{frame}:{lineno}")
@@ -229,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         answer_classes=split_list(a.answer_classes), question_types=split_list(a.question_types),
         complexities=split_list(a.complexities), num_options=a.num_options, distractors=a.distractors,
         similarity_config=sim_cfg, seed=a.seed, skip_invalid=a.skip_invalid, max_pixels=a.max_pixels,
-        show_progress=not a.no_progress,
+        show_progress=not a.no_progress, verify=a.verify, image_workers=a.image_workers,
     )
 
 

@@ -33,7 +33,7 @@ from typing import Any, Iterator, Sequence
 from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, LETTERS, parse_options
 
 from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, load_json_list, progress,
-                     run_cli)
+                     read_ahead, run_cli)
 
 DATA_SOURCE = "anatomy_r1_release"
 _OPTION_LINE = re.compile(r"^\s*\(?([A-H])[\.\):]\s*(.+?)\s*$")
@@ -125,32 +125,38 @@ class ImagePathMapper:
                                              f"check the root or pass --keep-components N")
 
 
-def iter_records(run: ConversionRun, path: Path, rel: str) -> Iterator[tuple[str, Any]]:
-    """``(where, record)`` pairs; unparsable input is rejected (a bad .json file as a whole)."""
+def iter_records(run: ConversionRun, path: Path, rel: str) -> Iterator[tuple[str, Any, InvalidRecord | None]]:
+    """``(where, record, None)``, or ``(where, raw line, error)`` for an unparsable .jsonl line (the
+    caller rejects it in order); a bad .json file is rejected as a whole when it is loaded."""
     if path.suffix.lower() == ".jsonl":
         with open(path, encoding="utf-8") as fh:
             for lineno, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue
                 try:
-                    yield f"line {lineno}", json.loads(line)
+                    yield f"line {lineno}", json.loads(line), None
                 except json.JSONDecodeError as e:
-                    with run.record(rel, f"line {lineno}", line.rstrip("\n")):
-                        raise InvalidRecord("bad_json", f"invalid JSON: {e.msg} (column {e.colno})")
+                    yield (f"line {lineno}", line.rstrip("\n"),
+                           InvalidRecord("bad_json", f"invalid JSON: {e.msg} (column {e.colno})"))
         return
     data = load_json_list(run, path, rel)
     for i, rec in enumerate(data or []):
-        yield f"record {i}", rec
+        yield f"record {i}", rec, None
 
 
 def convert(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
             image_root: str | os.PathLike | None = None, keep_components: int | None = None,
             strip_components: int | None = None, split: str = "train", instruction: str = "source",
-            skip_invalid: bool = False, max_pixels: int | None = None, show_progress: bool = True) -> dict:
+            skip_invalid: bool = False, max_pixels: int | None = None, show_progress: bool = True,
+            verify: str = "full", image_workers: int | None = None) -> dict:
     """Convert one or more release files (all into ``split``); returns the summary.
 
     ``instruction``: ``"source"`` keeps the release's think/answer request after the options (the
     project default when a record has none), ``"default"`` uses the project's, any other string is used as is.
+
+    Within each file, records are parsed and their image paths mapped ahead
+    (:func:`data_prep.common.read_ahead`, in record order, so the mapping is the same as one record
+    at a time) while the pool checks the images.
     """
     paths = [Path(inputs)] if isinstance(inputs, (str, os.PathLike)) else [Path(p) for p in inputs]
     if not paths:
@@ -165,15 +171,28 @@ def convert(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: st
                "keep_components": keep_components, "strip_components": strip_components, "split": split,
                "instruction": instruction if instruction in ("source", "default") else "custom"}
     run = ConversionRun(source=DATA_SOURCE, out_dir=out_dir, splits=[split], skip_invalid=skip_invalid,
-                        max_pixels=max_pixels, mirror_root=mapper.root, options=options)
+                        max_pixels=max_pixels, mirror_root=mapper.root, options=options, verify=verify,
+                        image_workers=image_workers)
     names = [p.name for p in paths]
     for path in paths:
         rel = str(path)
         id_prefix = path.name if names.count(path.name) == 1 else rel  # ids of records without an "id"
-        items = iter_records(run, path, rel)
-        for where, rec in progress(items, enabled=show_progress, desc=f"{path.name}", unit="rec"):
+
+        def prepare(item: tuple, path: Path = path) -> tuple:
+            where, rec, got = item  # got: the parse error of a bad .jsonl line, else None
+            if got is None:
+                try:
+                    got = _prepare(run, path, rec, mapper, instruction)
+                except InvalidRecord as e:
+                    got = e
+            return where, rec, got
+
+        items = read_ahead(iter_records(run, path, rel), prepare, run.images)
+        for where, rec, got in progress(items, enabled=show_progress, desc=f"{path.name}", unit="rec"):
             with run.record(rel, where, rec):
-                _one(run, path, rel, id_prefix, where, rec, mapper, split, instruction)
+                if type(got) is not tuple:
+                    raise got
+                _one(run, got, path, rel, id_prefix, where, rec, split)
     return run.finish()
 
 
@@ -185,8 +204,10 @@ def _text_field(rec: dict, *names: str) -> str | None:
     return None
 
 
-def _one(run: ConversionRun, path: Path, rel: str, id_prefix: str, where: str, rec: Any, mapper: ImagePathMapper,
-         split: str, instruction_mode: str) -> None:
+def _prepare(run: ConversionRun, path: Path, rec: Any, mapper: ImagePathMapper,
+             instruction_mode: str) -> tuple[str, list[str], str, str, str, str]:
+    """``(question, options, letter, answer, instruction, image key)`` of a record (its image is prefetched);
+    raises InvalidRecord for a bad record."""
     if not isinstance(rec, dict):
         raise InvalidRecord("bad_json", f"expected a JSON object, got {type(rec).__name__}")
     prompt = _text_field(rec, "instruction")
@@ -203,7 +224,14 @@ def _one(run: ConversionRun, path: Path, rel: str, id_prefix: str, where: str, r
         instr = DEFAULT_INSTRUCTION
     else:
         instr = instruction_mode
-    image = run.images.resolve(mapper.map(rec.get("images", rec.get("image")), path.parent))
+    image = run.images.prefetch(mapper.map(rec.get("images", rec.get("image")), path.parent))
+    return question, opts, letter, answer, instr, image
+
+
+def _one(run: ConversionRun, prepared: tuple, path: Path, rel: str, id_prefix: str, where: str, rec: dict,
+         split: str) -> None:
+    question, opts, letter, answer, instr, image_key = prepared
+    image = run.images.resolve(image_key)
     index = int(where.split()[-1])
     orig_id = rec.get("id")
     row_id = str(orig_id) if orig_id is not None else f"{id_prefix}:{index}"
@@ -260,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli(convert, inputs=a.inputs, out_dir=a.out, image_root=a.image_root,
                    keep_components=a.keep_components, strip_components=a.strip_components, split=a.split,
                    instruction=a.instruction, skip_invalid=a.skip_invalid, max_pixels=a.max_pixels,
-                   show_progress=not a.no_progress)
+                   show_progress=not a.no_progress, verify=a.verify, image_workers=a.image_workers)
 
 
 if __name__ == "__main__":

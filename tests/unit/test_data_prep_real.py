@@ -263,6 +263,7 @@ def test_ssgvqa_help_runs_as_module():
         r = subprocess.run([sys.executable, "-m", mod, "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
         assert "--skip-invalid" in r.stdout and "--out" in r.stdout
+        assert "--verify" in r.stdout and "--image-workers" in r.stdout
 
 
 def test_max_pixels_writes_resized_copies(tmp_path):
@@ -502,3 +503,164 @@ def test_rlhfdataset_round_trip_with_images(tmp_path):
     text = processor.apply_chat_template(row["raw_prompt"], add_generation_prompt=True, tokenize=False)
     enc = processor(text=[text], images=imgs, return_tensors="pt")
     assert enc["pixel_values"].shape[0] > 0 and enc["image_grid_thw"].tolist() == [[1, 6, 6]]
+
+
+# --------------------------------------------------------------------------- image checks (full decode, thread pool)
+
+
+def noisy_image(path: Path, fmt: str, size=(64, 48)) -> Path:
+    """An image whose pixel data spans most of the file (noise), so cutting it leaves a valid header."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)).save(path, format=fmt)
+    return path
+
+
+def truncate(path: Path, keep: float = 0.6) -> Path:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def image_threads() -> list[str]:
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name.startswith("image-check")]
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_truncated_image_is_rejected_naming_the_file(tmp_path, fmt):
+    ext = ".jpg" if fmt == "JPEG" else ".png"
+    root = make_ssg(tmp_path / "ssg", videos=("VID05",), frames=2)
+    for f in ("000000", "000001"):
+        (root / "data" / "VID05" / f"{f}.png").unlink()
+        noisy_image(root / "data" / "VID05" / f"{f}{ext}", fmt)
+    bad = truncate(root / "data" / "VID05" / f"000001{ext}")
+    with Image.open(bad) as im:  # the header still reads; only decoding the pixels fails
+        assert im.size == (64, 48)
+
+    with pytest.raises(ConversionError) as ei:
+        ssgvqa.convert(root, tmp_path / "out", image_ext=ext, show_progress=False)
+    msg = str(ei.value)
+    assert ei.value.kind == "bad_image" and str(bad) in msg and "truncated" in msg
+    assert "qa_txt/VID05/000001.txt, line 3" in msg and "--skip-invalid" in msg
+    assert not image_threads()  # the pool is shut down when the conversion stops
+
+    s = ssgvqa.convert(root, tmp_path / "out", image_ext=ext, skip_invalid=True, show_progress=False)
+    assert_counts(s)
+    assert (s["written"], s["rejected"]) == (3, 3) and s["rejected_by_kind"] == {"bad_image": 3}
+    assert s["images"] == {"distinct": 2, "unreadable": 1, "resized": 0, "max_pixels": None, "verify": "full",
+                           "workers": s["images"]["workers"]}
+    rej = rejects(tmp_path / "out")
+    assert [r["where"] for r in rej] == ["line 3", "line 5", "line 7"]
+    assert all(r["file"] == "qa_txt/VID05/000001.txt" and str(bad) in r["reason"] for r in rej)
+    assert not image_threads()
+
+
+def test_verify_header_misses_a_truncated_jpeg(tmp_path):
+    """Why the full decode is the default: PIL's verify() does not read a JPEG's pixel data."""
+    root = make_ssg(tmp_path / "ssg", videos=("VID05",), frames=1)
+    (root / "data" / "VID05" / "000000.png").unlink()
+    truncate(noisy_image(root / "data" / "VID05" / "000000.jpg", "JPEG"))
+    s = ssgvqa.convert(root, tmp_path / "out", image_ext=".jpg", verify="header", show_progress=False)
+    assert s["written"] == 3 and s["images"]["verify"] == "header"
+    with pytest.raises(ConversionError, match="truncated"):
+        ssgvqa.convert(root, tmp_path / "out2", image_ext=".jpg", show_progress=False)
+    with pytest.raises(ConfigError, match="--verify"):
+        ssgvqa.convert(root, tmp_path / "out3", verify="fast", show_progress=False)
+    with pytest.raises(ConfigError, match="--image-workers"):
+        ssgvqa.convert(root, tmp_path / "out3", image_workers=-1, show_progress=False)
+
+
+def _outputs(out: Path) -> tuple:
+    """Everything a conversion wrote but its timings and worker count (resized paths made relative)."""
+    import pyarrow.parquet as pq
+
+    rows = {}
+    for p in sorted(out.glob("*.parquet")):
+        rows[p.name] = json.loads(json.dumps(pq.read_table(p).to_pylist()).replace(str(out), "<out>"))
+    rej = (out / "rejects.jsonl").read_text() if (out / "rejects.jsonl").exists() else ""
+    s = json.loads((out / "summary.json").read_text().replace(str(out), "<out>"))
+    s.pop("seconds")
+    s["images"].pop("workers")
+    copies = sorted(str(p.relative_to(out)) for p in (out / "images").rglob("*") if p.is_file()) \
+        if (out / "images").exists() else []
+    return rows, rej, s, copies
+
+
+def test_thread_pool_gives_the_same_output_as_one_worker_ssgvqa(tmp_path):
+    root = make_ssg(tmp_path / "ssg", videos=("VID01", "VID02", "VID05", "VID06"), frames=6)
+    d = root / "data"
+    (d / "VID05" / "000002.png").unlink()  # missing
+    (d / "VID05" / "000003.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")  # unreadable
+    truncate(noisy_image(d / "VID06" / "000001.png", "PNG"))  # truncated
+    for f in range(3):
+        png(d / "VID02" / f"{f:06d}.png", size=(40, 30), color=(f, 5, 5))  # resized under max_pixels
+    txt = root / "qa_txt" / "VID01" / "000004.txt"
+    txt.write_text(txt.read_text() + "a malformed line\n")
+    outs = []
+    for workers in (0, 1, 3):
+        s = ssgvqa.convert(root, tmp_path / f"w{workers}", skip_invalid=True, max_pixels=600,
+                           image_workers=workers, show_progress=False)
+        assert s["images"]["workers"] == workers and s["rejected"] == 3 * 3 + 1 and s["images"]["resized"] == 3
+        outs.append(_outputs(tmp_path / f"w{workers}"))
+    assert outs[0] == outs[1] == outs[2]
+    assert not image_threads()
+
+
+def test_thread_pool_gives_the_same_output_as_one_worker_json(tmp_path):
+    recs = [omni_record(i, image=f"Images/DsA/{i % 7}.png") for i in range(30)]
+    recs[4]["image_path"] = "Images/DsA/missing.png"
+    recs[9]["option_C"] = None  # a bad record before its image is needed
+    root = make_omni(tmp_path / "omni", recs, [omni_record(i, question_id=f"B{i}") for i in range(5)])
+    (root / "Images/DsA/missing.png").unlink()
+    truncate(noisy_image(root / "Images/DsA/3.png", "PNG"))
+    swift = [swift_record(i, image=f"{AUTHORS}/VID01/{i % 5:06d}.png") for i in range(25)]
+    swift[7]["images"] = "/elsewhere/nothing.png"
+    js, img_root = make_swift(tmp_path, swift, n_images=5)
+    truncate(noisy_image(img_root / "data" / "VID01" / "000002.png", "PNG"))
+    for name, convert in (("omni", lambda out, w: omnimedvqa.convert(root, out, skip_invalid=True, image_workers=w,
+                                                                      show_progress=False)),
+                          ("swift", lambda out, w: swift_json.convert(js, out, image_root=img_root, skip_invalid=True,
+                                                                      image_workers=w, show_progress=False))):
+        outs = [(convert(tmp_path / f"{name}{w}", w), _outputs(tmp_path / f"{name}{w}"))[1] for w in (0, 1, 4)]
+        assert outs[0] == outs[1] == outs[2], name
+        kinds = outs[0][2]["rejected_by_kind"]
+        assert kinds == ({"bad_image": 5, "missing_image": 1, "no_options": 1} if name == "omni"
+                         else {"bad_image": 4, "missing_image": 1}), kinds  # record 7 lost its image
+
+
+def test_prefetch_of_a_missing_image_gives_the_same_error(tmp_path):
+    from data_prep.common import ImageStore, InvalidRecord
+
+    missing = tmp_path / "nowhere" / "x.png"
+    errors = []
+    for workers in (0, 2):
+        store = ImageStore(tmp_path / "out", workers=workers)
+        key = store.prefetch(missing)
+        assert key == str(missing)
+        for _ in range(2):  # the failure is cached: checked once, same error again
+            with pytest.raises(InvalidRecord) as ei:
+                store.resolve(missing)
+            errors.append((ei.value.kind, ei.value.reason))
+        assert store.failed == 1 and store.distinct == 1
+        store.close()
+    assert set(errors) == {("missing_image", f"image not found: {missing}")}
+
+
+def test_read_ahead_keeps_order_and_a_bounded_buffer(tmp_path):
+    from data_prep.common import ImageStore, read_ahead
+
+    for workers in (0, 2):
+        store = ImageStore(tmp_path / "out", workers=workers)
+        prepared = []
+
+        def prepare(i):
+            prepared.append(i)
+            return i * 10
+
+        got = []
+        for v in read_ahead(range(100), prepare, store, max_items=7):
+            assert len(prepared) - len(got) <= (7 if workers else 1)  # never more than max_items ahead
+            got.append(v)
+        assert got == [i * 10 for i in range(100)]
+        store.close()
