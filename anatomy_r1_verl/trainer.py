@@ -201,7 +201,26 @@ def _make_trainer_cls():
             self._step_metrics.update(self._gdqa_step(batch, fields))
             if self.curriculum is not None:
                 self._step_metrics.update(self._curriculum_step(fields))
+            if trace.enabled():
+                self._trace_samples(batch)
             return batch
+
+        def _trace_samples(self, batch) -> None:
+            """One trace event per step with every sample's response, score and advantage, so a run can
+            be audited offline (does each advantage belong to its response's reward?)."""
+            data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id,
+                                   select_fields=["uid", "responses", "rm_scores", "advantages", "reward_model"])
+            keep = [not tag.get("is_padding", False) for tag in batch.tags]
+            uids, gts = _column(data["uid"]), _column(data["reward_model"])
+            samples = []
+            for i, k in enumerate(keep):
+                if not k:
+                    continue
+                resp, adv = data["responses"][i], data["advantages"][i]
+                samples.append({"uid": str(uids[i]), "response": self.tokenizer.decode(resp, skip_special_tokens=True),
+                                "score": float(data["rm_scores"][i].sum()), "advantage": float(adv.float().mean()),
+                                "ground_truth": (gts[i] or {}).get("ground_truth")})
+            trace.emit("step_samples", step=self.global_steps, samples=samples)
 
         def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
             super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
