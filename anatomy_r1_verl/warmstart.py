@@ -5,9 +5,11 @@ would have no reward spread to learn from. This plain Hugging Face loop (verl's 
 torchrun + FSDP, which buys nothing for a 0.8M-parameter model on one CPU) teaches the format and part
 of the visual grounding, then stops at partial competence so RL has room to improve it.
 
-Targets: ``<think>The <position> is <Name>.</think><answer><letter></answer>`` for location questions,
-``<think>The answer is <Name>.</think><answer><letter></answer>`` otherwise. Prompts are built from
-verl's RLHFDataset rows, exactly as the RL rollouts see them. What mattered (see
+Targets: ``<think>The <cell> is <Name>.</think><answer><letter></answer>`` for every question family,
+the cell being the answer's grid position found by executing the question's program on the scene graph
+(``--think grounded``, the default; ``--think answer`` is the first shipped model's target, which said
+"The answer is <Name>." for the relation families and left the model guessing from the text). Prompts
+are built from verl's RLHFDataset rows, exactly as the RL rollouts see them. What mattered (see
 ``../shared/prototypes/tiny-vlm-warmstart``): lr 1e-3 with 50 warm-up steps and cosine decay, batch 32,
 loss on response tokens only, Qwen2.5-VL's 3-D image positions kept (``mm_token_type_ids``),
 rope_theta 10, one image token per grid cell.
