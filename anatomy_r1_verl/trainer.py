@@ -100,6 +100,40 @@ def row_key(extra_info) -> object:
     return e.get("id", e.get("index"))
 
 
+METHOD_STATE_FILE = "anatomy_r1_state.json"
+
+
+def write_method_state(folder: str, gdqa_invalid: dict) -> str:
+    """Save the method's own memory next to verl's ``data.pt`` in a step's checkpoint folder: which rows'
+    last group had zero reward spread (online GDQA reads it at the next draw)."""
+    import json
+    import os
+
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, METHOD_STATE_FILE)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"version": 1, "gdqa_invalid": [[k, bool(v)] for k, v in gdqa_invalid.items()]}, f)
+    os.replace(tmp, path)
+    return path
+
+
+def read_method_state(folder: str) -> dict | None:
+    """The memory :func:`write_method_state` saved in ``folder``; None for a checkpoint without it."""
+    import json
+    import os
+
+    path = os.path.join(folder, METHOD_STATE_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        state = json.load(f)
+    if state.get("version") != 1:
+        raise ValueError(f"{path}: unknown anatomy-r1 state version {state.get('version')!r}; "
+                         "it was written by a newer anatomy-r1, upgrade to resume from it")
+    return {"gdqa_invalid": {k: v for k, v in state["gdqa_invalid"]}}
+
+
 def _column(values) -> list:
     return values.tolist() if hasattr(values, "tolist") else list(values)
 
@@ -170,6 +204,36 @@ def _make_trainer_cls():
             self.train_dataloader_it = None
             log.info("ASCL curriculum on: %s pacing, c0=%s, ramp %.1f steps, %s mode", cfg.pacing, cfg.c0,
                      self.curriculum.ramp_steps, cfg.mode)
+
+        # ---- checkpoints: the method's memory rides with verl's data.pt ------------------------------
+        def _step_folder(self) -> str:
+            import os
+
+            return os.path.join(self.config.trainer.default_local_dir, f"global_step_{self.global_steps}")
+
+        def _save_checkpoint(self):
+            # written before verl's save, which marks the step as the latest checkpoint last
+            write_method_state(self._step_folder(), self._gdqa_invalid)
+            super()._save_checkpoint()
+
+        def _load_checkpoint(self):
+            import os
+
+            super()._load_checkpoint()
+            if not self.global_steps:
+                return
+            folder = self._step_folder()
+            if self.config.trainer.resume_mode == "resume_path":
+                folder = self.config.trainer.resume_from_path
+                if not os.path.isabs(folder):
+                    folder = os.path.join(os.getcwd(), folder)
+            state = read_method_state(folder)
+            if state is None:
+                log.warning("no %s in %s (a checkpoint of an older anatomy-r1?): online GDQA starts with an "
+                            "empty memory", METHOD_STATE_FILE, folder)
+                return
+            self._gdqa_invalid = state["gdqa_invalid"]
+            trace.emit("method_state_loaded", step=self.global_steps, gdqa_rows=len(self._gdqa_invalid))
 
         def _fetch_one_gen_batch(self):
             batch = super()._fetch_one_gen_batch()

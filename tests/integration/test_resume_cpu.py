@@ -1,5 +1,6 @@
 """CPU integration tier: a curriculum run resumed from verl's checkpoint of step 1 draws exactly the batches
-the uninterrupted run drew from step 2 on (the sampler's state rides in global_step_N/data.pt)."""
+the uninterrupted run drew from step 2 on (the sampler's state rides in global_step_N/data.pt, the GDQA
+memory in global_step_N/anatomy_r1_state.json)."""
 
 import os
 import subprocess
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from anatomy_r1_verl import trace
+from anatomy_r1_verl.trainer import read_method_state
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +43,8 @@ def test_resumed_curriculum_draws_the_uninterrupted_batches(tmp_path, mode):
     _run(tmp_path, tmp_path / "full", "demo", *common, "trainer.experiment_name=full", "trainer.save_freq=1")
     ckpt = tmp_path / "runs" / "full" / "checkpoints" / "global_step_1"
     assert (ckpt / "data.pt").is_file()
+    saved = read_method_state(str(ckpt))  # the GDQA memory: one entry per row drawn in step 1
+    assert saved is not None and len(saved["gdqa_invalid"]) == 4
     _run(tmp_path, tmp_path / "resumed", "demo", *common, "trainer.experiment_name=resumed",
          "trainer.resume_mode=resume_path", f"trainer.resume_from_path={ckpt}")
 
@@ -50,6 +54,8 @@ def test_resumed_curriculum_draws_the_uninterrupted_batches(tmp_path, mode):
             out.setdefault(e["step"], []).extend(e["ids"])
         return out
 
+    loaded = trace.read(str(tmp_path / "resumed"), "method_state_loaded")
+    assert [(e["step"], e["gdqa_rows"]) for e in loaded] == [(1, 4)]
     full, resumed = draws(tmp_path / "full"), draws(tmp_path / "resumed")
     assert sorted(full) == [1, 2, 3] and sorted(resumed) == [2, 3]
     assert all(len(full[s]) == 4 for s in full)

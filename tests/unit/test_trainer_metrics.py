@@ -37,3 +37,19 @@ def test_gdqa_config_rejects_unknown_selection():
     assert gdqa_config(OmegaConf.create({"anatomy_r1": {"gdqa": {"enable": True}}}))["select"] == "static"
     with pytest.raises(ValueError, match="anatomy_r1.gdqa.select"):
         gdqa_config(OmegaConf.create({"anatomy_r1": {"gdqa": {"enable": True, "select": "both"}}}))
+
+
+def test_method_state_round_trips_next_to_verls_checkpoint(tmp_path):
+    import json
+
+    from anatomy_r1_verl.trainer import METHOD_STATE_FILE, read_method_state, write_method_state
+
+    folder = tmp_path / "global_step_3"
+    assert read_method_state(str(folder)) is None  # an older checkpoint: no file
+    memory = {"ssg-VID01-000010-q2": True, 17: False, "row-b": True}
+    path = write_method_state(str(folder), memory)
+    assert path.endswith(METHOD_STATE_FILE) and not (folder / (METHOD_STATE_FILE + ".tmp")).exists()
+    assert read_method_state(str(folder)) == {"gdqa_invalid": memory}
+    (folder / METHOD_STATE_FILE).write_text(json.dumps({"version": 9, "gdqa_invalid": []}))
+    with pytest.raises(ValueError, match="version 9"):
+        read_method_state(str(folder))
