@@ -63,6 +63,15 @@ class InvalidRecord(Exception):
         self.kind, self.reason = kind, reason
 
 
+def attempt(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, or the :class:`InvalidRecord` it raised: a record prepared ahead keeps its error
+    until :meth:`ConversionRun.settle` raises it, in input order, inside ``run.record(...)``."""
+    try:
+        return fn(*args)
+    except InvalidRecord as e:
+        return e
+
+
 def stable_rng_seed(*parts: Any) -> int:
     """A seed that depends only on ``parts`` (not on PYTHONHASHSEED)."""
     return zlib.crc32(":".join(str(p) for p in parts).encode("utf-8"))
@@ -325,6 +334,17 @@ class ConversionRun:
         else:
             if self._outcomes != before + 1:
                 raise RuntimeError(f"converter bug: {file}, {where} was neither built, filtered nor rejected")
+
+    def settle(self, prepared: Any) -> Any:
+        """Inside ``run.record(...)``: the outcome of a record prepared ahead (see :func:`read_ahead`).
+        A string is a filter reason (recorded; returns None), an :class:`InvalidRecord` is raised (a
+        reject), anything else is the prepared value, returned for the converter to build a row from."""
+        if isinstance(prepared, InvalidRecord):
+            raise prepared
+        if isinstance(prepared, str):
+            self.filter(prepared)
+            return None
+        return prepared
 
     def filter(self, reason: str) -> None:
         self.filtered += 1

@@ -24,8 +24,8 @@ from typing import Any, Iterable
 
 from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, LETTERS
 
-from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, load_json_list, progress,
-                     read_ahead, run_cli, stable_rng_seed)
+from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, attempt, load_json_list,
+                     progress, read_ahead, run_cli, stable_rng_seed)
 
 DATA_SOURCE = "omnimedvqa"
 SPLITS = ("train", "test")
@@ -90,22 +90,15 @@ def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, test_fractio
     items = ((p, rel, i, rec) for p, rel, data in loaded for i, rec in enumerate(data))
 
     def prepare(item: tuple) -> tuple:
-        try:
-            got = _prepare(run, root, item[3], filters)
-        except InvalidRecord as e:
-            got = e
-        return (*item, got)
+        return (*item, attempt(_prepare, run, root, item[3], filters))
 
     checked = read_ahead(items, prepare, run.images)
     for path, rel, idx, rec, got in progress(checked, enabled=show_progress, total=total, desc="omnimedvqa",
                                              unit="q"):
         with run.record(rel, f"record {idx}", rec):
-            if type(got) is str:
-                run.filter(got)
-            elif type(got) is tuple:
-                kept.append(_one(run, got, path, rel, idx, rec, split_by, instruction))
-            else:
-                raise got
+            prepared = run.settle(got)
+            if prepared is not None:
+                kept.append(_one(run, prepared, path, rel, idx, rec, split_by, instruction))
 
     test_groups = _test_groups(kept, test_fraction, seed)
     for modality, group, row in kept:

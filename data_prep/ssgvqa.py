@@ -27,8 +27,8 @@ from typing import Callable, Iterable, Sequence
 
 from anatomy_r1_verl.schema import ANATOMY_CLASSES, DEFAULT_INSTRUCTION
 
-from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, progress, read_ahead, run_cli,
-                     split_list, stable_rng_seed)
+from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, attempt, progress, read_ahead,
+                     run_cli, split_list, stable_rng_seed)
 
 DATA_SOURCE = "ssgvqa"
 SPLITS = ("train", "val", "test")
@@ -151,10 +151,7 @@ def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, images_dir: 
         for lineno, line in enumerate(lines[HEADER_LINES:], start=HEADER_LINES + 1):
             if not line.strip():
                 continue
-            try:
-                got = _parse(line, classes, qtypes, cplx)
-            except InvalidRecord as e:
-                got = e
+            got = attempt(_parse, line, classes, qtypes, cplx)
             needs_image = needs_image or type(got) is tuple
             parsed.append((lineno, line, got))
         image = img_dir / video / (frame + ext)
@@ -167,12 +164,9 @@ def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, images_dir: 
                                                             desc="ssgvqa frames", unit="frame"):
         for lineno, line, got in parsed:
             with run.record(rel, f"line {lineno}", line):
-                if type(got) is str:
-                    run.filter(got)
-                elif type(got) is tuple:
-                    _one(run, got, rel, lineno, video, frame, split, image, classes, picker, instruction)
-                else:
-                    raise got
+                fields = run.settle(got)
+                if fields is not None:
+                    _one(run, fields, rel, lineno, video, frame, split, image, classes, picker, instruction)
     return run.finish()
 
 

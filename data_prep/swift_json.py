@@ -32,8 +32,8 @@ from typing import Any, Iterator, Sequence
 
 from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, LETTERS, parse_options
 
-from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, load_json_list, progress,
-                     read_ahead, run_cli)
+from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, attempt, load_json_list,
+                     progress, read_ahead, run_cli)
 
 DATA_SOURCE = "anatomy_r1_release"
 _OPTION_LINE = re.compile(r"^\s*\(?([A-H])[\.\):]\s*(.+?)\s*$")
@@ -180,19 +180,12 @@ def convert(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: st
 
         def prepare(item: tuple, path: Path = path) -> tuple:
             where, rec, got = item  # got: the parse error of a bad .jsonl line, else None
-            if got is None:
-                try:
-                    got = _prepare(run, path, rec, mapper, instruction)
-                except InvalidRecord as e:
-                    got = e
-            return where, rec, got
+            return where, rec, got if got is not None else attempt(_prepare, run, path, rec, mapper, instruction)
 
         items = read_ahead(iter_records(run, path, rel), prepare, run.images)
         for where, rec, got in progress(items, enabled=show_progress, desc=f"{path.name}", unit="rec"):
             with run.record(rel, where, rec):
-                if type(got) is not tuple:
-                    raise got
-                _one(run, got, path, rel, id_prefix, where, rec, split)
+                _one(run, run.settle(got), path, rel, id_prefix, where, rec, split)
     return run.finish()
 
 
