@@ -109,35 +109,42 @@ class HFGenerateServer:
     def _sampling_key(sp: dict) -> tuple:
         return tuple(sorted((k, str(v)) for k, v in sp.items()))
 
-    def _vision_inputs(self, prompts, images, mm_kwargs) -> dict:
-        """The prompt ids already hold the expanded image-pad runs; only the pixel features are missing."""
+    def _vision_inputs(self, x, mask, images, mm_kwargs) -> dict:
+        """The (left-padded) prompt ids already hold the expanded image-pad runs; only the pixel features
+        and the token types are missing."""
         if not images:
             return {}
         out = self.processor.image_processor(images=images, return_tensors="pt", **(mm_kwargs or {}))
         merge = getattr(self.processor.image_processor, "merge_size", 2)
         n_features = int((out["image_grid_thw"].prod(-1) // (merge * merge)).sum())
-        n_pads = sum(1 for ids in prompts for t in ids if t == self.model.config.image_token_id)
+        types = self._mm_token_types(x, mask)
+        n_pads = int(types.sum())
         if n_features != n_pads:
             raise ValueError(f"hfcpu rollout: prompts have {n_pads} image-pad tokens but the images give "
                              f"{n_features} features; the processor config differs from verl's")
         trace.emit("rollout_images", n_images=len(images), pixel_values=list(out["pixel_values"].shape),
-                   image_pad_tokens=n_pads, batch=len(prompts))
+                   image_pad_tokens=n_pads, batch=int(x.shape[0]))
         return {"pixel_values": out["pixel_values"], "image_grid_thw": out["image_grid_thw"],
-                "mm_token_type_ids": self._mm_token_types(prompts)}
+                "mm_token_type_ids": types}
 
-    def _mm_token_types(self, prompts) -> torch.Tensor:
-        """Modality of each (left-padded) prompt token: 1 for image pads, 0 otherwise.
+    def _mm_token_types(self, x, mask) -> torch.Tensor:
+        """Modality of each prompt token of a padded batch: 1 for image pads, 0 otherwise (padding too).
 
         transformers' Qwen2.5-VL builds its 3-D (mRoPE) image positions only when it gets these;
         without them ``generate`` silently uses flat text positions for the image, i.e. samples from
         a different policy than the one verl's actor scores and trains (verl's agent loop computes
         3-D position ids from the same token types)."""
+        return ((x == self.model.config.image_token_id) & mask.bool()).long()
+
+    def _left_pad(self, prompts) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prompt ids as one left-padded batch (as generate() expects for decoder-only models) and its mask."""
         width = max(len(p) for p in prompts)
-        types = torch.zeros((len(prompts), width), dtype=torch.long)
-        image_id = self.model.config.image_token_id
-        for i, ids in enumerate(prompts):
-            types[i, width - len(ids):] = (torch.tensor(ids) == image_id).long()
-        return types
+        x = torch.full((len(prompts), width), self.pad, dtype=torch.long)
+        mask = torch.zeros_like(x)
+        for i, p in enumerate(prompts):
+            x[i, width - len(p):] = torch.tensor(p)
+            mask[i, width - len(p):] = 1
+        return x, mask
 
     @torch.no_grad()
     def _generate_batch(self, reqs) -> list:
@@ -145,12 +152,8 @@ class HFGenerateServer:
 
         prompts = [r[0] for r in reqs]
         sp = reqs[0][1]
-        width = max(len(p) for p in prompts)
-        x = torch.full((len(prompts), width), self.pad, dtype=torch.long)
-        mask = torch.zeros_like(x)
-        for i, p in enumerate(prompts):  # left padding, as generate() expects for decoder-only models
-            x[i, width - len(p):] = torch.tensor(p)
-            mask[i, width - len(p):] = 1
+        x, mask = self._left_pad(prompts)
+        width = x.shape[1]
         max_new = int(sp.get("max_tokens") or sp.get("max_new_tokens") or self.response_length)
         kw = dict(max_new_tokens=max_new, eos_token_id=self.eos, pad_token_id=self.pad, attention_mask=mask,
                   return_dict_in_generate=True, output_scores=True)
@@ -159,7 +162,7 @@ class HFGenerateServer:
         if sp.get("ignore_eos"):
             kw["min_new_tokens"] = max_new
         images = [im for r in reqs for im in r[2]]
-        kw.update(self._vision_inputs(prompts, images, reqs[0][3]))
+        kw.update(self._vision_inputs(x, mask, images, reqs[0][3]))
         temperature = float(sp.get("temperature", 1.0) or 0.0)
         if temperature > 0:
             top_k = sp.get("top_k", -1)

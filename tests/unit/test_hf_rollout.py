@@ -50,7 +50,7 @@ def test_rollout_log_probs_match_a_teacher_forced_pass_with_3d_image_positions(s
 def test_mm_token_types_mark_image_pads_under_left_padding(setup):
     server, _, reqs = setup
     prompts = [reqs[0][0], reqs[1][0][3:]]
-    types = server._mm_token_types(prompts)
+    types = server._mm_token_types(*server._left_pad(prompts))
     image_id = server.model.config.image_token_id
     for i, ids in enumerate(prompts):
         row = types[i, types.shape[1] - len(ids):]
