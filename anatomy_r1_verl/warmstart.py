@@ -103,7 +103,9 @@ def train(cfg: WarmstartConfig, log=print) -> dict:
     from .tiny_model import TinyConfig, build, save
 
     torch.set_num_threads(cfg.threads)
-    model, processor = build(TinyConfig(seed=cfg.seed, **cfg.tiny))
+    tiny = TinyConfig(seed=cfg.seed, **cfg.tiny)
+    meta = {"tiny_config": asdict(tiny), "warmstart": True}  # anatomy_r1_model.json of every saved model
+    model, processor = build(tiny)
     if cfg.init:  # a later stage: same architecture and processor, trained weights
         from transformers import AutoModelForImageTextToText
 
@@ -145,16 +147,15 @@ def train(cfg: WarmstartConfig, log=print) -> dict:
             log(f"step {step} val acc {result['acc']:.3f} format {result['format']:.3f} "
                 f"by type {json.dumps({k: round(v, 3) for k, v in result['acc_by_type'].items()})}")
             if cfg.snapshots:
-                save(model, processor, os.path.join(cfg.out_dir, "snapshots", f"step_{step}"),
-                     {"tiny_config": asdict(TinyConfig(seed=cfg.seed, **cfg.tiny)), "warmstart": True})
+                save(model, processor, os.path.join(cfg.out_dir, "snapshots", f"step_{step}"), meta)
             if cfg.target_acc and result["acc"] >= cfg.target_acc:
                 log(f"reached target accuracy {cfg.target_acc} at step {step}")
                 break
     info = {"warmstart_config": asdict(cfg), "previous_stage": _previous(cfg.init),
-            "tiny_config": asdict(TinyConfig(seed=cfg.seed, **cfg.tiny)),
+            "tiny_config": meta["tiny_config"],
             "steps_run": step, "train_seconds": round(time.time() - t0), "curve": curve, "final_eval": result,
             "torch": torch.__version__}
-    save(model, processor, cfg.out_dir, {"tiny_config": info["tiny_config"], "warmstart": True})
+    save(model, processor, cfg.out_dir, meta)
     with open(os.path.join(cfg.out_dir, "warmstart.json"), "w") as f:
         json.dump(info, f, indent=2, sort_keys=True)
     return info
