@@ -1,6 +1,6 @@
 """Pluggable rule rewards for multiple-choice answers; verl's entry point is :func:`compute_score`."""
 
 from reward_fns.combine import compute_score
-from reward_fns.mcq import accuracy_reward, extract_answer, format_reward, normalize_choice
+from reward_fns.mcq import accuracy_reward, consistency_reward, extract_answer, format_reward, normalize_choice
 
-__all__ = ["compute_score", "format_reward", "accuracy_reward", "extract_answer", "normalize_choice"]
+__all__ = ["compute_score", "format_reward", "accuracy_reward", "consistency_reward", "extract_answer", "normalize_choice"]

@@ -3,6 +3,7 @@
 Plain functions that never raise, whatever the model wrote:
 
 - :func:`format_reward`   1.0 for exactly one think block followed by one non-empty answer block, else 0.0
+- :func:`consistency_reward` 1.0 if the answer is the option the think block concludes with, else 0.0
 - :func:`extract_answer`  the stripped content of the last ``<answer> ... </answer>`` block, or None
 - :func:`normalize_choice` what the model wrote (``B``, ``(b)``, ``B. Liver``, ``Option B``, ``liver``) -> letter
 - :func:`accuracy_reward` 1.0 if the answer block names the ground-truth option, else 0.0
@@ -139,3 +140,42 @@ def accuracy_reward(solution_str: Any = "", ground_truth: Any = "", extra_info: 
     predicted = normalize_choice(answer, options)
     expected = normalize_choice(ground_truth, options)
     return 1.0 if predicted is not None and predicted == expected else 0.0
+
+
+def _think(text: str) -> str | None:
+    """Content of the first complete ``<think> ... </think>`` block, or None."""
+    start = text.find("<think>")
+    end = text.find("</think>", start + 1) if start >= 0 else -1
+    return text[start + len("<think>"): end] if end >= 0 else None
+
+
+def concluded_option(reasoning: Any, options: Sequence[str] | None) -> str | None:
+    """Letter of the option the reasoning names last (the longest one where names overlap), or None."""
+    text, best, best_key = as_text(reasoning), None, None
+    for i, option in enumerate(_as_options(options)):
+        words = option.split()
+        if not words:
+            continue
+        pattern = r"(?<!\w)" + r"\s+".join(re.escape(w) for w in words) + r"(?!\w)"
+        for m in re.finditer(pattern, text, flags=re.IGNORECASE):
+            key = (m.end(), m.end() - m.start())
+            if best_key is None or key > best_key:
+                best, best_key = LETTERS[i], key
+    return best
+
+
+def consistency_reward(solution_str: Any = "", ground_truth: Any = "", extra_info: Any = None, **_: Any) -> float:
+    """1.0 if the answer is the option the ``<think>`` block concludes with (names last), else 0.0.
+
+    Correctness is not looked at: this rewards answering what the reasoning found, so that the
+    accuracy reward reaches the reasoning tokens that decide the answer (the idea of GRPO-CARE's
+    consistency bonus, arXiv 2506.16141, as a rule instead of a reference model). A reasoning that
+    names no option, or a missing or invalid answer, scores 0.0.
+    """
+    text = as_text(solution_str)
+    reasoning, answer = _think(text), extract_answer(text)
+    options = _options_from(extra_info)
+    if reasoning is None or answer is None or not options:
+        return 0.0
+    concluded = concluded_option(reasoning, options)
+    return 1.0 if concluded is not None and concluded == normalize_choice(answer, options) else 0.0

@@ -2,7 +2,7 @@
 
 A component name is one of
 
-- a built-in: ``accuracy``, ``format``;
+- a built-in: ``accuracy``, ``format``, ``consistency``;
 - ``package.module:function``: an importable module;
 - ``/path/to/file.py:function`` (or ``file://...``): a Python file, loaded once and cached.
 
@@ -26,13 +26,14 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from reward_fns.mcq import accuracy_reward, format_reward
+from reward_fns.mcq import accuracy_reward, consistency_reward, format_reward
 
 logger = logging.getLogger(__name__)
 
 WEIGHTS_KEY = "reward.custom_reward_function.reward_kwargs.weights"
 SOURCES_KEY = "reward.custom_reward_function.reward_kwargs.components"
-BUILTINS: dict[str, Callable[..., Any]] = {"accuracy": accuracy_reward, "format": format_reward}
+BUILTINS: dict[str, Callable[..., Any]] = {"accuracy": accuracy_reward, "format": format_reward,
+                                           "consistency": consistency_reward}
 DEFAULT_WEIGHTS: dict[str, float] = {"accuracy": 1.0, "format": 0.5}
 
 # Failures of components on single samples, by component name (never reset; read it for diagnostics).

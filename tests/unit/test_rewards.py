@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reward_fns import accuracy_reward, compute_score, extract_answer, format_reward, normalize_choice
+from reward_fns import accuracy_reward, compute_score, consistency_reward, extract_answer, format_reward, normalize_choice
 from reward_fns import registry
 
 OPTIONS = ["Liver", "Gallbladder", "Gut", "Omentum"]
@@ -363,3 +363,46 @@ def test_gdqa_rollout_is_scored_against_its_own_variant():
     assert compute_score("ds", says_d, "B", row_extra)["acc"] == 0.0
     assert compute_score("ds", says_d, "B", variant)["acc"] == 1.0
     assert compute_score("ds", "<think>x</think><answer>Gut</answer>", "B", variant)["acc"] == 1.0
+
+
+# --------------------------------------------------------------------------- consistency_reward
+
+@pytest.mark.parametrize("think, answer, expected", [
+    ("The top-left is Gallbladder.", "B", 1.0),            # concludes with B's option
+    ("The top-left is Gallbladder.", "C", 0.0),            # answers another option than it found
+    ("The top-left is gallbladder .", "B", 1.0),           # case and spacing of the name do not matter
+    ("Liver or Gut? It is Gut.", "C", 1.0),                # the option named last is the conclusion
+    ("Liver or Gut? It is Gut.", "A", 0.0),
+    ("It is Gallbladder.", "Gallbladder", 1.0),            # the answer as the option's text
+    ("It is Cystic Plate.", "A", 0.0),                     # names no option of this question
+    ("Nothing to see here.", "A", 0.0),
+    ("The Liverish region.", "A", 0.0),                    # a name inside a longer word is no mention
+])
+def test_consistency_reward(think, answer, expected):
+    assert consistency_reward(completion(answer, think), "", EXTRA) == expected
+
+
+def test_consistency_ignores_correctness_and_needs_both_blocks():
+    # right or wrong against the ground truth, a consistent answer scores 1.0
+    assert consistency_reward(completion("A", "It is Liver."), "B", EXTRA) == 1.0
+    assert consistency_reward("<answer>B</answer>", "B", EXTRA) == 0.0               # no think block
+    assert consistency_reward("<think>It is Gallbladder.</think>", "B", EXTRA) == 0.0  # no answer block
+    assert consistency_reward(completion("B", "It is Gallbladder."), "B", {}) == 0.0    # options unknown
+
+
+def test_consistency_longest_name_wins_where_names_overlap():
+    extra = {"options": ["Plate", "Cystic Plate", "Gut", "Liver"]}
+    assert consistency_reward(completion("B", "It is Cystic Plate."), "", extra) == 1.0
+    assert consistency_reward(completion("A", "It is Cystic Plate."), "", extra) == 0.0
+
+
+def test_consistency_as_a_weighted_component():
+    out = compute_score("d", completion("C", "It is Gut."), "B", EXTRA, weights={"consistency": 0.5})
+    assert out == {"score": 0.5 + 0.5, "acc": 0.0, "format": 1.0, "consistency": 1.0}
+
+
+def test_consistency_never_raises():
+    rng = random.Random(99)
+    for _ in range(1000):
+        solution = "".join(rng.choice(FRAGMENTS + ["Liver", " Gut ", "Cystic  Plate"]) for _ in range(rng.randint(0, 30)))
+        assert consistency_reward(solution, "B", rng.choice(ODD_EXTRAS)) in (0.0, 1.0)
