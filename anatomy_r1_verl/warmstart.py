@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, help="synthetic benchmark folder (train.parquet, val.parquet)")
     p.add_argument("--out", required=True, help="model folder to write")
     for name in ("steps", "batch_size", "lr", "warmup", "seed", "eval_every", "eval_rows", "target_acc", "threads",
-                 "init", "think"):
+                 "init", "think", "min_lr_ratio"):
         p.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(d, name)), default=getattr(d, name))
     p.add_argument("--snapshots", action="store_true", help="save the model at every evaluation too")
     p.add_argument("--tiny", type=json.loads, default={}, help="TinyConfig overrides as JSON")
