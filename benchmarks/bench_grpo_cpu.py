@@ -2,7 +2,8 @@
 
 Runs the CPU demo recipe (verl's real trainer) once per seed for a fixed number of steps, with
 validation before training and at the end, and prints per seed: val accuracy and format rate before
-and after, the gain, and the wall time of the whole run (Ray start to exit).
+and after, the gain, the reasoning-answer consistency before and after (the ``consistency`` reward
+component, logged even at weight 0) and the wall time of the whole run (Ray start to exit).
 
     .venv/bin/python benchmarks/bench_grpo_cpu.py --seeds 0 1 2 [--steps 40] [key=value ...]
 """
@@ -25,9 +26,11 @@ def val_metrics(metrics_file: Path) -> dict[int, dict]:
     for line in metrics_file.read_text().splitlines():
         rec = json.loads(line)
         acc = {k: v for k, v in rec["data"].items() if k.startswith("val-core/") and "/acc/" in k}
-        fmt = {k: v for k, v in rec["data"].items() if k.startswith("val-aux/") and "/format/mean" in k}
+        aux = {name: [v for k, v in rec["data"].items() if k.startswith("val-aux/") and f"/{name}/mean" in k]
+               for name in ("format", "consistency")}
         if acc:
-            out[rec["step"]] = {"acc": next(iter(acc.values())), "format": next(iter(fmt.values()), float("nan"))}
+            out[rec["step"]] = {"acc": next(iter(acc.values())),
+                                **{name: (vals or [float("nan")])[0] for name, vals in aux.items()}}
     return out
 
 
@@ -50,6 +53,7 @@ def run_seed(seed: int, steps: int, out_dir: Path, overrides: list[str]) -> dict
     before, after = vals[min(vals)], vals[max(vals)]
     return {"seed": seed, "steps": steps, "wall_s": round(wall, 1), "acc_before": before["acc"],
             "acc_after": after["acc"], "format_before": before["format"], "format_after": after["format"],
+            "consistency_before": before["consistency"], "consistency_after": after["consistency"],
             "gain_points": round(100 * (after["acc"] - before["acc"]), 2)}
 
 
@@ -64,12 +68,13 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     print(f"{'seed':>4} {'steps':>5} {'acc before':>10} {'acc after':>9} {'gain (pts)':>10} "
-          f"{'fmt before':>10} {'fmt after':>9} {'wall (s)':>8}", flush=True)
+          f"{'fmt before':>10} {'fmt after':>9} {'cons before':>11} {'cons after':>10} {'wall (s)':>8}", flush=True)
     for seed in a.seeds:
         r = run_seed(seed, a.steps, out, a.overrides)
         rows.append(r)
         print(f"{r['seed']:>4} {r['steps']:>5} {r['acc_before']:>10.3f} {r['acc_after']:>9.3f} {r['gain_points']:>10.2f} "
-              f"{r['format_before']:>10.3f} {r['format_after']:>9.3f} {r['wall_s']:>8.1f}", flush=True)
+              f"{r['format_before']:>10.3f} {r['format_after']:>9.3f} {r['consistency_before']:>11.3f} "
+              f"{r['consistency_after']:>10.3f} {r['wall_s']:>8.1f}", flush=True)
     (out / "results.json").write_text(json.dumps(rows, indent=2))
     print(f"mean gain {sum(r['gain_points'] for r in rows) / len(rows):.2f} points; "
           f"min gain {min(r['gain_points'] for r in rows):.2f}; max wall {max(r['wall_s'] for r in rows):.0f} s")
