@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from anatomy_r1_verl.cli import child_command, child_env  # noqa: E402
 
 
 def val_metrics(metrics_file: Path) -> dict[int, dict]:
@@ -35,13 +37,11 @@ def val_metrics(metrics_file: Path) -> dict[int, dict]:
 
 
 def run_seed(seed: int, steps: int, out_dir: Path, overrides: list[str]) -> dict:
-    env = dict(os.environ, ANATOMY_R1_OUTPUT_DIR=str(out_dir))
-    env.pop("VERL_FILE_LOGGER_PATH", None)
+    env = child_env(out_dir)
     name = f"bench_grpo_seed{seed}"
-    cmd = [sys.executable, "-m", "anatomy_r1_verl.cli", "demo",
-           f"trainer.experiment_name={name}", f"trainer.total_training_steps={steps}", f"trainer.test_freq={steps}",
-           "trainer.val_before_train=True", f"data.seed={seed}", f"actor_rollout_ref.rollout.seed={seed}",
-           *overrides]
+    cmd = child_command("demo", f"trainer.experiment_name={name}", f"trainer.total_training_steps={steps}",
+                        f"trainer.test_freq={steps}", "trainer.val_before_train=True", f"data.seed={seed}",
+                        f"actor_rollout_ref.rollout.seed={seed}", *overrides)
     t0 = time.time()
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     wall = time.time() - t0

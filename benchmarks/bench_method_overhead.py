@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -32,11 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 
 def demo_step_seconds(steps: int, out: Path, batch: int, n: int) -> float:
-    env = dict(os.environ, ANATOMY_R1_OUTPUT_DIR=str(out))
-    env.pop("VERL_FILE_LOGGER_PATH", None)
-    cmd = [sys.executable, "-m", "anatomy_r1_verl.cli", "demo", "trainer.experiment_name=overhead",
-           f"trainer.total_training_steps={steps}", "trainer.val_before_train=False", "trainer.test_freq=-1",
-           f"data.train_batch_size={batch}", f"actor_rollout_ref.rollout.n={n}"]
+    from anatomy_r1_verl.cli import child_command, child_env
+
+    env = child_env(out)
+    cmd = child_command("demo", "trainer.experiment_name=overhead", f"trainer.total_training_steps={steps}",
+                        "trainer.val_before_train=False", "trainer.test_freq=-1",
+                        f"data.train_batch_size={batch}", f"actor_rollout_ref.rollout.n={n}")
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])

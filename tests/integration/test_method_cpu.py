@@ -1,10 +1,8 @@
 """CPU integration tier: ASCL + GDQA inside verl's real trainer, 2 steps."""
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -13,24 +11,23 @@ import pandas as pd
 import pytest
 
 from anatomy_r1_verl import trace
+from anatomy_r1_verl.cli import child_command, child_env
 from reward_fns import accuracy_reward, format_reward
 
 pytestmark = pytest.mark.integration
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-CLI = [sys.executable, "-m", "anatomy_r1_verl.cli"]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("method")
-    env = dict(os.environ, ANATOMY_R1_OUTPUT_DIR=str(out), ANATOMY_R1_TRACE_DIR=str(out / "trace"))
-    env.pop("VERL_FILE_LOGGER_PATH", None)
+    env = child_env(out, out / "trace")
     data = out / "data"
 
     def cli(*args):
-        p = subprocess.run(CLI + list(args), env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        p = subprocess.run(child_command(*args), env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert p.returncode == 0, (args, p.stdout[-3000:], p.stderr[-3000:])
         return p.stdout
 
@@ -39,14 +36,14 @@ def run(tmp_path_factory):
     cli("prepare", "augment", str(data / "train_scored.parquet"), "--out", str(data / "train_method.parquet"),
         "--k", "4")
     letter = f"{HERE / 'letter_a.py'}:gt_is_a"
-    cmd = CLI + ["demo",
+    cmd = child_command("demo",
                  f"data.train_files={data / 'train_method.parquet'}", f"data.val_files={data / 'val.parquet'}",
                  "anatomy_r1.curriculum.enable=true", "anatomy_r1.gdqa.enable=true",
                  "trainer.total_training_steps=2", "trainer.test_freq=-1", "trainer.val_before_train=False",
                  "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4",
                  "actor_rollout_ref.rollout.n=4", f"trainer.rollout_data_dir={out / 'rollouts'}",
                  "+reward.custom_reward_function.reward_kwargs.weights.letter=1.0",
-                 f"+reward.custom_reward_function.reward_kwargs.components.letter='{letter}'"]
+                 f"+reward.custom_reward_function.reward_kwargs.components.letter='{letter}'")
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
@@ -116,15 +113,13 @@ def test_invalid_gradient_ratio_logged(run):
 def test_composes_with_dapo_dynamic_sampling(run):
     """ASCL + GDQA + DAPO's filter_groups (verl's V1 replay buffer drops zero-spread groups) together."""
     out, data = run["out"], run["data"]
-    env = dict(os.environ, ANATOMY_R1_OUTPUT_DIR=str(out))
-    env.pop("VERL_FILE_LOGGER_PATH", None)
-    env.pop("ANATOMY_R1_TRACE_DIR", None)
-    cmd = CLI + ["demo", "trainer.experiment_name=dapo",
+    env = child_env(out)
+    cmd = child_command("demo", "trainer.experiment_name=dapo",
                  f"data.train_files={data / 'train_method.parquet'}", f"data.val_files={data / 'val.parquet'}",
                  "anatomy_r1.curriculum.enable=true", "anatomy_r1.gdqa.enable=true",
                  "algorithm.filter_groups.enable=true", "algorithm.filter_groups.metric=acc",
                  "trainer.total_training_steps=2", "trainer.test_freq=-1", "trainer.val_before_train=False",
-                 "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4"]
+                 "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4")
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     recs = [json.loads(x)["data"] for x in (out / "runs" / "dapo" / "metrics.jsonl").read_text().splitlines()]

@@ -2,26 +2,22 @@
 the uninterrupted run drew from step 2 on (the sampler's state rides in global_step_N/data.pt, the GDQA
 memory in global_step_N/anatomy_r1_state.json)."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from anatomy_r1_verl import trace
+from anatomy_r1_verl.cli import child_command, child_env
 from anatomy_r1_verl.trainer import read_method_state
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "anatomy_r1_verl.cli"]
 
 
 def _run(out: Path, trace_dir: Path, *args) -> None:
-    env = dict(os.environ, ANATOMY_R1_OUTPUT_DIR=str(out), ANATOMY_R1_TRACE_DIR=str(trace_dir))
-    env.pop("VERL_FILE_LOGGER_PATH", None)
-    proc = subprocess.run(CLI + list(args), env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(child_command(*args), env=child_env(out, trace_dir), cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
 
 

@@ -2,15 +2,14 @@
 rollout, reward workers, validation) for 2 steps on image questions, and we check what happened."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from anatomy_r1_verl import trace
+from anatomy_r1_verl.cli import child_command, child_env
 
 pytestmark = pytest.mark.integration
 
@@ -21,10 +20,9 @@ ROOT = HERE.parents[1]
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    env = dict(os.environ, ANATOMY_R1_OUTPUT_DIR=str(out), ANATOMY_R1_TRACE_DIR=str(out / "trace"))
-    env.pop("VERL_FILE_LOGGER_PATH", None)
+    env = child_env(out, out / "trace")
     bonus = f"{HERE / 'length_bonus.py'}:brevity"
-    cmd = [sys.executable, "-m", "anatomy_r1_verl.cli", "demo",
+    cmd = child_command("demo",
            "trainer.total_training_steps=2", "trainer.test_freq=2", "trainer.val_before_train=False",
            "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4",
            "actor_rollout_ref.rollout.n=4",
@@ -33,7 +31,7 @@ def run(tmp_path_factory):
            # weight decay off: any change of the actor's weights comes from the policy gradient
            "actor_rollout_ref.actor.optim.weight_decay=0.0",
            "+reward.custom_reward_function.reward_kwargs.weights.brevity=1.0",
-           f"+reward.custom_reward_function.reward_kwargs.components.brevity='{bonus}'"]
+           f"+reward.custom_reward_function.reward_kwargs.components.brevity='{bonus}'")
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
     log = proc.stdout + proc.stderr
     (out / "run.log").write_text(log)
