@@ -18,7 +18,9 @@ data order and metrics, registered with verl's ``register_trainer`` (the base co
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections import defaultdict
 
 import numpy as np
@@ -106,9 +108,6 @@ METHOD_STATE_FILE = "anatomy_r1_state.json"
 def write_method_state(folder: str, gdqa_invalid: dict) -> str:
     """Save the method's own memory next to verl's ``data.pt`` in a step's checkpoint folder: which rows'
     last group had zero reward spread (online GDQA reads it at the next draw)."""
-    import json
-    import os
-
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, METHOD_STATE_FILE)
     tmp = path + ".tmp"
@@ -120,9 +119,6 @@ def write_method_state(folder: str, gdqa_invalid: dict) -> str:
 
 def read_method_state(folder: str) -> dict | None:
     """The memory :func:`write_method_state` saved in ``folder``; None for a checkpoint without it."""
-    import json
-    import os
-
     path = os.path.join(folder, METHOD_STATE_FILE)
     if not os.path.isfile(path):
         return None
@@ -207,8 +203,6 @@ def _make_trainer_cls():
 
         # ---- checkpoints: the method's memory rides with verl's data.pt ------------------------------
         def _step_folder(self) -> str:
-            import os
-
             return os.path.join(self.config.trainer.default_local_dir, f"global_step_{self.global_steps}")
 
         def _save_checkpoint(self):
@@ -217,8 +211,6 @@ def _make_trainer_cls():
             super()._save_checkpoint()
 
         def _load_checkpoint(self):
-            import os
-
             super()._load_checkpoint()
             if not self.global_steps:
                 return
