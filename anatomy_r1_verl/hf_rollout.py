@@ -44,8 +44,10 @@ class HFGenerateServer:
 
         from verl.utils import hf_processor
 
+        from .sampling import DrawCounter
+
         torch.set_num_threads(max(1, int(threads)))
-        torch.manual_seed(int(seed))  # actor_rollout_ref.rollout.seed: sampling is reproducible per run
+        self.draws = DrawCounter(seed)  # actor_rollout_ref.rollout.seed: each response has its own seeded stream
         cfg = AutoConfig.from_pretrained(model_path)
         self.is_multimodal = hasattr(cfg, "vision_config")
         cls = AutoModelForImageTextToText if self.is_multimodal else AutoModelForCausalLM
@@ -148,7 +150,11 @@ class HFGenerateServer:
 
     @torch.no_grad()
     def _generate_batch(self, reqs) -> list:
+        from transformers import LogitsProcessorList
+
         from verl.workers.rollout.replica import TokenOutput
+
+        from .sampling import SeededSampler, prompt_key
 
         prompts = [r[0] for r in reqs]
         sp = reqs[0][1]
@@ -164,16 +170,19 @@ class HFGenerateServer:
         images = [im for r in reqs for im in r[2]]
         kw.update(self._vision_inputs(x, mask, images, reqs[0][3]))
         temperature = float(sp.get("temperature", 1.0) or 0.0)
-        if temperature > 0:
+        sampler = None
+        if temperature > 0:  # sampling, reproducible whatever the batch (see sampling.py)
             top_k = sp.get("top_k", -1)
-            kw.update(do_sample=True, temperature=temperature, top_p=float(sp.get("top_p", 1.0)),
-                      top_k=0 if top_k in (None, -1) else int(top_k))
-        else:
-            kw.update(do_sample=False)
+            seeds = self.draws.seeds(self.version, [prompt_key(r[0], r[2]) for r in reqs])
+            sampler = SeededSampler(seeds, temperature=temperature, top_p=float(sp.get("top_p", 1.0)),
+                                    top_k=0 if top_k in (None, -1) else int(top_k))
+            kw["logits_processor"] = LogitsProcessorList([sampler])
+        kw.update(do_sample=False)
         out = self.model.generate(x, **kw)
         gen = out.sequences[:, width:]
-        # scores are the processed logits (temperature/top-p applied), matching vLLM's sampled log-probs
-        logp = torch.stack([torch.log_softmax(s.float(), -1) for s in out.scores], 1) if sp.get("logprobs") else None
+        # log-probs of the processed logits (temperature/top-p applied, no sampling noise), as vLLM reports
+        scores = sampler.scores if sampler is not None else out.scores
+        logp = torch.stack([torch.log_softmax(s.float(), -1) for s in scores], 1) if sp.get("logprobs") else None
         results = []
         for i in range(len(reqs)):
             ids = gen[i].tolist()

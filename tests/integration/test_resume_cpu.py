@@ -1,6 +1,7 @@
 """CPU integration tier: a curriculum run resumed from verl's checkpoint of step 1 draws exactly the batches
 the uninterrupted run drew from step 2 on (the sampler's state rides in global_step_N/data.pt, the GDQA
-memory in global_step_N/anatomy_r1_state.json)."""
+memory in global_step_N/anatomy_r1_state.json), and samples exactly the same responses (the hfcpu
+rollout seeds each response from the run's seed, the step and the prompt)."""
 
 import subprocess
 from pathlib import Path
@@ -23,9 +24,9 @@ def _run(out: Path, trace_dir: Path, *args) -> None:
 
 @pytest.mark.parametrize("mode", ["static", "adaptive"])
 def test_resumed_curriculum_draws_the_uninterrupted_batches(tmp_path, mode):
-    """static: batches depend on (seed, t) only, so every later batch matches. adaptive: the first batch
-    after the resume depends only on the feedback saved with the checkpoint, so it matches; later ones
-    also depend on the resumed run's own (freshly sampled) rollouts."""
+    """static: batches depend on (seed, t) only. adaptive: the first batch after the resume depends on the
+    feedback saved with the checkpoint, later ones on the resumed run's own rollouts, which are the
+    uninterrupted run's because sampling is reproducible. Either way, every later batch matches."""
     data = tmp_path / "data"
     _run(tmp_path, tmp_path / "prep", "prepare", "synthetic", "--out", str(data), "--train", "64", "--val", "16",
          "--test", "8", "--no-progress")
@@ -55,6 +56,12 @@ def test_resumed_curriculum_draws_the_uninterrupted_batches(tmp_path, mode):
     full, resumed = draws(tmp_path / "full"), draws(tmp_path / "resumed")
     assert sorted(full) == [1, 2, 3] and sorted(resumed) == [2, 3]
     assert all(len(full[s]) == 4 for s in full)
-    assert resumed[2] == full[2]
-    if mode == "static":
-        assert resumed[3] == full[3]
+    assert resumed[2] == full[2] and resumed[3] == full[3]
+
+    def samples(d):
+        return {e["step"]: sorted((s["ground_truth"], s["response"], s["score"]) for s in e["samples"])
+                for e in trace.read(str(d), "step_samples")}
+
+    full_s, resumed_s = samples(tmp_path / "full"), samples(tmp_path / "resumed")
+    assert sorted(resumed_s) == [2, 3] and all(len(full_s[s]) == 16 for s in (1, 2, 3))
+    assert resumed_s[2] == full_s[2] and resumed_s[3] == full_s[3]

@@ -79,3 +79,74 @@ def test_weight_update_maps_fsdp_names_once_and_loads_strictly(setup):
     bad.pop(next(iter(bad)))
     with pytest.raises(RuntimeError, match="incomplete"):
         server.update_weights(bad, global_steps=10)
+
+
+def _draws(server, reqs, batches):
+    """Generate reqs split into the given index batches (in that order) from a fresh draw counter;
+    returns each prompt's sorted list of sampled token sequences."""
+    from anatomy_r1_verl.sampling import DrawCounter
+
+    server.draws, server.version = DrawCounter(11), 3
+    got: dict = {}
+    for idx in batches:
+        for i, out in zip(idx, server._generate_batch([reqs[i] for i in idx])):
+            got.setdefault(reqs[i][0].__repr__(), []).append(tuple(out.token_ids))
+    return {k: sorted(v) for k, v in got.items()}
+
+
+def test_sampling_does_not_depend_on_batching_or_arrival_order(setup):
+    """Each prompt 3 times (a GRPO group): one batch of 12 in order, or 5 batches in another order,
+    gives every prompt the same three responses. HF's own sampling draws from one global generator,
+    so a response depended on its batch neighbours and two runs with one seed trained on different
+    samples."""
+    server, _, reqs = setup
+    group = [r for r in reqs for _ in range(3)]
+    one = _draws(server, group, [list(range(12))])
+    split = _draws(server, group, [[11, 0], [5, 3, 9], [1], [10, 2, 8, 4], [7, 6]])
+    assert one == split
+    assert len(one) == 4 and all(len(v) == 3 for v in one.values())
+    # the copies of a prompt are different draws, not one draw repeated
+    assert sum(len(set(v)) for v in one.values()) > 4
+
+
+def test_sampling_changes_with_the_policy_version_and_the_seed():
+    from anatomy_r1_verl.sampling import DrawCounter
+
+    a = DrawCounter(0)
+    s1 = a.seeds(1, ["p", "p", "q"])
+    assert len(set(s1)) == 3
+    assert a.seeds(1, ["p"])[0] not in s1  # the 3rd draw of p at version 1
+    s2 = a.seeds(2, ["p", "p", "q"])  # a new version restarts the count with new seeds
+    assert not set(s1) & set(s2)
+    assert DrawCounter(0).seeds(2, ["p", "p", "q"]) == s2  # a resumed run draws the same
+    assert DrawCounter(1).seeds(2, ["p", "p", "q"]) != s2
+
+
+def test_seeded_sampler_draws_from_the_warped_distribution():
+    """Gumbel-max with per-row generators is an exact sampler: 20,000 rows from fixed logits match
+    softmax(logits / T) after top-k, and the kept scores are the warped logits without noise."""
+    from anatomy_r1_verl.sampling import SeededSampler
+
+    logits = torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0, -3.0])
+    n = 20000
+    s = SeededSampler(list(range(n)), temperature=0.7, top_k=4)
+    noisy = s(torch.zeros(n, 1, dtype=torch.long), logits.repeat(n, 1))
+    freq = torch.bincount(noisy.argmax(-1), minlength=6).float() / n
+    want = torch.softmax(torch.cat([logits[:4] / 0.7, torch.full((2,), -float("inf"))]), -1)
+    assert torch.allclose(freq, want, atol=0.01), (freq, want)
+    assert torch.equal(s.scores[0][0, :4], logits[:4] / 0.7) and torch.isinf(s.scores[0][0, 4:]).all()
+    with pytest.raises(ValueError, match="temperature"):
+        SeededSampler([0], temperature=0.0)
+    with pytest.raises(ValueError, match="2 seeds"):
+        SeededSampler([0, 1])(torch.zeros(3, 1, dtype=torch.long), torch.zeros(3, 6))
+
+
+def test_prompt_key_tells_images_apart():
+    from PIL import Image
+
+    from anatomy_r1_verl.sampling import prompt_key
+
+    red, blue = Image.new("RGB", (4, 4), "red"), Image.new("RGB", (4, 4), "blue")
+    assert prompt_key([1, 2], [red]) == prompt_key([1, 2], [red.copy()])
+    assert prompt_key([1, 2], [red]) != prompt_key([1, 2], [blue])
+    assert prompt_key([1, 2], [red]) != prompt_key([1, 3], [red])
