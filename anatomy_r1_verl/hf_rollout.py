@@ -162,7 +162,7 @@ class HFGenerateServer:
         width = x.shape[1]
         max_new = int(sp.get("max_tokens") or sp.get("max_new_tokens") or self.response_length)
         kw = dict(max_new_tokens=max_new, eos_token_id=self.eos, pad_token_id=self.pad, attention_mask=mask,
-                  return_dict_in_generate=True, output_scores=True)
+                  return_dict_in_generate=True)
         if self.suppress:
             kw["suppress_tokens"] = self.suppress
         if sp.get("ignore_eos"):
@@ -176,7 +176,9 @@ class HFGenerateServer:
             seeds = self.draws.seeds(self.version, [prompt_key(r[0], r[2]) for r in reqs])
             sampler = SeededSampler(seeds, temperature=temperature, top_p=float(sp.get("top_p", 1.0)),
                                     top_k=0 if top_k in (None, -1) else int(top_k))
-            kw["logits_processor"] = LogitsProcessorList([sampler])
+            kw["logits_processor"] = LogitsProcessorList([sampler])  # keeps the noise-free scores itself
+        else:
+            kw["output_scores"] = True
         kw.update(do_sample=False)
         out = self.model.generate(x, **kw)
         gen = out.sequences[:, width:]

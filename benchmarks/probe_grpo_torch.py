@@ -36,9 +36,10 @@ from anatomy_r1_verl import tv_compat  # noqa: E402
 
 tv_compat.install()
 
-from anatomy_r1_verl.assets import asset_path  # noqa: E402
+from anatomy_r1_verl.assets import DEFAULT_MODEL, asset_path  # noqa: E402
 from anatomy_r1_verl.evaluation import encode_prompts, evaluate, load_rows  # noqa: E402
 from reward_fns import compute_score  # noqa: E402
+from reward_fns.registry import DEFAULT_WEIGHTS  # noqa: E402
 
 
 def repeat_batch(enc: dict, n: int) -> dict:
@@ -63,7 +64,7 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--adam-eps", type=float, default=1e-8)
-    p.add_argument("--weights", type=json.loads, default={"accuracy": 1.0, "format": 0.5},
+    p.add_argument("--weights", type=json.loads, default=dict(DEFAULT_WEIGHTS),
                    help='reward weights as JSON, e.g. \'{"accuracy": 1, "format": 0.5, "consistency": 0.5}\'')
     p.add_argument("--only", default="", help="train only parameters whose name matches this regex")
     p.add_argument("--train-limit", type=int, default=0, help="draw prompts from the first N train rows only")
@@ -80,7 +81,7 @@ def main() -> int:
     torch.manual_seed(a.seed)
     rng = random.Random(a.seed)
     torch.set_num_threads(a.threads)
-    model_dir = a.model or str(asset_path("tiny-qwen25vl-warm"))
+    model_dir = a.model or str(asset_path(DEFAULT_MODEL))
     train, proc = load_rows(os.path.join(a.data, "train.parquet"), model_dir)
     val, _ = load_rows(os.path.join(a.data, "val.parquet"), model_dir)
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)

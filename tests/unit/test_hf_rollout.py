@@ -90,7 +90,7 @@ def _draws(server, reqs, batches):
     got: dict = {}
     for idx in batches:
         for i, out in zip(idx, server._generate_batch([reqs[i] for i in idx])):
-            got.setdefault(reqs[i][0].__repr__(), []).append(tuple(out.token_ids))
+            got.setdefault(tuple(reqs[i][0]), []).append(tuple(out.token_ids))
     return {k: sorted(v) for k, v in got.items()}
 
 
