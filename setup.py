@@ -5,7 +5,7 @@ CPU_RUNTIME = [
     "verl==0.9.1",
     "ray[default]>=2.41",
     "torch==2.13.0",
-    # transformers 5.x's Qwen2.5-VL processor needs torchvision (see anatomy_r1_verl/tv_compat.py)
+    # transformers 5.x's Qwen2.5-VL processor needs torchvision (see anatomy_r1_verl/patches/torchvision_ops.py)
     "torchvision==0.28.0",
     "transformers>=5.5.3,<5.11,!=5.6.0",
     "tokenizers",
@@ -37,9 +37,13 @@ setup(
     version="0.1.0",
     description="Anatomy-R1 (GRPO + anatomical-similarity curriculum + group-diverse augmentation) on verl",
     python_requires=">=3.10",
-    packages=find_packages(include=["anatomy_r1_verl*", "reward_fns*", "data_prep*"]),
+    # recipes/ (top level in the repository) is installed as anatomy_r1_verl.recipes, so an installed package
+    # without a source checkout still lists and runs them (`anatomy-r1 train --list`)
+    packages=find_packages(include=["anatomy_r1_verl*", "reward_fns*", "data_prep*"]) + ["anatomy_r1_verl.recipes"],
+    package_dir={"anatomy_r1_verl.recipes": "recipes"},
     package_data={
-        "anatomy_r1_verl": ["config/*.yaml", "config/**/*.yaml", "assets/**/*", "data/*.yaml"],
+        "anatomy_r1_verl": ["config/*.yaml", "config/**/*.yaml", "tiny/assets/**/*", "ascl/*.yaml"],
+        "anatomy_r1_verl.recipes": ["*.yaml"],
     },
     include_package_data=True,
     install_requires=CPU_RUNTIME,
@@ -48,7 +52,7 @@ setup(
         "dev": ["pytest", "pytest-timeout", "hypothesis"],
     },
     entry_points={
-        "console_scripts": ["anatomy-r1=anatomy_r1_verl.cli:main"],
+        "console_scripts": ["anatomy-r1=anatomy_r1_verl.commands.cli:main"],
         # verl imports every module of this group in every process (driver and Ray workers)
         "verl.plugins": ["anatomy_r1_verl=anatomy_r1_verl.plugin"],
     },

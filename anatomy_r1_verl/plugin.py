@@ -1,18 +1,19 @@
 """The project's verl plugin, loaded by ``import verl`` in every process (driver and Ray workers).
 
-It is declared in setup.py under the entry-point group ``verl.plugins``, which verl 0.9.1 loads on
-import (``verl/__init__.py``) but whose failures it swallows at DEBUG level. So loading records its
-outcome in :data:`STATUS`, and :func:`self_check` (called by the CLI before training, by the rollout
-server and by ``anatomy-r1 doctor``) raises loudly when it did not load.
+It is declared in setup.py under the entry-point group ``verl.plugins``, which verl 0.9.1 loads on import
+(``verl/__init__.py``) but whose failures it swallows at DEBUG level. So loading records its outcome in
+:data:`STATUS`, and :func:`self_check` (called by the CLI before training, by the rollout server and by
+``anatomy-r1 doctor``) raises loudly when it did not load.
 
-What it registers (nothing in verl's source is edited):
-- :mod:`.tv_compat`: torchvision importable on the CPU build of torch (else Qwen2.5-VL's processor is None);
-- :mod:`.cpu_platform`: the ``cpu`` platform and FSDP engines for it;
-- :mod:`.hf_rollout`: the ``hfcpu`` rollout backend;
-- :mod:`.trainer`: the ``anatomy_r1`` V1 trainer mode;
-- :mod:`.agent_loop`: the ``anatomy_r1_agent`` agent loop (GDQA);
-- :mod:`.verl_fixes`: the mRoPE position-ids workaround;
-- when tracing is on (:mod:`.trace`), an event per vision-tower forward pass.
+Loading applies the runtime patches (:mod:`anatomy_r1_verl.patches`, each listed in its ledger) and calls each
+subpackage's ``register()``, which registers through verl's own registration functions:
+
+- :mod:`anatomy_r1_verl.cpu`: the ``cpu`` platform, verl's FSDP engines for it, the ``hfcpu`` rollout;
+- :mod:`anatomy_r1_verl.gdqa`: the ``anatomy_r1_agent`` agent loop;
+- :mod:`anatomy_r1_verl.trainer`: the ``anatomy_r1`` V1 trainer mode;
+- the ``${ar1_asset:NAME}`` config resolver for the shipped tiny model (:mod:`anatomy_r1_verl.tiny.assets`).
+
+:data:`REGISTERED` and ``patches.LEDGER`` say what was done in this process; ``anatomy-r1 doctor`` prints both.
 """
 
 from __future__ import annotations
@@ -21,57 +22,18 @@ import os
 import traceback
 
 STATUS: dict = {"loaded": False, "error": None}
-
-
-def _trace_vision_tower(max_events: int = 8) -> None:
-    from . import trace
-
-    if not trace.enabled():
-        return
-    import torch
-    from transformers.models.qwen2_5_vl import modeling_qwen2_5_vl as mq
-
-    cls = mq.Qwen2_5_VisionTransformerPretrainedModel
-    if getattr(cls, "_anatomy_r1_traced", False):
-        return
-    original = cls.forward
-    counts = {True: 0, False: 0}
-
-    def forward(self, hidden_states, grid_thw=None, *args, **kwargs):
-        grad = torch.is_grad_enabled()
-        if counts[grad] < max_events:
-            counts[grad] += 1
-            trace.emit("vision_forward", grad=grad, pixel_values=list(hidden_states.shape),
-                       grid_thw=grid_thw.tolist() if grid_thw is not None else None)
-        return original(self, hidden_states, grid_thw, *args, **kwargs)
-
-    cls.forward = forward
-    cls._anatomy_r1_traced = True
-
-
-AGENT_LOOP = "anatomy_r1_agent"
-
-
-def _register_agent_loop() -> None:
-    """verl instantiates an agent loop from its ``_target_`` on first use: registering the name here keeps
-    ``import verl`` light (the class, :class:`.agent_loop.GDQAAgentLoop`, imports verl's agent loops)."""
-    from verl.experimental.agent_loop import agent_loop
-
-    agent_loop._agent_loop_registry.setdefault(AGENT_LOOP, {"_target_": "anatomy_r1_verl.agent_loop.GDQAAgentLoop"})
+REGISTERED: list[str] = []
 
 
 def _load() -> None:
-    from . import tv_compat
+    from anatomy_r1_verl.patches import torchvision_ops
 
-    tv_compat.install()
-    from . import assets, cpu_platform, hf_rollout, trace, trainer, verl_fixes  # noqa: F401 (assets: resolver)
+    torchvision_ops.apply()  # before anything imports torchvision
+    from anatomy_r1_verl import cpu, gdqa, patches, trace, trainer
+    from anatomy_r1_verl.tiny import assets
 
-    cpu_platform.register()
-    _register_agent_loop()
-    hf_rollout.register()
-    trainer.register()
-    verl_fixes.install()
-    _trace_vision_tower()
+    REGISTERED[:] = cpu.register() + gdqa.register() + trainer.register() + assets.register()
+    patches.apply_all()
     trace.emit("plugin_loaded")
 
 
@@ -86,8 +48,9 @@ class PluginNotLoaded(RuntimeError):
     pass
 
 
-def self_check() -> None:
-    """Raise unless the plugin is registered in verl in this process."""
+def self_check() -> list[str]:
+    """Raise unless the plugin is registered in verl in this process; returns one line per registration and
+    per applied runtime patch."""
     import importlib.metadata as md
 
     import verl  # noqa: F401  (loads the entry points)
@@ -101,12 +64,23 @@ def self_check() -> None:
         raise PluginNotLoaded("VERL_USE_EXTERNAL_PLUGINS=none disables verl's plugin loading; unset it")
     if not STATUS["loaded"]:
         raise PluginNotLoaded(f"{__name__} failed to load:\n{STATUS['error']}")
+    from verl.experimental.agent_loop.agent_loop import _agent_loop_registry
     from verl.plugin.platform import PlatformRegistry
+    from verl.trainer.ppo.v1.trainer_base import TRAINER_REGISTRY
+    from verl.workers.rollout.base import get_rollout_class
     from verl.workers.rollout.replica import RolloutReplicaRegistry
 
-    from .cpu_platform import PLATFORM_NAME
-    from .hf_rollout import ROLLOUT_NAME
+    from anatomy_r1_verl import patches
+    from anatomy_r1_verl.cpu import PLATFORM_NAME, ROLLOUT_NAME
+    from anatomy_r1_verl.gdqa import AGENT_LOOP
+    from anatomy_r1_verl.trainer import TRAINER_MODE
 
     if PlatformRegistry.get(PLATFORM_NAME) is None:
         raise PluginNotLoaded(f"platform {PLATFORM_NAME!r} missing from verl's PlatformRegistry")
     RolloutReplicaRegistry.get(ROLLOUT_NAME)
+    get_rollout_class(ROLLOUT_NAME, "async")
+    if AGENT_LOOP not in _agent_loop_registry:  # read only: verl has no public lookup
+        raise PluginNotLoaded(f"agent loop {AGENT_LOOP!r} missing from verl's agent-loop registry")
+    if TRAINER_MODE not in TRAINER_REGISTRY:
+        raise PluginNotLoaded(f"trainer mode {TRAINER_MODE!r} missing from verl's TRAINER_REGISTRY")
+    return [f"registered  {r}" for r in REGISTERED] + [f"patched     {p}" for p in patches.describe()]

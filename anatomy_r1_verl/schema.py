@@ -12,6 +12,11 @@ same way. A row is a verl ``RLHFDataset`` multimodal row:
 - ``extra_info``: ``split``, ``index``, ``id``, ``question``, ``options`` (list of option texts in
   letter order), ``answer`` (option text), ``answer_letter``, ``question_type``, ``instruction``
   and ``meta`` (a JSON string with provenance and anything source-specific, e.g. the scene graph).
+
+It is also the contract for everything that crosses a boundary between the project's parts: a row's identity
+(:func:`row_key`, used by both ASCL's feedback and GDQA's memory), the fields the GDQA agent loop hands to the
+reward (:data:`GDQA_GROUND_TRUTH` ...), and the option-letter alphabet (:data:`LETTERS`, also the reward's).
+This module imports nothing of the project, so every package may import it.
 """
 
 from __future__ import annotations
@@ -32,7 +37,15 @@ DEFAULT_INSTRUCTION = (
 
 ABILITY = "anatomy_vqa"
 
-_OPTION_LINE = re.compile(r"^\s*\(?([A-H])[\.\):]\s*(.+?)\s*$")
+_OPTION_LINE = re.compile(rf"^\s*\(?([{LETTERS}])[\.\):]\s*(.+?)\s*$")
+
+# GDQA, trainer -> agent loop (in the drawn row's extra_info): spread this row's group over its variants.
+GDQA_ACTIVE = "gdqa_active"
+# GDQA, agent loop -> reward (a rollout's extra_fields, which verl merges into the reward's extra_info):
+# the letter and options of the variant this rollout answered, and which variant it was.
+GDQA_GROUND_TRUTH = "gdqa_ground_truth"
+GDQA_OPTIONS = "gdqa_options"  # JSON list of option texts
+GDQA_VARIANT = "gdqa_variant"
 
 
 class SchemaError(ValueError):
@@ -137,3 +150,28 @@ def row_meta(row: Mapping[str, Any]) -> dict:
     if not raw:
         return {}
     return json.loads(raw) if isinstance(raw, str) else dict(raw)
+
+
+def row_key(extra_info: Mapping[str, Any] | None):
+    """A row's identity across steps and files: ``extra_info.id`` (every converter writes a unique one), else
+    ``extra_info.index``; None when the row has neither."""
+    e = extra_info or {}
+    key = e.get("id")
+    return key if key is not None else e.get("index")
+
+
+def unique_row_keys(extra_infos: Sequence[Mapping[str, Any] | None], purpose: str) -> list:
+    """:func:`row_key` of every row of a data set, or a :class:`SchemaError` naming the rows whose identity is
+    missing or shared (feedback keyed by it would land on the wrong row)."""
+    keys = [row_key(e) for e in extra_infos]
+    seen: dict = {}
+    for i, k in enumerate(keys):
+        if k is None:
+            raise SchemaError(f"{purpose}: row {i} has no extra_info.id or extra_info.index; convert the data with "
+                              "`anatomy-r1 prepare` (it writes a unique extra_info.id per row)")
+        if k in seen:
+            raise SchemaError(f"{purpose}: rows {seen[k]} and {i} share the identity {k!r} (extra_info.id, else "
+                              "extra_info.index), e.g. two train files both numbered from 0 without ids; give "
+                              "every row a unique extra_info.id (`anatomy-r1 prepare` writes one)")
+        seen[k] = i
+    return keys

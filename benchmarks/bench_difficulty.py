@@ -1,4 +1,4 @@
-"""Throughput of ASCL difficulty scoring (anatomy_r1_verl.difficulty) on synthetic rows.
+"""Throughput of ASCL difficulty scoring (anatomy_r1_verl.ascl.difficulty) on synthetic rows.
 
     python benchmarks/bench_difficulty.py                  # 1,000,000 in-memory rows, minilm embeddings
     python benchmarks/bench_difficulty.py --rows 200000 --embedding none
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from anatomy_r1_verl import difficulty as D  # noqa: E402
+from anatomy_r1_verl.ascl import difficulty as D  # noqa: E402
 from anatomy_r1_verl.schema import ANATOMY_CLASSES, LETTERS, make_row  # noqa: E402
 
 POOL = [*ANATOMY_CLASSES, "red", "blue", "yellow", "white", "brown", "green", "0", "1", "2", "3", "4",

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from anatomy_r1_verl.cli import child_command, child_env  # noqa: E402
+from tests.helpers import child_command, child_env  # noqa: E402
 
 
 def val_metrics(metrics_file: Path) -> dict[int, dict]:

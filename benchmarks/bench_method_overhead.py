@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def demo_step_seconds(steps: int, out: Path, batch: int, n: int) -> float:
-    from anatomy_r1_verl.cli import child_command, child_env
+    from tests.helpers import child_command, child_env
 
     env = child_env(out)
     cmd = child_command("demo", "trainer.experiment_name=overhead", f"trainer.total_training_steps={steps}",
@@ -57,7 +57,7 @@ def sampler_overhead(n_rows: int, batch: int, rollouts: int, reps: int) -> dict:
     from torchdata.stateful_dataloader import StatefulDataLoader
     from torchdata.stateful_dataloader.sampler import RandomSampler
 
-    from anatomy_r1_verl.curriculum import CurriculumConfig, CurriculumSampler, bucket_accuracy
+    from anatomy_r1_verl.ascl.curriculum import CurriculumConfig, CurriculumSampler, bucket_accuracy
 
     class Rows(torch.utils.data.Dataset):
         def __len__(self):
@@ -94,10 +94,11 @@ def sampler_overhead(n_rows: int, batch: int, rollouts: int, reps: int) -> dict:
 
 
 def gdqa_overhead(batch: int, rollouts: int, reps: int) -> dict:
-    from anatomy_r1_verl.agent_loop import variant_messages
-    from anatomy_r1_verl.trainer import group_rewards, invalid_gradient_metrics
-    from anatomy_r1_verl.variants import augment_rows, pick_variant
-    from data_prep.synthetic import SyntheticConfig, generate
+    from anatomy_r1_verl.gdqa.agent_loop import variant_messages
+    from anatomy_r1_verl.gdqa.metrics import group_rewards, invalid_gradient_metrics
+    from anatomy_r1_verl.gdqa.variants import augment_rows, pick_variant
+    from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
+    from anatomy_r1_verl.schema import GDQA_GROUND_TRUTH, GDQA_OPTIONS
     from reward_fns.combine import own_variant
     import pandas as pd
 
@@ -114,7 +115,7 @@ def gdqa_overhead(batch: int, rollouts: int, reps: int) -> dict:
                 v = pick_variant(row["extra_info"], s)
                 variant_messages(raw[i], v["prompt"])
 
-    extra = [{"gdqa_ground_truth": "B", "gdqa_options": json.dumps(["Liver", "Gut", "Omentum", "Gallbladder"])}
+    extra = [{GDQA_GROUND_TRUTH: "B", GDQA_OPTIONS: json.dumps(["Liver", "Gut", "Omentum", "Gallbladder"])}
              for _ in range(batch * rollouts)]
     keys = [f"uid{i}_{s}_0" for i in range(batch) for s in range(rollouts)]
     scores = list(np.random.default_rng(0).integers(0, 2, batch * rollouts).astype(float))

@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data_prep.synthetic import SyntheticConfig, generate  # noqa: E402
+from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate  # noqa: E402
 
 
 def main() -> None:

@@ -32,12 +32,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from anatomy_r1_verl import tv_compat  # noqa: E402
+from anatomy_r1_verl.patches import torchvision_ops as tv_compat  # noqa: E402
 
 tv_compat.install()
 
-from anatomy_r1_verl.assets import DEFAULT_MODEL, asset_path  # noqa: E402
-from anatomy_r1_verl.evaluation import encode_prompts, evaluate, load_rows  # noqa: E402
+from anatomy_r1_verl.tiny.assets import DEFAULT_MODEL, asset_path  # noqa: E402
+from anatomy_r1_verl.evaluation.accuracy import encode_prompts, evaluate, load_rows  # noqa: E402
 from reward_fns import compute_score  # noqa: E402
 from reward_fns.registry import DEFAULT_WEIGHTS  # noqa: E402
 

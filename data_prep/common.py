@@ -392,6 +392,10 @@ class ConversionRun:
             self._rejects_fh = None
         if self.pending:
             raise RuntimeError(f"converter bug: {self.pending} built rows were never emitted")
+        if self.read != self.written + self.rejected + self.filtered:  # a real check: `python -O` keeps it
+            raise RuntimeError(f"converter bug in {self.source}: read {self.read} records but wrote {self.written}, "
+                               f"rejected {self.rejected} and filtered {self.filtered}; nothing was written to "
+                               f"{self.out_dir}. Please report it with the command line")
         files: dict[str, str] = {}
         for split, rows in self.rows.items():
             path = self.out_dir / f"{split}.parquet"
@@ -400,7 +404,6 @@ class ConversionRun:
                 files[split] = str(path)
             else:
                 path.unlink(missing_ok=True)
-        assert self.read == self.written + self.rejected + self.filtered, "row accounting does not add up"
         total_s = time.perf_counter() - self._t0
         summary = {
             "source": self.source,

@@ -9,7 +9,7 @@ type1/type2 pass the optional filters; the others are counted as "filtered".
 Options: the correct class plus ``num_options - 1`` distractors from the kept classes, either
 drawn at random (``random``: ``random.Random(crc32(f"{seed}:{video}:{frame}:{line}"))``, so the
 same question always gets the same options) or the most similar classes (``similarity``: via
-``anatomy_r1_verl.difficulty.build_similarity``), then shuffled with that same seeded generator.
+``anatomy_r1_verl.ascl.difficulty.build_similarity``), then shuffled with that same seeded generator.
 
 Usage: ``python -m data_prep.ssgvqa --root SSG-VQA --out data/ssgvqa [--skip-invalid]``.
 """
@@ -98,10 +98,10 @@ class DistractorPicker:
 
 def _load_similarity(config: dict | None) -> Callable[[str, str], float]:
     try:
-        from anatomy_r1_verl.difficulty import build_similarity
+        from anatomy_r1_verl.ascl.difficulty import build_similarity
     except ImportError as e:
         raise ConfigError(
-            "distractors='similarity' needs anatomy_r1_verl.difficulty.build_similarity, which could not be "
+            "distractors='similarity' needs anatomy_r1_verl.ascl.difficulty.build_similarity, which could not be "
             f"imported ({type(e).__name__}: {e}); use --distractors random or install the full package"
         ) from e
     return build_similarity(config)
@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep only these type2 values (repeatable or comma-separated)")
     p.add_argument("--num-options", type=int, default=4)
     p.add_argument("--distractors", choices=("random", "similarity"), default="random",
-                   help="random (seeded per question) or the most similar classes (anatomy_r1_verl.difficulty)")
+                   help="random (seeded per question) or the most similar classes (anatomy_r1_verl.ascl.difficulty)")
     p.add_argument("--similarity-config", default=None, help="JSON file passed to build_similarity")
     p.add_argument("--seed", type=int, default=0)
     return p

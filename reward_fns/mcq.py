@@ -12,11 +12,11 @@ Plain functions that never raise, whatever the model wrote:
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-LETTERS = string.ascii_uppercase
+from anatomy_r1_verl.schema import LETTERS  # the one option-letter alphabet
+
 
 # Special tokens that may survive decoding at the end of a completion.
 _END_TOKENS = ("<|im_end|>", "<|endoftext|>")
@@ -123,8 +123,8 @@ def normalize_choice(answer_text: Any, options: Sequence[str] | None = None) -> 
         # "B. Liver" and "(B) Liver" name B; "A bit unclear" is prose, not a letter.
         marked = match["open"] or match["close"] or match["punct"]
         return letter if not rest or marked else None
-    index = LETTERS.index(letter)
-    if index >= len(opts):
+    index = LETTERS.find(letter)
+    if index < 0 or index >= len(opts):
         return None
     if rest and rest != opts[index]:
         return None  # names another option, or something that is no option at all

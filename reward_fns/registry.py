@@ -169,8 +169,9 @@ def _resolve_named(name: str, target: str | None) -> Callable[..., Any]:
         raise ValueError(f"{SOURCES_KEY}.{name}: {e}") from e
 
 
-def call_safely(name: str, fn: Callable[..., Any], **kwargs: Any) -> float:
-    """``float(fn(**kwargs))``; 0.0 (counted, warned about once per name) if it raises or returns no number."""
+def call_safely(name: str, fn: Callable[..., Any], failures: list | None = None, **kwargs: Any) -> float:
+    """``float(fn(**kwargs))``; 0.0 (counted, warned about once per name, and ``name`` appended to ``failures``)
+    if it raises or returns no number."""
     try:
         value = fn(**kwargs)
         if isinstance(value, numbers.Real) and math.isfinite(value):
@@ -178,6 +179,8 @@ def call_safely(name: str, fn: Callable[..., Any], **kwargs: Any) -> float:
         problem = f"returned {type(value).__name__} {str(value)[:80]!r}, not a finite number"
     except Exception as exc:
         problem = f"raised {type(exc).__name__}: {str(exc)[:200]}"
+    if failures is not None:
+        failures.append(name)
     with _lock:
         ERROR_COUNTS[name] += 1
         first = name not in _warned

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate the shipped default model (anatomy_r1_verl/assets/tiny-qwen25vl-warm) from scratch, on CPU:
+# Regenerate the shipped default model (anatomy_r1_verl/tiny/assets/tiny-qwen25vl-warm) from scratch, on CPU:
 # the synthetic warm-start data (seed 0), then three SFT stages of the tiny Qwen2.5-VL. About 90 min on
 # 2 free cores (stage 3 alone: 43 min on a shared machine). Writes into outputs/default-model/ and copies
 # the result (with every stage's log) into the package. Usage: bash scripts/build_default_model.sh [OUT_DIR]
@@ -19,7 +19,7 @@ $AR1 warmstart --data "$OUT/data" --out "$OUT/stage2" --think answer --init "$OU
 # the model look at the image (zero-hop 0.33 -> 0.48, all families 0.34 -> 0.475 on 200 val rows)
 $AR1 warmstart --data "$OUT/data" --out "$OUT/stage3" --think grounded --init "$OUT/stage2" --steps 3000 \
   --lr 0.001 --eval-every 250 --eval-rows 200
-DEST=anatomy_r1_verl/assets/tiny-qwen25vl-warm
+DEST=anatomy_r1_verl/tiny/assets/tiny-qwen25vl-warm
 rm -rf "$DEST" && mkdir -p "$DEST"
 cp "$OUT"/stage3/{config.json,generation_config.json,model.safetensors,processor_config.json,tokenizer.json,tokenizer_config.json,chat_template.jinja,anatomy_r1_model.json,warmstart.json,warmstart.log} "$DEST"/
 cp "$OUT/stage1/warmstart.log" "$DEST/warmstart-stage1.log"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from anatomy_r1_verl import trace
-from anatomy_r1_verl.cli import child_command, child_env
+from tests.helpers import child_command, child_env
 from reward_fns import accuracy_reward, format_reward
 
 pytestmark = pytest.mark.integration
@@ -39,6 +39,7 @@ def run(tmp_path_factory):
     cmd = child_command("demo",
                  f"data.train_files={data / 'train_method.parquet'}", f"data.val_files={data / 'val.parquet'}",
                  "anatomy_r1.curriculum.enable=true", "anatomy_r1.gdqa.enable=true",
+                 "anatomy_r1.curriculum.ramp=4",  # step 2 lies inside the ramp: competence strictly between c0 and 1
                  "trainer.total_training_steps=2", "trainer.test_freq=-1", "trainer.val_before_train=False",
                  "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4",
                  "actor_rollout_ref.rollout.n=4", f"trainer.rollout_data_dir={out / 'rollouts'}",
@@ -56,20 +57,54 @@ def _step(run, step):
     return [r["data"] for r in run["metrics"] if r["step"] == step and "training/global_step" in r["data"]][-1]
 
 
+def _rows(run):
+    frame = pd.read_parquet(run["data"] / "train_method.parquet")
+    return {e["id"]: {"s_q": float(s), "answer": e["answer"]} for e, s in zip(frame["extra_info"], frame["s_q"])}
+
+
+def _scored_samples(run, step):
+    """Every rollout of a step with its group, its row and its accuracy recomputed from the dump."""
+    variant = {(e["uid"], e["session"]): e for e in run["trace"] if e["event"] == "gdqa_rollout"}
+    out = []
+    for d in run["dumps"]:
+        if d["step"] != step:
+            continue
+        uid, session, _ = d["uid"].rsplit("_", 2)
+        v = variant[(uid, int(session))]
+        opts = [o for _, o in re.findall(r"^([A-H])\. (.+)$", d["input"], flags=re.M)]
+        out.append({"uid": uid, "row": v["row"], "score": d["score"],
+                    "acc": accuracy_reward(d["output"], v["ground_truth"], {"options": opts})})
+    return out
+
+
 def test_logged_s_q_is_the_mean_of_the_batch_actually_drawn(run):
-    s_q = pd.read_parquet(run["data"] / "train_method.parquet")
-    by_id = dict(zip(s_q["extra_info"].map(lambda e: e["id"]), s_q["s_q"]))
+    rows = _rows(run)
     draws = [e for e in run["trace"] if e["event"] == "curriculum_batch"]
+    # c(t) = sqrt(x (1 - c0^2) + c0^2), x = t / T, root pacing, c0 = 0.2, T = 4 steps; batch t = step - 1
+    competence = {1: 0.2, 2: float(np.sqrt(0.25 * 0.96 + 0.04))}
     for step in (1, 2):
-        drawn = [by_id[i] for e in draws if e["step"] == step for i in e["ids"]]
+        drawn = [rows[i]["s_q"] for e in draws if e["step"] == step for i in e["ids"]]
         assert len(drawn) == 4
         m = _step(run, step)
         assert m["curriculum/batch_mean_s_q"] == pytest.approx(np.mean(drawn), abs=1e-9)
-        assert 0 < m["curriculum/competence"] <= 1
+        assert m["curriculum/competence"] == pytest.approx(competence[step], abs=1e-12)
+        assert m["curriculum/pool_size"] == np.ceil(competence[step] * len(rows) - 1e-9)
         # the curriculum drew from the easiest rows
-        pool = sorted(by_id.values())[: int(m["curriculum/pool_size"])]
+        pool = sorted(r["s_q"] for r in rows.values())[: int(m["curriculum/pool_size"])]
         assert max(drawn) <= max(pool) + 1e-12
-    assert any(k.startswith("curriculum/acc_s_q_") for k in _step(run, 1))
+
+
+def test_accuracy_per_s_q_bucket_is_exact(run):
+    rows = _rows(run)
+    edges = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    for step in (1, 2):
+        buckets = defaultdict(list)
+        for smp in _scored_samples(run, step):
+            s_q = rows[smp["row"]]["s_q"]
+            j = min(int(np.searchsorted(edges, s_q, side="right")) - 1, len(edges) - 2)
+            buckets[f"curriculum/acc_s_q_{edges[j]:.1f}-{edges[j + 1]:.1f}"].append(smp["acc"])
+        logged = {k: v for k, v in _step(run, step).items() if k.startswith("curriculum/acc_s_q_")}
+        assert logged == pytest.approx({k: float(np.mean(v)) for k, v in buckets.items()}, abs=1e-12)
 
 
 def test_gdqa_groups_see_different_prompts(run):
@@ -102,12 +137,23 @@ def test_each_rollout_scored_against_its_own_variant(run):
     assert checked == 32
 
 
-def test_invalid_gradient_ratio_logged(run):
+def test_invalid_gradient_ratio_is_the_exact_share_of_flat_groups(run):
+    rows = _rows(run)
     for step in (1, 2):
+        groups, row_of = defaultdict(list), {}
+        for smp in _scored_samples(run, step):
+            groups[smp["uid"]].append(smp["score"])
+            row_of[smp["uid"]] = smp["row"]
+        assert len(groups) == 4 and all(len(g) == 4 for g in groups.values())
+        flat = {u: max(g) - min(g) <= 1e-8 for u, g in groups.items()}
+        by_class = defaultdict(list)
+        for u, f in flat.items():
+            by_class[rows[row_of[u]]["answer"]].append(f)
         m = _step(run, step)
-        assert 0.0 <= m["gdqa/invalid_gradient_ratio"] <= 1.0
-        classes = [k for k in m if k.startswith("gdqa/invalid_gradient_ratio/")]
-        assert classes
+        assert m["gdqa/invalid_gradient_ratio"] == pytest.approx(np.mean(list(flat.values())), abs=1e-12)
+        logged = {k.rsplit("/", 1)[1]: v for k, v in m.items() if k.startswith("gdqa/invalid_gradient_ratio/")}
+        assert logged == pytest.approx({c: float(np.mean(f)) for c, f in by_class.items()}, abs=1e-12)
+        assert m["reward/errors"] == 0.0
 
 
 def test_composes_with_dapo_dynamic_sampling(run):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from anatomy_r1_verl import trace
-from anatomy_r1_verl.cli import child_command, child_env
-from anatomy_r1_verl.trainer import read_method_state
+from tests.helpers import child_command, child_env
+from anatomy_r1_verl.trainer.mode import read_method_state
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from anatomy_r1_verl import trace
-from anatomy_r1_verl.cli import child_command, child_env
+from tests.helpers import child_command, child_env
 
 pytestmark = pytest.mark.integration
 

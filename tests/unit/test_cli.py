@@ -1,10 +1,10 @@
-"""Unit tests of anatomy_r1_verl.cli's helpers for running the command line in a child process."""
+"""Unit tests of tests/helpers.py (running the command line in a child process)."""
 
 
 def test_child_command_and_env(tmp_path, monkeypatch):
-    from anatomy_r1_verl.cli import child_command, child_env
+    from tests.helpers import child_command, child_env
 
-    assert child_command("demo", "a=1")[1:] == ["-m", "anatomy_r1_verl.cli", "demo", "a=1"]
+    assert child_command("demo", "a=1")[1:] == ["-m", "anatomy_r1_verl", "demo", "a=1"]
     monkeypatch.setenv("VERL_FILE_LOGGER_PATH", "/elsewhere.jsonl")
     monkeypatch.setenv("ANATOMY_R1_TRACE_DIR", "/inherited")
     env = child_env(tmp_path)

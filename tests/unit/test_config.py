@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from anatomy_r1_verl import launcher
+from anatomy_r1_verl.commands import train as launcher
 
 RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.yaml"))
 
@@ -101,3 +101,24 @@ def test_method_recipes_switch_the_methods():
     plain = launcher.compose("ssgvqa_grpo")
     assert not plain.anatomy_r1.curriculum.enable and not plain.anatomy_r1.gdqa.enable
     assert launcher.compose("ssgvqa_dapo").algorithm.filter_groups.enable
+
+
+def test_hfcpu_server_settings_come_from_verls_engine_kwargs():
+    from verl.utils.config import omega_conf_to_dataclass
+
+    from anatomy_r1_verl.cpu.rollout import server_kwargs
+
+    cfg = launcher.compose("demo_cpu", ["actor_rollout_ref.rollout.engine_kwargs.hfcpu.max_batch=64"])
+    rollout = omega_conf_to_dataclass(cfg.actor_rollout_ref.rollout)  # what the replica receives
+    assert server_kwargs(rollout) == {"threads": 1, "max_batch": 64, "batch_wait_s": 0.01}
+    bad = launcher.compose("demo_cpu", ["+actor_rollout_ref.rollout.engine_kwargs.hfcpu.batch=3"])
+    with pytest.raises(ValueError, match=r"engine_kwargs.hfcpu: unknown keys \['batch'\]"):
+        server_kwargs(omega_conf_to_dataclass(bad.actor_rollout_ref.rollout))
+
+
+def test_train_list_names_every_shipped_recipe(capsys):
+    assert launcher.main_train(["--list"]) == 0
+    out = capsys.readouterr().out
+    for recipe in RECIPES:
+        assert any(line.startswith(recipe.stem + " ") for line in out.splitlines()), recipe.stem
+    assert launcher.resolve_recipe("ssgvqa_grpo") == RECIPES[[r.stem for r in RECIPES].index("ssgvqa_grpo")]

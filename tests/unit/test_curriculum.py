@@ -7,7 +7,7 @@ import pytest
 import torch
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-from anatomy_r1_verl.curriculum import (CurriculumConfig, CurriculumSampler, bucket_accuracy, competence)
+from anatomy_r1_verl.ascl.curriculum import (CurriculumConfig, CurriculumSampler, bucket_accuracy, competence)
 
 
 @pytest.mark.parametrize("pacing", ["linear", "root", "stages"])

@@ -210,7 +210,7 @@ def test_ssgvqa_similarity_distractors(tmp_path, monkeypatch):
         calls.append(config)
         return lambda a, b: 1.0 if a == b else closeness.get(b, 0.5) if a == "Gallbladder" else 0.5
 
-    monkeypatch.setitem(sys.modules, "anatomy_r1_verl.difficulty",
+    monkeypatch.setitem(sys.modules, "anatomy_r1_verl.ascl.difficulty",
                         types.SimpleNamespace(build_similarity=build_similarity))
     root = make_ssg(tmp_path / "ssg", videos=("VID05",), frames=2)
     ssgvqa.convert(root, tmp_path / "out", distractors="similarity", similarity_config={"lambda": 0.5},
@@ -223,7 +223,7 @@ def test_ssgvqa_similarity_distractors(tmp_path, monkeypatch):
 
 
 def test_ssgvqa_similarity_without_module_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "anatomy_r1_verl.difficulty", None)  # import fails
+    monkeypatch.setitem(sys.modules, "anatomy_r1_verl.ascl.difficulty", None)  # import fails
     root = make_ssg(tmp_path / "ssg", videos=("VID05",), frames=1)
     with pytest.raises(ConfigError, match="build_similarity.*--distractors random"):
         ssgvqa.convert(root, tmp_path / "out", distractors="similarity", show_progress=False)
@@ -475,9 +475,9 @@ def test_written_parquet_loads_with_datasets_and_images_open(tmp_path):
 
 def test_rlhfdataset_round_trip_with_images(tmp_path):
     try:
-        from anatomy_r1_verl import tiny_model  # installs the torchvision shim before verl imports it
+        from anatomy_r1_verl.tiny import model as tiny_model  # installs the torchvision shim before verl imports it
     except ImportError as e:
-        pytest.skip(f"anatomy_r1_verl.tiny_model not importable ({e}); images need a real processor")
+        pytest.skip(f"anatomy_r1_verl.tiny.model not importable ({e}); images need a real processor")
     import asyncio
 
     from omegaconf import OmegaConf
@@ -664,3 +664,22 @@ def test_read_ahead_keeps_order_and_a_bounded_buffer(tmp_path):
             got.append(v)
         assert got == [i * 10 for i in range(100)]
         store.close()
+
+
+def test_row_accounting_is_checked_even_under_python_O(tmp_path):
+    """The read = written + rejected + filtered check is a real check (an `assert` vanishes under -O)."""
+    code = f"""
+from data_prep.common import ConversionRun
+run = ConversionRun(source="t", out_dir={str(tmp_path / 'out')!r}, splits=["train"])
+with run.record("f.json", "record 0", {{}}):
+    run.filter("not anatomy")
+run.read += 1  # a converter that lost a record
+try:
+    run.finish()
+except RuntimeError as e:
+    print("refused:", e)
+"""
+    res = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True, timeout=120)
+    assert "refused: converter bug in t: read 2 records but wrote 0, rejected 0 and filtered 1" in res.stdout, \
+        res.stdout + res.stderr
+    assert not (tmp_path / "out" / "train.parquet").exists()

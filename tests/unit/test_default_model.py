@@ -5,12 +5,12 @@ import os
 
 import pytest
 
-from anatomy_r1_verl.assets import DEFAULT_MODEL, asset_path
+from anatomy_r1_verl.tiny.assets import DEFAULT_MODEL, asset_path
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    from data_prep.synthetic import SyntheticConfig, generate
+    from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
 
     out = tmp_path_factory.mktemp("synthetic")
     generate(SyntheticConfig(out_dir=str(out), seed=1, train=8, val=24, test=4), progress=False)
@@ -26,7 +26,7 @@ def test_shipped_model_has_its_training_record():
 
 
 def test_synthetic_rows_load_through_verl_rlhfdataset_with_images(data):
-    from anatomy_r1_verl.evaluation import encode_prompts, load_rows
+    from anatomy_r1_verl.evaluation.accuracy import encode_prompts, load_rows
 
     ds, proc = load_rows(str(data / "val.parquet"), asset_path(DEFAULT_MODEL))
     assert len(ds) == 24
@@ -38,7 +38,7 @@ def test_synthetic_rows_load_through_verl_rlhfdataset_with_images(data):
 
 
 def test_shipped_model_loads_offline_and_answers_in_format(data):
-    from anatomy_r1_verl.evaluation import evaluate_dir
+    from anatomy_r1_verl.evaluation.accuracy import evaluate_dir
 
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
     result = evaluate_dir(asset_path(DEFAULT_MODEL), str(data / "val.parquet"), batch_size=24)

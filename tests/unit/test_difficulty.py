@@ -5,7 +5,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from anatomy_r1_verl import difficulty as D
+from anatomy_r1_verl.ascl import difficulty as D
 from anatomy_r1_verl.schema import ANATOMY_CLASSES, SchemaError, make_row
 
 HARD = ["Gallbladder", "Cystic Plate", "Liver", "Gut"]
@@ -314,7 +314,7 @@ def test_python_m_help():
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-m", "anatomy_r1_verl.difficulty", "--help"], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "anatomy_r1_verl.ascl.difficulty", "--help"], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0 and "--embedding" in r.stdout and "--plot" in r.stdout
 

@@ -3,8 +3,8 @@
 import torch
 import pytest
 
-from anatomy_r1_verl import tv_compat
-from anatomy_r1_verl.assets import DEFAULT_MODEL, asset_path
+from anatomy_r1_verl.patches import torchvision_ops as tv_compat
+from anatomy_r1_verl.tiny.assets import DEFAULT_MODEL, asset_path
 
 tv_compat.install()  # before anything imports torchvision (qwen_vl_utils does)
 
@@ -13,9 +13,9 @@ tv_compat.install()  # before anything imports torchvision (qwen_vl_utils does)
 def setup(tmp_path_factory):
     from qwen_vl_utils import process_vision_info
 
-    from anatomy_r1_verl.evaluation import encode_prompts, load_rows
-    from anatomy_r1_verl.hf_rollout import HFGenerateServer
-    from data_prep.synthetic import SyntheticConfig, generate
+    from anatomy_r1_verl.evaluation.accuracy import encode_prompts, load_rows
+    from anatomy_r1_verl.cpu.rollout import HFGenerateServer
+    from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
 
     out = tmp_path_factory.mktemp("synthetic")
     generate(SyntheticConfig(out_dir=str(out), seed=3, train=0, val=6, test=0), progress=False)
@@ -84,7 +84,7 @@ def test_weight_update_maps_fsdp_names_once_and_loads_strictly(setup):
 def _draws(server, reqs, batches):
     """Generate reqs split into the given index batches (in that order) from a fresh draw counter;
     returns each prompt's sorted list of sampled token sequences."""
-    from anatomy_r1_verl.sampling import DrawCounter
+    from anatomy_r1_verl.cpu.sampling import DrawCounter
 
     server.draws, server.version = DrawCounter(11), 3
     got: dict = {}
@@ -110,7 +110,7 @@ def test_sampling_does_not_depend_on_batching_or_arrival_order(setup):
 
 
 def test_sampling_changes_with_the_policy_version_and_the_seed():
-    from anatomy_r1_verl.sampling import DrawCounter
+    from anatomy_r1_verl.cpu.sampling import DrawCounter
 
     a = DrawCounter(0)
     s1 = a.seeds(1, ["p", "p", "q"])
@@ -125,7 +125,7 @@ def test_sampling_changes_with_the_policy_version_and_the_seed():
 def test_seeded_sampler_draws_from_the_warped_distribution():
     """Gumbel-max with per-row generators is an exact sampler: 20,000 rows from fixed logits match
     softmax(logits / T) after top-k, and the kept scores are the warped logits without noise."""
-    from anatomy_r1_verl.sampling import SeededSampler
+    from anatomy_r1_verl.cpu.sampling import SeededSampler
 
     logits = torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0, -3.0])
     n = 20000
@@ -144,7 +144,7 @@ def test_seeded_sampler_draws_from_the_warped_distribution():
 def test_prompt_key_tells_images_apart():
     from PIL import Image
 
-    from anatomy_r1_verl.sampling import prompt_key
+    from anatomy_r1_verl.cpu.sampling import prompt_key
 
     red, blue = Image.new("RGB", (4, 4), "red"), Image.new("RGB", (4, 4), "blue")
     assert prompt_key([1, 2], [red]) == prompt_key([1, 2], [red.copy()])

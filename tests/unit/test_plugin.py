@@ -50,9 +50,64 @@ def test_self_check_fails_loudly(monkeypatch):
 def test_gloo_backend_string_is_mapped():
     import torch.distributed as dist
 
-    from anatomy_r1_verl.cpu_platform import map_backend
+    from anatomy_r1_verl.patches.gloo_backend import map_backend
 
-    assert getattr(dist.init_process_group, "_anatomy_r1", False), "torch.distributed is not wrapped"
+    assert getattr(dist.init_process_group, "_anatomy_r1_patch", None) == "gloo_backend", "not wrapped"
     assert map_backend("cpu:gloo,cpu:gloo") == "gloo"
     assert map_backend("cpu:gloo,cuda:nccl") == "cpu:gloo,cuda:nccl"
     assert map_backend(None) is None
+
+
+def test_self_check_lists_every_registration_and_patch():
+    import verl  # noqa: F401
+    from anatomy_r1_verl import patches, plugin
+
+    lines = plugin.self_check()
+    text = "\n".join(lines)
+    for needle in ("PlatformRegistry['cpu']", "RolloutReplicaRegistry['hfcpu']", "_ROLLOUT_REGISTRY",
+                   "agent loop 'anatomy_r1_agent'", "TRAINER_REGISTRY['anatomy_r1']", "ar1_asset"):
+        assert needle in text, needle
+    applied = [ln for ln in lines if ln.startswith("patched")]
+    expected = {"gloo_backend", "cpu_offload_policy", "mrope_position_ids"}  # always, on any machine
+    assert expected <= set(patches.LEDGER) and len(applied) == len(patches.LEDGER)
+    for name in expected:  # each target listed is really replaced by the patch
+        for target in patches.LEDGER[name].targets:
+            _, _, obj = patches.resolve(target, name)
+            assert getattr(obj, "_anatomy_r1_patch", None) == name, target
+
+
+def test_a_patch_whose_target_moved_fails_loudly(monkeypatch):
+    from anatomy_r1_verl import patches
+    from verl.utils import tensordict_utils
+
+    monkeypatch.delattr(tensordict_utils, "chunk_tensordict")
+    with pytest.raises(patches.PatchTargetMoved, match="verl.utils.tensordict_utils has no 'chunk_tensordict'"):
+        patches.resolve("verl.utils.tensordict_utils:chunk_tensordict", "mrope_position_ids")
+    with pytest.raises(patches.PatchTargetMoved, match="cannot import verl.no_such_module"):
+        patches.replace("mrope_position_ids", "verl.no_such_module:fn", lambda f: f)
+
+
+def test_unknown_device_call_is_an_error_not_a_silent_no_op():
+    from anatomy_r1_verl.cpu.platform import PlatformCPU, UnsupportedDeviceCall
+
+    dev = PlatformCPU().device_module
+    assert dev.memory_allocated() == 0 and dev.empty_cache() is None and dev.get_device_name() == "CPU"
+    with pytest.raises(UnsupportedDeviceCall, match="torch.<device>.graph_pool_handle"):
+        dev.graph_pool_handle()
+    assert not hasattr(dev, "graph_pool_handle")  # verl's hasattr probes see "not supported"
+
+
+def test_importing_the_runtime_does_not_import_data_prep():
+    """The runtime (the plugin and everything it registers, the trainer, the commands) never imports data_prep;
+    data_prep imports the runtime's schema and synthetic engine, not the other way round."""
+    import subprocess
+    import sys
+
+    code = ("import sys, verl, anatomy_r1_verl.plugin as p; p.self_check(); "
+            "import anatomy_r1_verl.commands.cli, anatomy_r1_verl.commands.demo, anatomy_r1_verl.commands.train, "
+            "anatomy_r1_verl.gdqa.variants, anatomy_r1_verl.tiny.warmstart, anatomy_r1_verl.evaluation.accuracy, "
+            "anatomy_r1_verl.ascl.difficulty, anatomy_r1_verl.synthetic.generator; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'data_prep'); print(bad); "
+            "sys.exit(1 if bad else 0)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr[-3000:]

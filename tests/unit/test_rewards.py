@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 
 from reward_fns import accuracy_reward, compute_score, consistency_reward, extract_answer, format_reward, normalize_choice
 from reward_fns import registry
+from anatomy_r1_verl.schema import GDQA_GROUND_TRUTH, GDQA_OPTIONS
 
 OPTIONS = ["Liver", "Gallbladder", "Gut", "Omentum"]
 ANATOMY = ["Liver", "Gallbladder", "Cystic Plate", "Gut", "Omentum", "Abdominal Wall Cavity"]
 EXTRA = {"options": OPTIONS, "answer": "Gallbladder"}
-KEYS = {"score", "acc", "format"}
+KEYS = {"score", "acc", "format", "errors"}
 WKEY = "reward.custom_reward_function.reward_kwargs.weights"
 
 
@@ -148,11 +149,11 @@ def test_accuracy_cases():
 
 def test_default_weights():
     out = compute_score("ssg", completion("B"), "B", EXTRA)
-    assert out == {"score": 1.5, "acc": 1.0, "format": 1.0}
+    assert out == {"score": 1.5, "acc": 1.0, "format": 1.0, "errors": 0.0}
     assert set(out) == KEYS and all(type(v) is float for v in out.values())
-    assert compute_score("ssg", completion("C"), "B", EXTRA) == {"score": 0.5, "acc": 0.0, "format": 1.0}
-    assert compute_score("ssg", "<answer>B</answer>", "B", EXTRA) == {"score": 1.0, "acc": 1.0, "format": 0.0}
-    assert compute_score("ssg", "", "B", EXTRA) == {"score": 0.0, "acc": 0.0, "format": 0.0}
+    assert compute_score("ssg", completion("C"), "B", EXTRA) == {"score": 0.5, "acc": 0.0, "format": 1.0, "errors": 0.0}
+    assert compute_score("ssg", "<answer>B</answer>", "B", EXTRA) == {"score": 1.0, "acc": 1.0, "format": 0.0, "errors": 0.0}
+    assert compute_score("ssg", "", "B", EXTRA) == {"score": 0.0, "acc": 0.0, "format": 0.0, "errors": 0.0}
 
 
 def test_custom_weights_merge_over_defaults():
@@ -160,7 +161,7 @@ def test_custom_weights_merge_over_defaults():
     assert compute_score("d", completion("C"), "B", EXTRA, weights={"format": 0})["score"] == 0.0
     assert compute_score("d", completion("B"), "B", EXTRA, weights={"format": 0})["score"] == 1.0
     out = compute_score("d", completion("C"), "B", EXTRA, weights={"accuracy": 0})
-    assert out == {"score": 0.5, "acc": 0.0, "format": 1.0}
+    assert out == {"score": 0.5, "acc": 0.0, "format": 1.0, "errors": 0.0}
     assert compute_score("d", completion("B"), "B", EXTRA, weights={"format": "0.5"})["score"] == 1.5
     assert compute_score("d", completion("B"), "B", EXTRA, weights={})["score"] == 1.5
 
@@ -233,6 +234,7 @@ def test_failing_component_scores_zero_and_warns_once(tmp_path, caplog):
         for _ in range(3):
             out = compute_score("d", completion("B"), "B", EXTRA, weights=weights)
             assert out["score"] == 1.5 and all(out[n] == 0.0 for n in weights)
+            assert out["errors"] == 3.0  # per completion: logged by the trainer as reward/errors
     for n in weights:
         assert registry.ERROR_COUNTS[n] - before[n] == 3
         assert sum(n in r.getMessage() for r in caplog.records) == 1
@@ -281,7 +283,7 @@ def test_verl_loads_it_with_reward_kwargs():
             "path": path, "name": "compute_score", "reward_kwargs": {"weights": {"format": 0.25}}}}})
         fn = reward.get_custom_reward_fn(cfg)
         out = fn(data_source="d", solution_str=completion("B"), ground_truth="B", extra_info=dict(EXTRA))
-        assert out == {"score": 1.25, "acc": 1.0, "format": 1.0}
+        assert out == {"score": 1.25, "acc": 1.0, "format": 1.0, "errors": 0.0}
 
 
 # --------------------------------------------------------------------------- never raises
@@ -358,7 +360,7 @@ def test_gdqa_rollout_is_scored_against_its_own_variant():
     from reward_fns import compute_score
 
     row_extra = {"options": ["Liver", "Gut", "Omentum", "Gallbladder"], "answer": "Gut"}  # row letter: B
-    variant = {**row_extra, "gdqa_ground_truth": "D", "gdqa_options": json.dumps(["Liver", "Omentum", "Gallbladder", "Gut"])}
+    variant = {**row_extra, GDQA_GROUND_TRUTH: "D", GDQA_OPTIONS: json.dumps(["Liver", "Omentum", "Gallbladder", "Gut"])}
     says_d = "<think>x</think><answer>D</answer>"
     assert compute_score("ds", says_d, "B", row_extra)["acc"] == 0.0
     assert compute_score("ds", says_d, "B", variant)["acc"] == 1.0
@@ -398,7 +400,7 @@ def test_consistency_longest_name_wins_where_names_overlap():
 
 def test_consistency_as_a_weighted_component():
     out = compute_score("d", completion("C", "It is Gut."), "B", EXTRA, weights={"consistency": 0.5})
-    assert out == {"score": 0.5 + 0.5, "acc": 0.0, "format": 1.0, "consistency": 1.0}
+    assert out == {"score": 0.5 + 0.5, "acc": 0.0, "format": 1.0, "consistency": 1.0, "errors": 0.0}
 
 
 def test_consistency_never_raises():

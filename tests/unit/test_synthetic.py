@@ -14,10 +14,11 @@ import pytest
 from PIL import Image
 
 from anatomy_r1_verl.schema import ANATOMY_CLASSES, LETTERS, row_meta
-from data_prep.questions import (FAMILIES, POS_PHRASE, TEMPLATES, answer_positions, candidates, execute,
+from anatomy_r1_verl.synthetic.questions import (FAMILIES, POS_PHRASE, TEMPLATES, answer_positions, candidates, execute,
                                  parse_question, render_question, resolve, sample_programs, well_posed)
-from data_prep.scene import ANATOMY_STYLE, POSITIONS, relations, sample_layout
-from data_prep.synthetic import SPLITS, SyntheticConfig, generate, load_hf_dataset, main, parse_family_weights
+from anatomy_r1_verl.synthetic.scene import ANATOMY_STYLE, POSITIONS, relations, sample_layout
+from anatomy_r1_verl.synthetic.generator import SPLITS, SyntheticConfig, generate, load_hf_dataset
+from data_prep.synthetic import main, parse_family_weights
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = dict(train=40, val=14, test=14, questions_per_frame=4)
@@ -305,7 +306,7 @@ def test_answer_positions_name_the_answer_cells_in_reading_order():
 
 def test_warmstart_target_names_the_answer_cell_for_every_family(tmp_path):
     from anatomy_r1_verl.schema import row_meta
-    from anatomy_r1_verl.warmstart import target_response
+    from anatomy_r1_verl.tiny.warmstart import target_response
 
     generate(SyntheticConfig(out_dir=str(tmp_path), seed=5, train=0, val=40, test=0), progress=False)
     rows = pq.read_table(tmp_path / "val.parquet").to_pylist()

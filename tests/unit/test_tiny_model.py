@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from anatomy_r1_verl import tiny_model
+from anatomy_r1_verl.tiny import model as tiny_model
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, LETTERS, SchemaError, make_row, row_meta
-from anatomy_r1_verl.variants import (INSTRUCTION_WORDINGS, augment_parquet, augment_rows, invalid_gradient_by_class,
-                                      invalid_gradient_ratio, main, make_variants, parse_ssg_question, pick_variant,
-                                      rewrite_question)
-from data_prep.questions import execute, parse_question
-from data_prep.synthetic import SyntheticConfig, generate
+from anatomy_r1_verl.gdqa.metrics import invalid_gradient_by_class, invalid_gradient_ratio
+from anatomy_r1_verl.gdqa.rewrite import parse_ssg_question, rewrite_question
+from anatomy_r1_verl.gdqa.variants import INSTRUCTION_WORDINGS, augment_parquet, augment_rows, main, make_variants, pick_variant
+from anatomy_r1_verl.synthetic.questions import execute, parse_question
+from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -235,7 +235,7 @@ def test_cli(bench, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["varied"] == 4
     assert main([src, "--out", str(tmp_path / "w.parquet"), "--tau", "0.5"]) == 1
     assert "prepare score" in capsys.readouterr().err
-    r = subprocess.run([sys.executable, "-m", "anatomy_r1_verl.variants", "--help"], cwd=REPO,
+    r = subprocess.run([sys.executable, "-m", "anatomy_r1_verl.gdqa.variants", "--help"], cwd=REPO,
                        capture_output=True, text=True)
     assert r.returncode == 0 and "anatomy-r1 prepare augment" in r.stdout and "--tau" in r.stdout
 

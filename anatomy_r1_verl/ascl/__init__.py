@@ -1,0 +1,9 @@
+"""ASCL, the anatomical-similarity curriculum: easy questions first, by the difficulty S(q).
+
+- :mod:`.difficulty`: S(q) of a question from the similarity of its options (embedding backend, the expert
+  closeness table ``anatomy_similarity.yaml``), and ``anatomy-r1 prepare score``;
+- :mod:`.curriculum`: the competence schedule and the resumable curriculum sampler;
+- :mod:`.feedback`: the trainer hook (sampler, per-step metrics, adaptive feedback).
+
+Nothing to register in verl: the sampler is installed by the ``anatomy_r1`` trainer mode.
+"""

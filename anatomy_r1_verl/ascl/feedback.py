@@ -1,0 +1,89 @@
+"""ASCL's trainer hook: the curriculum sampler built from the train set's S(q), the per-step curriculum metrics,
+and (``mode: adaptive``) the accuracy feedback that re-weights the next draws.
+
+Feedback is keyed by the row's identity (:func:`anatomy_r1_verl.schema.row_key`: ``extra_info.id``, else
+``extra_info.index``), the same identity GDQA's memory uses; identities must be unique over all train files
+together, or feedback would land on the wrong rows, so a data set where they are not is refused at start-up.
+
+Metrics: ``curriculum/competence``, ``curriculum/pool_size``, ``curriculum/batch_mean_s_q`` (the authors'
+Figure 1) and ``curriculum/acc_s_q_<bucket>`` (accuracy per S(q) bucket).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from anatomy_r1_verl import trace
+from anatomy_r1_verl.ascl.curriculum import CurriculumConfig, CurriculumSampler, bucket_accuracy
+from anatomy_r1_verl.schema import row_key, unique_row_keys
+from anatomy_r1_verl.trainer.hooks import StepSamples
+
+
+def curriculum_config(config) -> CurriculumConfig:
+    """``anatomy_r1.curriculum`` of a verl config, checked (unknown keys are an error)."""
+    from omegaconf import OmegaConf
+
+    raw = OmegaConf.select(config, "anatomy_r1.curriculum", default=None)
+    if raw is None:
+        return CurriculumConfig()
+    raw = OmegaConf.to_container(raw, resolve=True)
+    known = set(CurriculumConfig.__dataclass_fields__)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ValueError(f"anatomy_r1.curriculum: unknown keys {unknown}; known: {sorted(known)}")
+    return CurriculumConfig(**raw)
+
+
+def row_s_q(s_q_column, extra_info, key: str) -> np.ndarray:
+    """S(q) of every train row: the top-level column if there is one, else ``extra_info.<key>``."""
+    vals = list(s_q_column) if s_q_column is not None else [(e or {}).get(key) for e in extra_info]
+    missing = [i for i, v in enumerate(vals) if v is None or (isinstance(v, float) and math.isnan(v))]
+    if missing:
+        raise ValueError(f"anatomy_r1.curriculum is on but train row {missing[0]} has no {key!r}: score the train "
+                         f"files first (anatomy-r1 prepare score IN.parquet --out OUT.parquet) and train on OUT")
+    return np.asarray(vals, dtype=np.float64)
+
+
+class CurriculumFeedback:
+    def __init__(self, cfg: CurriculumConfig, s_q, row_keys: list | None, batch_size: int, total_steps: int):
+        self.cfg = cfg
+        self.sampler = CurriculumSampler(s_q, batch_size=batch_size, total_steps=total_steps, cfg=cfg,
+                                         row_keys=row_keys)
+        self._drawn: list[tuple] = []
+        self.step = 0
+
+    @classmethod
+    def from_dataset(cls, cfg: CurriculumConfig, s_q_column, extra_info: list, batch_size: int,
+                     total_steps: int) -> "CurriculumFeedback":
+        if cfg.mode == "adaptive":
+            keys = unique_row_keys(extra_info, "anatomy_r1.curriculum.mode=adaptive (feedback per train row)")
+        else:
+            keys = None  # static: no feedback, identities not needed
+        return cls(cfg, row_s_q(s_q_column, extra_info, cfg.s_q_key), keys, batch_size, total_steps)
+
+    def on_draw(self, rows: list[dict], s_q=None) -> None:
+        key = self.cfg.s_q_key
+        s_q = [float(v) for v in (s_q if s_q is not None else [e.get(key) for e in rows])]
+        ids = [row_key(e) for e in rows]
+        self._drawn += list(zip(ids, s_q))
+        trace.emit("curriculum_batch", step=self.step, ids=ids, s_q=s_q)
+
+    def on_step(self, samples: StepSamples) -> dict[str, float]:
+        cur, cfg = self.sampler, self.cfg
+        drawn, self._drawn = self._drawn, []
+        t = max(cur.position - 1, 0) // cur.batch_size  # the batch the latest draw belongs to
+        out = {"curriculum/competence": cur.competence(t), "curriculum/pool_size": float(len(cur.pool(t)))}
+        if drawn:
+            out["curriculum/batch_mean_s_q"] = float(np.mean([s for _, s in drawn]))
+        acc = samples.reward("acc")
+        s_q = [float((e or {}).get(cfg.s_q_key, np.nan)) for e in samples.extra_info]
+        ok = [i for i, (a, s) in enumerate(zip(acc, s_q)) if not (np.isnan(a) or np.isnan(s))]
+        for name, val in bucket_accuracy([s_q[i] for i in ok], [acc[i] for i in ok], cfg.buckets).items():
+            out[f"curriculum/acc_s_q_{name}"] = val
+        if cfg.mode == "adaptive":
+            pairs = [(row_key(e), a) for e, a in zip(samples.extra_info, acc) if not np.isnan(a)]
+            if pairs:
+                cur.update(*zip(*pairs))
+        return out

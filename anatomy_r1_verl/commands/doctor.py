@@ -1,0 +1,91 @@
+"""``anatomy-r1 doctor``: check that this install can train, before a job is submitted.
+
+Checks, each printed as ok/FAIL with what to do:
+1. the verl plugin loads in this process (entry point ``verl.plugins``) and registered everything; each
+   registration into verl and each runtime patch applied (:mod:`anatomy_r1_verl.patches`) is listed;
+2. torchvision imports (Qwen2.5-VL's processor needs it under transformers 5.x);
+3. verl's ``hf_processor()`` gives a processor that turns an image into ``pixel_values`` (a tiny model
+   is built in a temporary folder, offline);
+4. with ``--ray``: the plugin also loads inside a Ray worker process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import traceback
+
+
+def _check(name: str, fn) -> bool:
+    try:
+        detail = fn()
+        print(f"ok    {name}{': ' + detail if detail else ''}")
+        return True
+    except Exception as e:  # report every failure, then exit non-zero
+        print(f"FAIL  {name}: {type(e).__name__}: {e}")
+        traceback.print_exc(limit=2)
+        return False
+
+
+def _plugin() -> str:
+    from anatomy_r1_verl.plugin import self_check
+
+    lines = self_check()
+    from verl.plugin.platform import get_platform
+
+    return f"platform {get_platform().device_name}\n" + "\n".join(f"        {ln}" for ln in lines)
+
+
+def _torchvision() -> str:
+    import torchvision
+
+    return torchvision.__version__
+
+
+def _processor() -> str:
+    from PIL import Image
+
+    from verl.utils import hf_processor
+
+    from anatomy_r1_verl.tiny.model import build
+
+    with tempfile.TemporaryDirectory() as d:
+        build(out_dir=d)
+        proc = hf_processor(d)
+        if proc is None:
+            raise RuntimeError("verl's hf_processor() returned None: training would be text-only")
+        enc = proc.image_processor(images=[Image.new("RGB", (84, 84))], return_tensors="pt")
+        return f"{type(proc).__name__}, pixel_values {tuple(enc['pixel_values'].shape)}"
+
+
+def _ray_worker() -> str:
+    import ray
+
+    @ray.remote(num_cpus=0)
+    def probe():
+        import verl  # noqa: F401
+
+        from anatomy_r1_verl.plugin import STATUS
+
+        return STATUS
+
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        status = ray.get(probe.remote(), timeout=300)
+    finally:
+        ray.shutdown()
+    if not status["loaded"]:
+        raise RuntimeError(f"plugin failed in a Ray worker:\n{status['error']}")
+    return "plugin loaded in a Ray worker"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="anatomy-r1 doctor", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ray", action="store_true", help="also start a local Ray worker and check the plugin there")
+    a = p.parse_args(argv)
+    checks = [("verl plugin", _plugin), ("torchvision", _torchvision), ("processor -> pixel_values", _processor)]
+    if a.ray:
+        checks.append(("Ray worker", _ray_worker))
+    ok = [_check(name, fn) for name, fn in checks]
+    return 0 if all(ok) else 1

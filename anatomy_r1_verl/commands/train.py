@@ -1,0 +1,234 @@
+"""Compose a recipe into verl's config, check it, and run verl's own ``main_ppo`` on it.
+
+``anatomy-r1 train RECIPE [hydra overrides...]`` is exactly ``python -m verl.trainer.main_ppo
+--config-path=<recipe dir> --config-name=<recipe>`` plus what a user would otherwise find out an hour
+into a cluster job: missing files, a processor that silently drops images, a reward key verl ignores.
+Any verl key can be overridden as usual (``actor_rollout_ref.rollout.n=16``, ``profile=gpu``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from anatomy_r1_verl.tiny import assets  # noqa: F401  (registers the ${ar1_asset:NAME} resolver)
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+CONFIG_DIR = PACKAGE_DIR / "config"
+
+
+class RecipeError(ValueError):
+    """A recipe or override that cannot run; the message names the config key and what to do."""
+
+
+def recipes_dir() -> Path:
+    """The shipped recipes: ``anatomy_r1_verl/recipes`` of an installed package, else the checkout's ``recipes/``
+    (an editable install)."""
+    for cand in (PACKAGE_DIR / "recipes", PACKAGE_DIR.parent / "recipes"):
+        if cand.is_dir():
+            return cand
+    raise RecipeError(f"no recipes folder next to {PACKAGE_DIR}: reinstall the package (pip install .)")
+
+
+def list_recipes() -> list[tuple[str, str]]:
+    """``(name, first comment line)`` of every shipped recipe."""
+    out = []
+    for path in sorted(recipes_dir().glob("*.yaml")):
+        first = next((ln.lstrip("# ").strip() for ln in path.read_text().splitlines() if ln.startswith("#")), "")
+        out.append((path.stem, first))
+    return out
+
+
+def resolve_recipe(recipe: str) -> Path:
+    """A recipe path, or the bare name of a shipped recipe (``anatomy-r1 train --list``)."""
+    p = Path(recipe)
+    shipped = recipes_dir()
+    for cand in (p, p.with_suffix(".yaml"), shipped / p.name, shipped / f"{p.name}.yaml"):
+        if cand.is_file():
+            return cand.resolve()
+    raise RecipeError(f"recipe {recipe!r} not found (looked in . and {shipped}); pass the path of a recipe YAML "
+                      "or one of `anatomy-r1 train --list`")
+
+
+def compose(recipe: str, overrides: list[str] | None = None) -> DictConfig:
+    """The full verl config of a recipe with command-line overrides (no Ray, no model loading)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+
+    path = resolve_recipe(recipe)
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(path.parent), version_base=None):
+            cfg = hydra_compose(config_name=path.stem, overrides=list(overrides or []))
+    except HydraException as e:
+        cause = f" ({e.__cause__})" if e.__cause__ else ""
+        raise RecipeError(f"{path}: {e}{cause}. A key that verl's config does not have needs a leading '+' "
+                          "(+section.key=value)") from e
+    with open_dict(cfg):
+        cfg.anatomy_r1.recipe = str(path)
+        cfg.anatomy_r1.output_dir = os.path.abspath(os.path.expanduser(cfg.anatomy_r1.output_dir))
+    return cfg
+
+
+def _check_reward(cfg: DictConfig) -> None:
+    if OmegaConf.select(cfg, "custom_reward_function.path", default=None):
+        raise RecipeError("top-level `custom_reward_function.*` is silently ignored by verl 0.9.1: "
+                          "use `reward.custom_reward_function.{path,name,reward_kwargs}`")
+    path = OmegaConf.select(cfg, "reward.custom_reward_function.path", default=None)
+    if path and not str(path).startswith("pkg://") and not os.path.isfile(path):
+        raise RecipeError(f"reward.custom_reward_function.path: no such file {path!r}")
+    if path == "pkg://reward_fns.combine":
+        # resolve every weighted component now, not in a Ray reward worker an hour into the job
+        from reward_fns.registry import components
+
+        kwargs = "reward.custom_reward_function.reward_kwargs"
+        try:
+            components(OmegaConf.select(cfg, f"{kwargs}.weights", default=None),
+                       OmegaConf.select(cfg, f"{kwargs}.components", default=None))
+        except ValueError as e:
+            raise RecipeError(str(e)) from e
+
+
+def _check_files(cfg: DictConfig) -> None:
+    for key in ("data.train_files", "data.val_files"):
+        val = OmegaConf.select(cfg, key, default=None)
+        files = [val] if isinstance(val, str) else list(val or [])
+        for f in files:
+            if "://" not in str(f) and not os.path.isfile(os.path.expanduser(str(f))):
+                raise RecipeError(f"{key}: no such file {f!r}; build it with `anatomy-r1 prepare ...` "
+                                  "or override the key")
+    model = OmegaConf.select(cfg, "actor_rollout_ref.model.path")
+    local = os.path.expanduser(str(model))
+    if os.path.isabs(local) or os.path.exists(local):
+        if not os.path.isfile(os.path.join(local, "config.json")):
+            raise RecipeError(f"actor_rollout_ref.model.path: no model at {model!r} (no config.json)")
+
+
+def check_processor(model_path: str) -> None:
+    """A multimodal model must get a processor from verl, or training silently becomes text-only."""
+    from transformers import AutoConfig
+
+    from verl.utils import hf_processor
+
+    if not hasattr(AutoConfig.from_pretrained(model_path), "vision_config"):
+        return
+    if hf_processor(model_path) is None:
+        raise RecipeError(f"verl's hf_processor({model_path!r}) returned None: images would be dropped and "
+                          "training would be text-only. Run `anatomy-r1 doctor` (torchvision?)")
+
+
+def preflight(cfg: DictConfig) -> None:
+    from anatomy_r1_verl.plugin import self_check
+
+    self_check()
+    _check_reward(cfg)
+    _check_files(cfg)
+    model = os.path.expanduser(str(cfg.actor_rollout_ref.model.path))
+    if os.path.isdir(model):
+        check_processor(model)
+
+
+def run_env(cfg: DictConfig) -> dict:
+    """Environment for the driver and (inherited by) the local Ray cluster's processes."""
+    run_dir = Path(cfg.anatomy_r1.run_dir)
+    env = {
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
+        "TRANSFORMERS_OFFLINE": os.environ.get("TRANSFORMERS_OFFLINE", "1"),
+        "VERL_FILE_LOGGER_PATH": os.environ.get("VERL_FILE_LOGGER_PATH", str(run_dir / "metrics.jsonl")),
+    }
+    if "wandb" not in list(cfg.trainer.logger):
+        env.setdefault("WANDB_MODE", os.environ.get("WANDB_MODE", "disabled"))
+    if cfg.trainer.device == "cpu":
+        env["VERL_PLATFORM"] = "cpu"
+        env.setdefault("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+    return env
+
+
+def train(cfg: DictConfig) -> Path:
+    """Run verl's main_ppo on a composed config; returns the run directory."""
+    OmegaConf.resolve(cfg)
+    run_dir = Path(cfg.anatomy_r1.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = run_env(cfg)
+    os.environ.update(env)
+    preflight(cfg)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    print(f"[anatomy-r1] recipe {cfg.anatomy_r1.recipe} -> run dir {run_dir}", flush=True)
+
+    from verl.trainer.main_ppo import main as verl_main
+
+    verl_main(cfg)  # hydra.main passes a given config straight to verl's task function
+    return run_dir
+
+
+def read_metrics(run_dir: Path | str) -> list[dict]:
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def final_validation(records: list[dict]) -> dict:
+    """The last logged validation metrics ``val-core/*`` (accuracy per data source) and their step."""
+    for rec in reversed(records):
+        data = rec.get("data", rec)
+        val = {k: v for k, v in data.items() if k.startswith("val-core/")}
+        if val:
+            return {"step": rec.get("step"), **val}
+    return {}
+
+
+def main_train(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        print("usage: anatomy-r1 train RECIPE [key=value ...]   (--cfg: print the composed config and exit)\n"
+              "       anatomy-r1 train --list                    (the shipped recipes)")
+        return 0 if argv else 2
+    if argv[0] == "--list":
+        rows = list_recipes()
+        width = max(len(n) for n, _ in rows)
+        for name, about in rows:
+            print(f"{name:<{width}}  {about}")
+        print(f"({recipes_dir()})")
+        return 0
+    recipe, rest = argv[0], argv[1:]
+    if "--cfg" in rest:
+        try:
+            print(OmegaConf.to_yaml(compose(recipe, [a for a in rest if a != "--cfg"])))
+        except RecipeError as e:
+            print(f"anatomy-r1: {e}", file=sys.stderr)
+            return 2
+        return 0
+    return run_recipe(recipe, rest)
+
+
+def run_recipe(recipe: str, overrides: list[str], before_train=None) -> int:
+    """Compose, (optionally) prepare, train and report; the exit code of ``anatomy-r1 train``/``demo``."""
+    try:
+        cfg = compose(recipe, overrides)
+        if before_train is not None:
+            before_train(cfg)
+        run_dir = train(cfg)
+    except RecipeError as e:
+        print(f"anatomy-r1: {e}", file=sys.stderr)
+        return 2
+    report_final(run_dir)
+    return 0
+
+
+def report_final(run_dir: Path) -> dict:
+    final = final_validation(read_metrics(run_dir))
+    if final:
+        accs = {k: v for k, v in final.items() if "/acc/" in k}
+        pretty = ", ".join(f"{k} = {v:.3f}" for k, v in sorted(accs.items()))
+        print(f"[anatomy-r1] final validation accuracy (step {final['step']}): {pretty}", flush=True)
+    else:
+        print(f"[anatomy-r1] no validation metrics in {run_dir}/metrics.jsonl", flush=True)
+    return final

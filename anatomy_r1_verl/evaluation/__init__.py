@@ -1,0 +1,1 @@
+"""Offline evaluation of a model on the project's parquet rows (:mod:`.accuracy`)."""

@@ -1,0 +1,157 @@
+"""The ``anatomy_r1`` V1 trainer mode: verl's synchronous PPO trainer plus the method's hooks, registered with
+verl's ``register_trainer`` (the base config selects it with ``trainer.v1.trainer_mode=anatomy_r1``).
+
+The class only moves data between verl and plain hook objects (:mod:`.hooks`):
+
+- :class:`~anatomy_r1_verl.ascl.feedback.CurriculumFeedback` (``anatomy_r1.curriculum.enable``): the train
+  dataloader draws through the ASCL sampler (its state rides in verl's ``data.pt``); off, the dataloader is
+  verl's own and training is plain verl GRPO;
+- :class:`~anatomy_r1_verl.gdqa.selection.GDQASelection`: marks drawn rows for the GDQA agent loop and logs
+  ``gdqa/invalid_gradient_ratio`` (overall and per answer class, the authors' Figure 2) every step;
+- :class:`~anatomy_r1_verl.trainer.metrics.RewardMetrics`: ``reward/<key>/mean`` and ``reward/errors``;
+- the hooks' memory is saved with each checkpoint (:mod:`.state`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import transfer_queue as tq
+from omegaconf import OmegaConf
+from torchdata.stateful_dataloader import StatefulDataLoader
+
+from verl.trainer.ppo.v1 import register_trainer
+from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+from verl.utils.dataset.rl_dataset import collate_fn
+
+from anatomy_r1_verl import trace
+from anatomy_r1_verl.ascl.feedback import CurriculumFeedback, curriculum_config
+from anatomy_r1_verl.gdqa.selection import GDQASelection
+from anatomy_r1_verl.trainer import TRAINER_MODE
+from anatomy_r1_verl.trainer.hooks import StepSamples
+from anatomy_r1_verl.trainer.metrics import RewardMetrics
+from anatomy_r1_verl.trainer.state import METHOD_STATE_FILE, read_method_state, write_method_state
+
+log = logging.getLogger(__name__)
+
+def _column(values) -> list:
+    return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
+@register_trainer(TRAINER_MODE)
+class AnatomyR1Trainer(PPOTrainerSync):
+    curriculum: CurriculumFeedback | None = None
+
+    def _build_replay_buffer(self):
+        # verl polls TransferQueue for finished groups every 2 s; on a CPU demo step of a few seconds that sleep
+        # is most of the step (anatomy_r1.replay_poll_interval, the cpu profile sets 0.2)
+        buffer = super()._build_replay_buffer()
+        interval = OmegaConf.select(self.config, "anatomy_r1.replay_poll_interval", default=None)
+        if interval is not None and hasattr(buffer, "poll_interval"):
+            buffer.poll_interval = float(interval)
+        return buffer
+
+    # ---- data order -----------------------------------------------------------------------------
+    def _init_dataloader(self):
+        super()._init_dataloader()
+        frame = self.train_dataset.dataframe
+        extra_info = list(frame["extra_info"])
+        self.gdqa = GDQASelection.from_config(self.config, extra_info)
+        self.hooks = [RewardMetrics(), self.gdqa]
+        cfg = curriculum_config(self.config)
+        if not cfg.enable:
+            return
+        data = self.config.data
+        if cfg.mode == "adaptive" and data["dataloader_num_workers"] > 0:
+            log.warning("adaptive curriculum with data.dataloader_num_workers > 0: prefetched batches are drawn "
+                        "before the latest feedback; set it to 0 for exact feedback")
+        s_q = frame[cfg.s_q_key] if cfg.s_q_key in frame.column_names else None
+        self.curriculum = CurriculumFeedback.from_dataset(cfg, s_q, extra_info, batch_size=data.train_batch_size,
+                                                          total_steps=self.total_training_steps)
+        self.hooks.append(self.curriculum)
+        self.train_dataloader = StatefulDataLoader(
+            dataset=self.train_dataset, batch_size=data.get("gen_batch_size", None) or data.train_batch_size,
+            num_workers=data["dataloader_num_workers"], drop_last=True, collate_fn=collate_fn,
+            sampler=self.curriculum.sampler)
+        self.train_dataloader_it = None
+        log.info("ASCL curriculum on: %s pacing, c0=%s, ramp %.1f steps, %s mode", cfg.pacing, cfg.c0,
+                 self.curriculum.sampler.ramp_steps, cfg.mode)
+
+    def _fetch_one_gen_batch(self):
+        batch = super()._fetch_one_gen_batch()
+        rows = _column(batch["extra_info"])  # the row dicts travel on to the agent loop with the batch
+        self.gdqa.on_draw(rows)
+        if self.curriculum is not None:
+            key = self.curriculum.cfg.s_q_key
+            self.curriculum.step = self.global_steps
+            self.curriculum.on_draw(rows, _column(batch[key]) if key in batch.keys() else None)
+        return batch
+
+    # ---- checkpoints: the hooks' memory rides with verl's data.pt ------------------------------------
+    def _step_folder(self) -> str:
+        return os.path.join(self.config.trainer.default_local_dir, f"global_step_{self.global_steps}")
+
+    def _save_checkpoint(self):
+        # written before verl's save, which marks the step as the latest checkpoint last
+        write_method_state(self._step_folder(), self.gdqa.state()["gdqa_invalid"])
+        super()._save_checkpoint()
+
+    def _load_checkpoint(self):
+        super()._load_checkpoint()
+        if not self.global_steps:
+            return
+        folder = self._step_folder()
+        if self.config.trainer.resume_mode == "resume_path":
+            folder = self.config.trainer.resume_from_path
+            if not os.path.isabs(folder):
+                folder = os.path.join(os.getcwd(), folder)
+        state = read_method_state(folder)
+        if state is None:
+            log.warning("no %s in %s (a checkpoint of an older anatomy-r1?): online GDQA starts with an empty "
+                        "memory", METHOD_STATE_FILE, folder)
+            return
+        self.gdqa.load_state(state)
+        trace.emit("method_state_loaded", step=self.global_steps, gdqa_rows=len(self.gdqa.invalid))
+
+    # ---- metrics and feedback ------------------------------------------------------------------------
+    def _samples(self, batch) -> StepSamples:
+        fields = ["extra_fields", "extra_info"]
+        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
+        keep = [not tag.get("is_padding", False) for tag in batch.tags]
+        col = {f: [v for v, k in zip(_column(data[f]), keep) if k] for f in fields}
+        return StepSamples(keys=[key for key, k in zip(batch.keys, keep) if k], **col)
+
+    def step(self, metrics, timing_raw):
+        # Feedback is folded in here, right after the update and before verl saves the step's checkpoint, so
+        # data.pt holds the sampler state the next draw depends on (exact resume).
+        batch = super().step(metrics, timing_raw)
+        samples = self._samples(batch)
+        self._step_metrics = {}
+        for hook in self.hooks:
+            self._step_metrics.update(hook.on_step(samples))
+        if trace.enabled():
+            self._trace_samples(batch)
+        return batch
+
+    def _trace_samples(self, batch) -> None:
+        """One trace event per step with every sample's response, score and advantage, so a run can be audited
+        offline (does each advantage belong to its response's reward?)."""
+        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id,
+                               select_fields=["uid", "responses", "rm_scores", "advantages", "reward_model"])
+        keep = [not tag.get("is_padding", False) for tag in batch.tags]
+        uids, gts = _column(data["uid"]), _column(data["reward_model"])
+        samples = []
+        for i, k in enumerate(keep):
+            if not k:
+                continue
+            resp, adv = data["responses"][i], data["advantages"][i]
+            samples.append({"uid": str(uids[i]), "response": self.tokenizer.decode(resp, skip_special_tokens=True),
+                            "score": float(data["rm_scores"][i].sum()), "advantage": float(adv.float().mean()),
+                            "ground_truth": (gts[i] or {}).get("ground_truth")})
+        trace.emit("step_samples", step=self.global_steps, samples=samples)
+
+    def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
+        super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
+        metrics.update(getattr(self, "_step_metrics", {}))
+        self._step_metrics = {}

@@ -1,0 +1,24 @@
+"""Helpers for tests (and benchmarks) that run the ``anatomy-r1`` command line in a child process."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def child_command(*args: str) -> list[str]:
+    """argv that runs ``anatomy-r1 ARGS`` in a child process with this interpreter."""
+    return [sys.executable, "-m", "anatomy_r1_verl", *args]
+
+
+def child_env(output_dir, trace_dir=None) -> dict[str, str]:
+    """Environment for a child ``anatomy-r1`` whose runs, demo data and metrics go under ``output_dir``.
+
+    An inherited ``VERL_FILE_LOGGER_PATH`` would send verl's metrics elsewhere, so it is dropped; tracing
+    is on only when ``trace_dir`` is given."""
+    env = dict(os.environ, ANATOMY_R1_OUTPUT_DIR=str(output_dir))
+    env.pop("VERL_FILE_LOGGER_PATH", None)
+    env.pop("ANATOMY_R1_TRACE_DIR", None)
+    if trace_dir is not None:
+        env["ANATOMY_R1_TRACE_DIR"] = str(trace_dir)
+    return env
