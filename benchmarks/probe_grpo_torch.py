@@ -37,7 +37,8 @@ from anatomy_r1_verl.patches import torchvision_ops as tv_compat  # noqa: E402
 tv_compat.install()
 
 from anatomy_r1_verl.tiny.assets import DEFAULT_MODEL, asset_path  # noqa: E402
-from anatomy_r1_verl.evaluation.accuracy import encode_prompts, evaluate, load_rows  # noqa: E402
+from anatomy_r1_verl.evaluation.evaluate import evaluate  # noqa: E402
+from anatomy_r1_verl.evaluation.prompts import encode_prompts, load_rows  # noqa: E402
 from reward_fns import compute_score  # noqa: E402
 from reward_fns.registry import DEFAULT_WEIGHTS  # noqa: E402
 

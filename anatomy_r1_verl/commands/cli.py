@@ -7,7 +7,10 @@
                                                  or add S(q) (score) / question variants (augment) to one
     anatomy-r1 build-model OUT_DIR               build the tiny random-init Qwen2.5-VL offline
     anatomy-r1 warmstart --data D --out M        SFT the tiny model on a synthetic train split (CPU)
-    anatomy-r1 eval MODEL_DIR PARQUET            greedy accuracy and format rate of a model on a split
+    anatomy-r1 eval MODEL PARQUET... [--out DIR] accuracy / format rate with 95 % intervals of a model or verl
+                                                 checkpoint on test splits (--samples K --temperature T; --rescore DIR)
+    anatomy-r1 report EVAL_DIR... [--runs RUN...] the paper's table (Markdown + CSV) from eval folders, and
+                                                 its Figures 1-2 (PNG) from training runs' metrics.jsonl
     anatomy-r1 doctor                            check the install: every verl registration and runtime patch,
                                                  torchvision, processor (--ray: a Ray worker)
 """
@@ -34,7 +37,8 @@ COMMANDS = {
     "demo": "anatomy_r1_verl.commands.demo:main",
     "build-model": "anatomy_r1_verl.tiny.model:main",
     "warmstart": "anatomy_r1_verl.tiny.warmstart:main",
-    "eval": "anatomy_r1_verl.evaluation.accuracy:main",
+    "eval": "anatomy_r1_verl.commands.evaluate:main",
+    "report": "anatomy_r1_verl.commands.report:main",
     "doctor": "anatomy_r1_verl.commands.doctor:main",
 }
 

@@ -99,7 +99,8 @@ def _previous(init: str) -> dict | None:
 
 
 def train(cfg: WarmstartConfig, log=print) -> dict:
-    from anatomy_r1_verl.evaluation.accuracy import encode_prompts, evaluate, load_rows
+    from anatomy_r1_verl.evaluation.evaluate import evaluate
+    from anatomy_r1_verl.evaluation.prompts import encode_prompts, load_rows
     from anatomy_r1_verl.tiny.model import TinyConfig, build, save
 
     torch.set_num_threads(cfg.threads)

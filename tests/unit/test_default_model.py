@@ -26,7 +26,7 @@ def test_shipped_model_has_its_training_record():
 
 
 def test_synthetic_rows_load_through_verl_rlhfdataset_with_images(data):
-    from anatomy_r1_verl.evaluation.accuracy import encode_prompts, load_rows
+    from anatomy_r1_verl.evaluation.prompts import encode_prompts, load_rows
 
     ds, proc = load_rows(str(data / "val.parquet"), asset_path(DEFAULT_MODEL))
     assert len(ds) == 24
@@ -38,7 +38,7 @@ def test_synthetic_rows_load_through_verl_rlhfdataset_with_images(data):
 
 
 def test_shipped_model_loads_offline_and_answers_in_format(data):
-    from anatomy_r1_verl.evaluation.accuracy import evaluate_dir
+    from anatomy_r1_verl.evaluation.evaluate import evaluate_dir
 
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
     result = evaluate_dir(asset_path(DEFAULT_MODEL), str(data / "val.parquet"), batch_size=24)

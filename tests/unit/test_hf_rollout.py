@@ -13,7 +13,7 @@ tv_compat.install()  # before anything imports torchvision (qwen_vl_utils does)
 def setup(tmp_path_factory):
     from qwen_vl_utils import process_vision_info
 
-    from anatomy_r1_verl.evaluation.accuracy import encode_prompts, load_rows
+    from anatomy_r1_verl.evaluation.prompts import encode_prompts, load_rows
     from anatomy_r1_verl.cpu.rollout import HFGenerateServer
     from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
 

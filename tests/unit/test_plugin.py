@@ -105,7 +105,7 @@ def test_importing_the_runtime_does_not_import_data_prep():
 
     code = ("import sys, verl, anatomy_r1_verl.plugin as p; p.self_check(); "
             "import anatomy_r1_verl.commands.cli, anatomy_r1_verl.commands.demo, anatomy_r1_verl.commands.train, "
-            "anatomy_r1_verl.gdqa.variants, anatomy_r1_verl.tiny.warmstart, anatomy_r1_verl.evaluation.accuracy, "
+            "anatomy_r1_verl.gdqa.variants, anatomy_r1_verl.tiny.warmstart, anatomy_r1_verl.evaluation.evaluate, anatomy_r1_verl.commands.evaluate, "
             "anatomy_r1_verl.ascl.difficulty, anatomy_r1_verl.synthetic.generator; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'data_prep'); print(bad); "
             "sys.exit(1 if bad else 0)")

@@ -1,0 +1,74 @@
+"""``anatomy-r1 eval``: accuracy and format rate of a model on test parquet files, with 95 % intervals.
+
+    anatomy-r1 eval MODEL PARQUET [PARQUET ...] [--out DIR] [--method NAME] [--seed N]
+                    [--samples K --temperature T] [--batch-size B] [--max-new-tokens L] [--limit N]
+    anatomy-r1 eval --rescore DIR
+
+MODEL is a Hugging Face model directory or a verl checkpoint (``global_step_N`` or ``global_step_N/actor``,
+merged once by verl's ``verl.model_merger`` into ``global_step_N/merged_hf``). Writes DIR/responses.jsonl,
+metrics.json and metrics.csv (:mod:`anatomy_r1_verl.evaluation.results`); DIR defaults to
+``$ANATOMY_R1_OUTPUT_DIR/evals/<method>/seed<seed>``, the layout ``anatomy-r1 report`` collects.
+``--rescore DIR`` scores DIR/responses.jsonl again with today's reward functions, without generating.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="anatomy-r1 eval", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", nargs="?", help="HF model directory or verl checkpoint (global_step_N[/actor])")
+    p.add_argument("parquets", nargs="*", help="test parquet files in the project's row format")
+    p.add_argument("--rescore", metavar="DIR", help="re-score DIR/responses.jsonl; no generation")
+    p.add_argument("--out", help="output folder (default $ANATOMY_R1_OUTPUT_DIR/evals/<method>/seed<seed>)")
+    p.add_argument("--method", help="row name in reports (default: the run's experiment name, else the model dir name)")
+    p.add_argument("--seed", type=int, default=None, help="the training seed this model belongs to (default: the run's data.seed, else 0)")
+    p.add_argument("--samples", type=int, default=1, help="K responses per question (mean@K, pass@K); default 1")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); K > 1 needs T > 0")
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--sampling-seed", type=int, default=0)
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--limit", type=int, default=None, help="first N rows of each file")
+    p.add_argument("--device", default="auto", help="cpu | cuda | auto (cuda when available); HF generate either way")
+    p.add_argument("--merged-dir", default=None, help="where a verl checkpoint is merged (default global_step_N/merged_hf)")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--json", action="store_true", help="print metrics.json instead of the summary")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    from anatomy_r1_verl.evaluation import results
+    from anatomy_r1_verl.evaluation.inputs import EvalInputError
+
+    try:
+        if a.rescore:
+            if a.model or a.parquets:
+                print("anatomy-r1 eval: --rescore DIR takes no model or parquet", file=sys.stderr)
+                return 2
+            out, metrics = a.rescore, results.rescore(a.rescore)
+        else:
+            if not a.model or not a.parquets:
+                print("anatomy-r1 eval: give MODEL and at least one PARQUET (or --rescore DIR); see --help", file=sys.stderr)
+                return 2
+            import torch
+
+            from anatomy_r1_verl.evaluation.evaluate import run_eval
+            from anatomy_r1_verl.evaluation.generate import GenerationConfig
+
+            device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
+            cfg = GenerationConfig(samples=a.samples, temperature=a.temperature, top_p=a.top_p,
+                                   max_new_tokens=a.max_new_tokens, batch_size=a.batch_size, seed=a.sampling_seed)
+            out, metrics = run_eval(a.model, a.parquets, a.out, cfg=cfg, method=a.method, seed=a.seed, limit=a.limit,
+                                    device=device, merged_dir=a.merged_dir, progress=not a.no_progress)
+    except (EvalInputError, FileNotFoundError, ValueError) as e:
+        print(f"anatomy-r1 eval: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(metrics, indent=1) if a.json else results.format_summary(metrics))
+    print(f"[anatomy-r1 eval] wrote {out}/responses.jsonl, metrics.json, metrics.csv ({metrics['interval']})")
+    return 0

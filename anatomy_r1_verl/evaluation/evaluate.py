@@ -1,0 +1,127 @@
+"""Offline evaluation: a model (HF directory or verl checkpoint) on test parquet files, every response scored
+by the training reward function and kept, metrics with Wilson intervals written beside them.
+
+:func:`run_eval` is ``anatomy-r1 eval`` (:mod:`anatomy_r1_verl.commands.evaluate`); :func:`evaluate` is the
+in-process form the warm start and tests use on a loaded model."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import torch
+
+from anatomy_r1_verl.evaluation import inputs, results
+from anatomy_r1_verl.evaluation.generate import GenerationConfig, generate
+from anatomy_r1_verl.evaluation.prompts import load_rows
+from anatomy_r1_verl.evaluation.scoring import DEFAULT_REWARD_KWARGS, row_fields, score
+
+
+def response_records(model, processor, dataset, cfg: GenerationConfig, *, benchmark: str | dict = "",
+                     file: str = "", reward_kwargs: dict | None = None, progress: bool = True) -> list[dict]:
+    """Generate and score: one record per response (see :mod:`.results`). ``benchmark`` is a name, or a map
+    data_source -> name."""
+    records = []
+    for i, row, texts in generate(model, processor, dataset, cfg, progress=progress, desc=Path(file).name or "eval"):
+        fields = row_fields(row)
+        bench = benchmark.get(fields["data_source"], fields["data_source"]) if isinstance(benchmark, dict) \
+            else (benchmark or fields["data_source"])
+        for k, text in enumerate(texts):
+            rec = {"benchmark": bench, "file": file, "row": i, **fields, "sample": k, "response": text}
+            rec.update(score(rec, reward_kwargs))
+            records.append(rec)
+    return records
+
+
+def evaluate(model, processor, dataset, batch_size: int = 32, max_new_tokens: int = 64,
+             progress: bool = True) -> dict:
+    """Greedy accuracy and format rate over a dataset, overall and per question type (the warm start's check)."""
+    cfg = GenerationConfig(batch_size=batch_size, max_new_tokens=max_new_tokens)
+    recs = response_records(model, processor, dataset, cfg, benchmark="all", progress=progress)
+    n = len(recs)
+    by_type = defaultdict(list)
+    for r in recs:
+        by_type[r["question_type"] or "all"].append(r["acc"])
+    return {"n": n, "acc": sum(r["acc"] for r in recs) / max(n, 1), "format": sum(r["format"] for r in recs) / max(n, 1),
+            "acc_by_type": {k: sum(v) / len(v) for k, v in sorted(by_type.items())},
+            "samples": [r["response"] for r in recs[:3]]}
+
+
+def load_model(model_dir: str | Path, device: str = "cpu"):
+    from transformers import AutoModelForImageTextToText
+
+    dtype = torch.float32 if device == "cpu" else torch.bfloat16
+    return AutoModelForImageTextToText.from_pretrained(str(model_dir), dtype=dtype).to(device)
+
+
+def evaluate_dir(model_dir: str, parquet: str, limit: int | None = None, batch_size: int = 32) -> dict:
+    dataset, processor = load_rows(parquet, model_dir, limit)
+    return evaluate(load_model(model_dir), processor, dataset, batch_size=batch_size)
+
+
+def benchmark_names(parquets: list[str]) -> dict[str, dict[str, str]]:
+    """file -> {data_source: benchmark name}: the data_source, with ``:<file stem>`` when two files share it."""
+    import pyarrow.parquet as pq
+
+    sources = {p: sorted(set(pq.read_table(p, columns=["data_source"]).column(0).to_pylist())) for p in parquets}
+    count = Counter(s for ss in sources.values() for s in ss)
+    return {p: {s: s if count[s] == 1 else f"{s}:{Path(p).stem}" for s in ss} for p, ss in sources.items()}
+
+
+def run_provenance(model_src: str) -> dict:
+    """Method (the run's experiment name) and seed (``data.seed``) of a verl checkpoint inside an
+    ``anatomy-r1 train`` run dir (``runs/<experiment>/checkpoints/global_step_N[/actor]``), else {}."""
+    actor = inputs.checkpoint_actor_dir(model_src)
+    if actor is None:
+        return {}
+    step_dir = actor.parent
+    run_dir = step_dir.parent.parent
+    out = {"step": int(step_dir.name.split("_")[-1]) if step_dir.name.startswith("global_step_") else None}
+    cfg_path = run_dir / "config.yaml"
+    if cfg_path.is_file():
+        from omegaconf import OmegaConf
+
+        cfg = OmegaConf.load(cfg_path)
+        out["method"] = OmegaConf.select(cfg, "trainer.experiment_name", default=None)
+        out["seed"] = OmegaConf.select(cfg, "data.seed", default=None)
+        out["recipe"] = OmegaConf.select(cfg, "anatomy_r1.recipe", default=None)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def run_eval(model_src: str, parquets: list[str], out_dir: str | None = None, *, cfg: GenerationConfig,
+             method: str | None = None, seed: int | None = None, limit: int | None = None, device: str = "cpu",
+             merged_dir: str | None = None, reward_kwargs: dict | None = None, progress: bool = True) -> tuple[Path, dict]:
+    """``anatomy-r1 eval``: check the inputs, merge a checkpoint if needed, generate, score, write the folder."""
+    cfg.validate()
+    for p in parquets:
+        inputs.check_parquet(p)
+    prov = run_provenance(model_src)
+    actor = inputs.checkpoint_actor_dir(model_src)
+    merged = merged_dir or (str(actor.parent / "merged_hf") if actor else "")
+    model_dir = inputs.resolve_model(model_src, merged)
+    inputs.check_model_dir(model_dir)
+    method = method or prov.get("method") or model_dir.name
+    seed = seed if seed is not None else int(prov.get("seed", 0))
+    root = os.path.abspath(os.path.expanduser(os.environ.get("ANATOMY_R1_OUTPUT_DIR", "outputs")))
+    out = Path(out_dir) if out_dir else Path(root) / "evals" / method / f"seed{seed}"
+    out.mkdir(parents=True, exist_ok=True)
+    reward_kwargs = DEFAULT_REWARD_KWARGS if reward_kwargs is None else reward_kwargs
+
+    model = load_model(model_dir, device)
+    names = benchmark_names(parquets)
+    records: list[dict] = []
+    t0 = time.time()
+    for p in parquets:
+        dataset, processor = load_rows(p, str(model_dir), limit)
+        records += response_records(model, processor, dataset, cfg, benchmark=names[p], file=os.path.abspath(p),
+                                    reward_kwargs=reward_kwargs, progress=progress)
+    results.write_responses(out, records)
+    settings = {"model": str(model_src), "model_dir": str(model_dir), "method": method, "seed": seed,
+                **{k: v for k, v in prov.items() if k in ("step", "recipe")},
+                "files": [os.path.abspath(p) for p in parquets], "limit": limit, "device": device,
+                "backend": "hf-generate", "samples": cfg.samples, "temperature": cfg.temperature, "top_p": cfg.top_p,
+                "max_new_tokens": cfg.max_new_tokens, "sampling_seed": cfg.seed, "reward_kwargs": reward_kwargs,
+                "generation_s": round(time.time() - t0, 1)}
+    return out, results.write_metrics(out, records, settings)

@@ -1,0 +1,38 @@
+"""95 % confidence intervals for the rates ``anatomy-r1 eval`` reports (accuracy, format rate, pass@K).
+
+The Wilson score interval (Wilson 1927) for a binomial proportion: unlike the normal ("Wald") interval it
+stays inside [0, 1] and keeps close to its nominal coverage for small n and rates near 0 or 1, which is
+where per-class breakdowns of a few hundred questions live.
+
+For mean@K (the average over K samples of a question, averaged over n questions) the same formula is used
+with the n questions as the trials: the variance of a mean of per-question averages in [0, 1] is at most
+p(1-p)/n, so this interval is conservative (at least as wide as it needs to be), never too narrow.
+"""
+
+from __future__ import annotations
+
+import math
+
+Z95 = 1.959963984540054  # the standard normal's 97.5 % quantile
+METHOD = "Wilson score interval, 95 % (mean@K: the n questions as trials, conservative)"
+
+
+def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval ``(lo, hi)`` of ``successes`` out of ``n`` trials; ``(0.0, 1.0)`` for n = 0.
+
+    ``successes`` may be fractional (a sum of per-question mean@K rates)."""
+    if n < 0 or successes < 0 or successes > n + 1e-9:
+        raise ValueError(f"wilson: need 0 <= successes <= n, got successes={successes}, n={n}")
+    if n == 0:
+        return 0.0, 1.0
+    p = min(successes / n, 1.0)
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def rate(successes: float, n: int) -> dict:
+    """``{"value", "lo", "hi", "n"}``: a rate with its Wilson interval, to 6 decimals (value 0.0 for n = 0)."""
+    lo, hi = wilson(successes, n)
+    return {"value": round(successes / n, 6) if n else 0.0, "lo": round(lo, 6), "hi": round(hi, 6), "n": n}

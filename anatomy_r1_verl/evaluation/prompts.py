@@ -1,0 +1,41 @@
+"""Prompts exactly as verl's agent loop builds them: verl's ``RLHFDataset`` row -> the processor's chat
+template -> ``qwen_vl_utils`` images, so an offline number means what verl's ``val-core/<data_source>/acc``
+means."""
+
+from __future__ import annotations
+
+from anatomy_r1_verl.patches import torchvision_ops
+
+torchvision_ops.apply()
+
+
+def load_rows(parquet: str, model_dir: str, limit: int | None = None, max_prompt_length: int = 1024):
+    """verl's RLHFDataset over ``parquet`` with the model's tokenizer/processor (rows carry ``raw_prompt``),
+    and the processor."""
+    from omegaconf import OmegaConf
+
+    from verl.utils import hf_processor, hf_tokenizer
+    from verl.utils.dataset.rl_dataset import RLHFDataset
+
+    cfg = OmegaConf.create({"prompt_key": "prompt", "image_key": "images", "max_prompt_length": max_prompt_length,
+                            "filter_overlong_prompts": False, "truncation": "error",
+                            "val_max_samples": limit if limit else -1, "train_max_samples": -1})
+    processor = hf_processor(model_dir)
+    if processor is None:
+        raise RuntimeError(f"verl's hf_processor({model_dir!r}) returned None; run `anatomy-r1 doctor`")
+    return RLHFDataset(parquet, hf_tokenizer(model_dir), cfg, processor=processor, max_samples=limit or -1), processor
+
+
+def encode_prompts(processor, raw_prompts: list, responses: list[str] | None = None):
+    """Batch-encode chat prompts (optionally with a target response each), left-padded, with pixels."""
+    from qwen_vl_utils import process_vision_info
+
+    texts, images = [], []
+    for i, messages in enumerate(raw_prompts):
+        text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        if responses is not None:
+            text += responses[i] + "<|im_end|>"
+        texts.append(text)
+        imgs, _ = process_vision_info(messages)
+        images += list(imgs or [])
+    return processor(text=texts, images=images or None, return_tensors="pt", padding=True)
