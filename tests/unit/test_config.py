@@ -122,3 +122,42 @@ def test_train_list_names_every_shipped_recipe(capsys):
     for recipe in RECIPES:
         assert any(line.startswith(recipe.stem + " ") for line in out.splitlines()), recipe.stem
     assert launcher.resolve_recipe("ssgvqa_grpo") == RECIPES[[r.stem for r in RECIPES].index("ssgvqa_grpo")]
+
+
+PRESETS = Path(__file__).resolve().parents[2] / "anatomy_r1_verl" / "config"
+MODELS = sorted(p.stem for p in (PRESETS / "model").glob("*.yaml"))
+BENCHMARKS = sorted(p.stem for p in (PRESETS / "benchmark").glob("*.yaml"))
+
+
+def test_presets_exist():
+    assert MODELS == ["qwen25vl_3b", "qwen25vl_7b", "tiny"]
+    assert BENCHMARKS == ["omnimedvqa", "ssgvqa", "synthetic"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("benchmark", BENCHMARKS)
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+def test_presets_compose_and_select_model_and_data(model, benchmark, profile):
+    cfg = launcher.compose("ssgvqa_grpo_ascl", [f"profile={profile}", f"model={model}", f"benchmark={benchmark}"])
+    OmegaConf.resolve(cfg)
+    from verl.utils.config import omega_conf_to_dataclass
+
+    omega_conf_to_dataclass(cfg.actor_rollout_ref.rollout)
+    # the recipe's own file follows the selected benchmark's folder; validation is the benchmark's
+    assert cfg.data.train_files.endswith(f"/{benchmark}/train_scored.parquet")
+    assert cfg.data.val_files.endswith(f"/{benchmark}/" + ("test.parquet" if benchmark == "omnimedvqa" else "val.parquet"))
+    path = cfg.actor_rollout_ref.model.path
+    expected = {"qwen25vl_3b": "Qwen2.5-VL-3B", "qwen25vl_7b": "Qwen2.5-VL-7B", "tiny": "tiny-qwen25vl-warm"}[model]
+    assert expected in path or model != "tiny" and path.startswith("/")  # env vars may point elsewhere
+    tp = cfg.actor_rollout_ref.rollout.tensor_model_parallel_size
+    assert tp == {"qwen25vl_3b": 1, "qwen25vl_7b": 2, "tiny": 1}[model]
+    assert cfg.actor_rollout_ref.rollout.name == {"cpu": "hfcpu", "gpu": "vllm"}[profile]
+
+
+def test_ssgvqa_recipes_default_to_the_7b_model_and_ssgvqa(monkeypatch):
+    monkeypatch.delenv("ANATOMY_R1_BASE_MODEL", raising=False)
+    monkeypatch.setenv("ANATOMY_R1_DATA", "/d")
+    cfg = launcher.compose("ssgvqa_grpo")
+    OmegaConf.resolve(cfg)
+    assert cfg.actor_rollout_ref.model.path == "/models/Qwen2.5-VL-7B-Instruct"
+    assert cfg.data.train_files == "/d/ssgvqa/train.parquet"
