@@ -35,6 +35,14 @@ DEFAULT_INSTRUCTION = (
     "(the letter of the correct option) in <answer> </answer> tags."
 )
 
+# The SFT baseline's request (the authors' ``sft_prompt``: no think block), and its target answer.
+SFT_INSTRUCTION = "Answer with the letter of the correct option in <answer> </answer> tags."
+
+
+def sft_target(letter: str) -> str:
+    return f"<answer>{letter}</answer>"
+
+
 ABILITY = "anatomy_vqa"
 
 _OPTION_LINE = re.compile(rf"^\s*\(?([{LETTERS}])[\.\):]\s*(.+?)\s*$")

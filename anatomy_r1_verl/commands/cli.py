@@ -4,7 +4,8 @@
     anatomy-r1 train --list                      the shipped recipes
     anatomy-r1 demo [key=value ...]              build the CPU demo assets if missing and train on them
     anatomy-r1 prepare WHAT ...                  write verl parquet: synthetic | ssgvqa | omnimedvqa | swift-json,
-                                                 or add S(q) (score) / question variants (augment) to one
+                                                 or add S(q) (score) / question variants (augment) to one,
+                                                 or make the SFT baseline's files from one (sft)
     anatomy-r1 build-model OUT_DIR               build the tiny random-init Qwen2.5-VL offline
     anatomy-r1 warmstart --data D --out M        SFT the tiny model on a synthetic train split (CPU)
     anatomy-r1 eval MODEL PARQUET... [--out DIR] accuracy / format rate with 95 % intervals of a model or verl
@@ -28,6 +29,7 @@ PREPARE = {
     "swift-json": "data_prep.swift_json",
     "score": "anatomy_r1_verl.ascl.difficulty",  # ASCL: S(q) per row
     "augment": "anatomy_r1_verl.gdqa.variants",  # GDQA: question variants per row
+    "sft": "data_prep.sft",  # the SFT baseline: messages with a <think>-less answer
 }
 
 

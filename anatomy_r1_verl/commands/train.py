@@ -1,4 +1,5 @@
-"""Compose a recipe into verl's config, check it, and run verl's own ``main_ppo`` on it.
+"""Compose a recipe into verl's config, check it, and run verl's own ``main_ppo`` on it (or, for a recipe with
+``anatomy_r1.trainer: sft``, verl's own SFT trainer ``verl.trainer.sft_trainer`` under torchrun).
 
 ``anatomy-r1 train RECIPE [hydra overrides...]`` is exactly ``python -m verl.trainer.main_ppo
 --config-path=<recipe dir> --config-name=<recipe>`` plus what a user would otherwise find out an hour
@@ -95,6 +96,19 @@ def _check_reward(cfg: DictConfig) -> None:
             raise RecipeError(str(e)) from e
 
 
+def trainer_kind(cfg: DictConfig) -> str:
+    """``ppo`` (verl's main_ppo: every RL recipe) or ``sft`` (verl's SFT trainer), from ``anatomy_r1.trainer``."""
+    kind = OmegaConf.select(cfg, "anatomy_r1.trainer", default="ppo")
+    if kind not in ("ppo", "sft"):
+        raise RecipeError(f"anatomy_r1.trainer: {kind!r} is not a trainer; use ppo (verl's main_ppo) or sft "
+                          "(verl.trainer.sft_trainer)")
+    return kind
+
+
+def model_key(cfg: DictConfig) -> str:
+    return "model.path" if trainer_kind(cfg) == "sft" else "actor_rollout_ref.model.path"
+
+
 def _check_files(cfg: DictConfig) -> None:
     for key in ("data.train_files", "data.val_files"):
         val = OmegaConf.select(cfg, key, default=None)
@@ -103,11 +117,12 @@ def _check_files(cfg: DictConfig) -> None:
             if "://" not in str(f) and not os.path.isfile(os.path.expanduser(str(f))):
                 raise RecipeError(f"{key}: no such file {f!r}; build it with `anatomy-r1 prepare ...` "
                                   "or override the key")
-    model = OmegaConf.select(cfg, "actor_rollout_ref.model.path")
+    key = model_key(cfg)
+    model = OmegaConf.select(cfg, key)
     local = os.path.expanduser(str(model))
     if os.path.isabs(local) or os.path.exists(local):
         if not os.path.isfile(os.path.join(local, "config.json")):
-            raise RecipeError(f"actor_rollout_ref.model.path: no model at {model!r} (no config.json)")
+            raise RecipeError(f"{key}: no model at {model!r} (no config.json)")
 
 
 def check_processor(model_path: str) -> None:
@@ -129,7 +144,7 @@ def preflight(cfg: DictConfig) -> None:
     self_check()
     _check_reward(cfg)
     _check_files(cfg)
-    model = os.path.expanduser(str(cfg.actor_rollout_ref.model.path))
+    model = os.path.expanduser(str(OmegaConf.select(cfg, model_key(cfg))))
     if os.path.isdir(model):
         check_processor(model)
 
@@ -161,10 +176,36 @@ def train(cfg: DictConfig) -> Path:
     preflight(cfg)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
     print(f"[anatomy-r1] recipe {cfg.anatomy_r1.recipe} -> run dir {run_dir}", flush=True)
+    if trainer_kind(cfg) == "sft":
+        return train_sft(cfg, run_dir)
 
     from verl.trainer.main_ppo import main as verl_main
 
     verl_main(cfg)  # hydra.main passes a given config straight to verl's task function
+    return run_dir
+
+
+def sft_command(cfg: DictConfig, run_dir: Path) -> list[str]:
+    """torchrun running verl's SFT trainer on the composed config saved as ``run_dir/config.yaml``."""
+    if int(cfg.trainer.nnodes) > 1:
+        raise RecipeError(f"trainer.nnodes={cfg.trainer.nnodes}: a multi-node SFT run needs torchrun on every node; "
+                          f"run `torchrun --nnodes N --node_rank R --rdzv_endpoint HOST:PORT --nproc_per_node "
+                          f"{cfg.trainer.n_gpus_per_node} -m verl.trainer.sft_trainer --config-path {run_dir} "
+                          "--config-name config` there")
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
+            f"--nproc_per_node={int(cfg.trainer.n_gpus_per_node)}", "-m", "verl.trainer.sft_trainer",
+            f"--config-path={run_dir}", "--config-name=config"]
+
+
+def train_sft(cfg: DictConfig, run_dir: Path) -> Path:
+    """verl's own SFT trainer (``verl.trainer.sft_trainer``, torchrun, FSDP engine) on the composed config."""
+    import subprocess
+
+    cmd = sft_command(cfg, run_dir)
+    print("[anatomy-r1] " + " ".join(cmd), flush=True)
+    rc = subprocess.call(cmd, env=dict(os.environ))
+    if rc != 0:
+        raise RecipeError(f"verl's SFT trainer exited with {rc} (its log is above; the config is {run_dir}/config.yaml)")
     return run_dir
 
 
@@ -224,7 +265,14 @@ def run_recipe(recipe: str, overrides: list[str], before_train=None) -> int:
 
 
 def report_final(run_dir: Path) -> dict:
-    final = final_validation(read_metrics(run_dir))
+    records = read_metrics(run_dir)
+    final = final_validation(records)
+    losses = {k: v for rec in records for k, v in rec.get("data", rec).items() if k in ("train/loss", "val/loss")}
+    if not final and losses:  # the SFT trainer logs losses, not validation accuracy
+        pretty = ", ".join(f"{k} = {v:.4f}" for k, v in sorted(losses.items()))
+        print(f"[anatomy-r1] final losses (step {records[-1].get('step')}): {pretty}; accuracy: `anatomy-r1 eval "
+              f"{run_dir}/checkpoints/global_step_N TEST.parquet`", flush=True)
+        return losses
     if final:
         accs = {k: v for k, v in final.items() if "/acc/" in k}
         pretty = ", ".join(f"{k} = {v:.3f}" for k, v in sorted(accs.items()))

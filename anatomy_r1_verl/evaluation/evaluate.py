@@ -76,7 +76,7 @@ def run_provenance(model_src: str) -> dict:
     actor = inputs.checkpoint_actor_dir(model_src)
     if actor is None:
         return {}
-    step_dir = actor.parent
+    step_dir = inputs.checkpoint_step_dir(actor)
     run_dir = step_dir.parent.parent
     out = {"step": int(step_dir.name.split("_")[-1]) if step_dir.name.startswith("global_step_") else None}
     cfg_path = run_dir / "config.yaml"
@@ -99,7 +99,7 @@ def run_eval(model_src: str, parquets: list[str], out_dir: str | None = None, *,
         inputs.check_parquet(p)
     prov = run_provenance(model_src)
     actor = inputs.checkpoint_actor_dir(model_src)
-    merged = merged_dir or (str(actor.parent / "merged_hf") if actor else "")
+    merged = merged_dir or (str(inputs.checkpoint_step_dir(actor) / "merged_hf") if actor else "")
     model_dir = inputs.resolve_model(model_src, merged)
     inputs.check_model_dir(model_dir)
     method = method or prov.get("method") or model_dir.name

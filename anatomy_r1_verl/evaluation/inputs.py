@@ -23,13 +23,19 @@ def _is_verl_actor_dir(d: Path) -> bool:
 
 
 def checkpoint_actor_dir(src: str | os.PathLike) -> Path | None:
-    """The ``actor`` folder of a verl FSDP checkpoint given as ``global_step_N`` or ``global_step_N/actor``,
-    else None."""
+    """The folder holding the model shards of a verl FSDP checkpoint given as ``global_step_N`` or
+    ``global_step_N/actor`` (PPO trainer) or ``global_step_N`` (SFT trainer), else None."""
     d = Path(src)
     for cand in (d, d / "actor"):
         if cand.is_dir() and _is_verl_actor_dir(cand):
             return cand
     return None
+
+
+def checkpoint_step_dir(actor: Path) -> Path:
+    """``global_step_N`` of an actor folder: its parent for verl's PPO layout (``global_step_N/actor``), itself
+    for the SFT trainer's (``global_step_N`` holds the shards)."""
+    return actor if actor.name.startswith("global_step_") else actor.parent
 
 
 def resolve_model(src: str | os.PathLike, merged_dir: str | os.PathLike) -> Path:
