@@ -7,7 +7,9 @@ from omegaconf import OmegaConf
 
 from anatomy_r1_verl.commands import train as launcher
 
-RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.yaml"))
+ALL_RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.yaml"))
+SFT_RECIPES = [p for p in ALL_RECIPES if "anatomy_r1_sft" in p.read_text()]
+RECIPES = [p for p in ALL_RECIPES if p not in SFT_RECIPES]  # the RL recipes (verl's main_ppo)
 
 
 def test_there_are_recipes():
@@ -81,11 +83,11 @@ def _leaves(node, prefix=""):
             yield path
 
 
-@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("recipe", ALL_RECIPES, ids=lambda p: p.stem)
 def test_recipe_keys_are_real_verl_keys(recipe):
     """A YAML file can add any key silently; a typo in a recipe must not become a setting nobody reads."""
     raw = OmegaConf.to_container(OmegaConf.load(recipe))
-    base = launcher.compose("demo_cpu")
+    base = launcher.compose("ssgvqa_sft" if recipe in SFT_RECIPES else "demo_cpu")
     missing = object()
     for key in _leaves({k: v for k, v in raw.items() if k not in ("hydra", "defaults")}):
         if key.startswith("anatomy_r1.demo."):
@@ -119,7 +121,7 @@ def test_hfcpu_server_settings_come_from_verls_engine_kwargs():
 def test_train_list_names_every_shipped_recipe(capsys):
     assert launcher.main_train(["--list"]) == 0
     out = capsys.readouterr().out
-    for recipe in RECIPES:
+    for recipe in ALL_RECIPES:
         assert any(line.startswith(recipe.stem + " ") for line in out.splitlines()), recipe.stem
     assert launcher.resolve_recipe("ssgvqa_grpo") == RECIPES[[r.stem for r in RECIPES].index("ssgvqa_grpo")]
 
@@ -161,3 +163,39 @@ def test_ssgvqa_recipes_default_to_the_7b_model_and_ssgvqa(monkeypatch):
     OmegaConf.resolve(cfg)
     assert cfg.actor_rollout_ref.model.path == "/models/Qwen2.5-VL-7B-Instruct"
     assert cfg.data.train_files == "/d/ssgvqa/train.parquet"
+
+
+def test_there_is_an_sft_recipe():
+    assert [p.stem for p in SFT_RECIPES] == ["ssgvqa_sft"]
+
+
+@pytest.mark.parametrize("recipe", SFT_RECIPES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("benchmark", BENCHMARKS)
+def test_sft_recipe_composes_with_verls_sft_config(recipe, profile, model, benchmark):
+    from verl.utils.config import omega_conf_to_dataclass
+
+    cfg = launcher.compose(str(recipe), [f"profile={profile}", f"model={model}", f"benchmark={benchmark}"])
+    OmegaConf.resolve(cfg)
+    assert launcher.trainer_kind(cfg) == "sft" and launcher.model_key(cfg) == "model.path"
+    assert cfg.trainer.device == {"cpu": "cpu", "gpu": "cuda"}[profile]
+    assert cfg.data.train_files.endswith(f"/{benchmark}/sft_train.parquet")
+    expected = {"qwen25vl_3b": "Qwen2.5-VL-3B", "qwen25vl_7b": "Qwen2.5-VL-7B", "tiny": "tiny-qwen25vl-warm"}[model]
+    assert expected in cfg.model.path or model != "tiny" and cfg.model.path.startswith("/")
+    # verl's SFT trainer builds these dataclasses from the config first thing (HFModelConfig loads the
+    # tokenizer, so only for the model that is on disk)
+    for key in ("engine", "optim", "checkpoint") + (("model",) if model == "tiny" else ()):
+        omega_conf_to_dataclass(cfg[key])
+    assert cfg.engine.strategy == "fsdp2" and "messages_key" in cfg.data
+
+
+def test_sft_launch_is_verls_sft_trainer_on_the_saved_config(tmp_path):
+    cfg = launcher.compose("ssgvqa_sft", ["profile=cpu"])
+    cmd = launcher.sft_command(cfg, tmp_path)
+    assert cmd[1:3] == ["-m", "torch.distributed.run"] and "verl.trainer.sft_trainer" in cmd
+    assert f"--config-path={tmp_path}" in cmd and "--config-name=config" in cmd
+    with pytest.raises(launcher.RecipeError, match="multi-node"):
+        launcher.sft_command(launcher.compose("ssgvqa_sft", ["trainer.nnodes=2"]), tmp_path)
+    with pytest.raises(launcher.RecipeError, match="anatomy_r1.trainer"):
+        launcher.trainer_kind(launcher.compose("ssgvqa_sft", ["anatomy_r1.trainer=dpo"]))
