@@ -27,6 +27,9 @@ def test_wheel_holds_recipes_config_model_and_tables(wheel):
     recipes = {p.name for p in (REPO / "recipes").glob("*.yaml")}
     assert {f"anatomy_r1_verl/recipes/{r}" for r in recipes} <= names
     for needed in ("anatomy_r1_verl/config/anatomy_r1.yaml", "anatomy_r1_verl/config/profile/cpu.yaml",
+                   "anatomy_r1_verl/config/model/qwen25vl_3b.yaml", "anatomy_r1_verl/config/benchmark/omnimedvqa.yaml",
+                   "anatomy_r1_verl/config/sft/anatomy_r1_sft.yaml", "anatomy_r1_verl/config/sft/model/tiny.yaml",
+                   "anatomy_r1_verl/report/figures.py", "data_prep/sft.py",
                    "anatomy_r1_verl/tiny/assets/tiny-qwen25vl-warm/model.safetensors",
                    "anatomy_r1_verl/ascl/anatomy_similarity.yaml", "anatomy_r1_verl/patches/mrope_position_ids.py",
                    "reward_fns/combine.py", "data_prep/synthetic.py"):
