@@ -75,7 +75,7 @@ def _plot(ax, steps, values, smooth: float, **kw):
         ax.plot(steps, values, linewidth=2, marker="o" if len(values) < 30 else None, markersize=3, **kw)
 
 
-def _figure(ncols: int, nrows: int = 1):
+def _figure(ncols: int, nrows: int = 1, min_width: float = 0.0):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,7 +83,7 @@ def _figure(ncols: int, nrows: int = 1):
 
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(4.6 * ncols, min_width), 3.4 * nrows), squeeze=False)
     flat = [a for row in axes for a in row]
     for ax in flat:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -147,7 +147,7 @@ def figure2(runs: list[tuple[str, dict]], out: Path, smooth: float = 0.0, log=pr
             have.append((label, s, classes))
     if not have:
         raise FigureError(f"figure 2: no run has {INVALID_PREFIX}<class> metrics; nothing to draw")
-    plt, fig, axes = _figure(len(have))
+    plt, fig, axes = _figure(len(have), min_width=7.0)  # room for the title and the class legend
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     all_classes = sorted({c for _, _, cs in have for c in cs})
     for ax, (label, s, classes) in zip(axes, have):
@@ -164,6 +164,6 @@ def figure2(runs: list[tuple[str, dict]], out: Path, smooth: float = 0.0, log=pr
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
-    fig.suptitle("Figure 2: share of GRPO groups with zero reward spread, per answer class"
+    fig.suptitle("Figure 2: invalid-gradient ratio per answer class"
                  + (f" (EMA {smooth})" if smooth else ""), fontsize=11)
     return _save(plt, fig, out)
