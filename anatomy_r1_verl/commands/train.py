@@ -123,12 +123,31 @@ def check_processor(model_path: str) -> None:
                           "training would be text-only. Run `anatomy-r1 doctor` (torchvision?)")
 
 
+def _check_resume(cfg: DictConfig) -> None:
+    """verl rewrites ``latest_checkpointed_iteration.txt`` in place after each complete save; a kill in that
+    instant leaves it empty, and verl's resume would stop on ``int('')``. Say what to do instead."""
+    if OmegaConf.select(cfg, "trainer.resume_mode", default="auto") != "auto":
+        return
+    ckpt_dir = str(OmegaConf.select(cfg, "trainer.default_local_dir", default="") or "")
+    tracker = os.path.join(ckpt_dir, "latest_checkpointed_iteration.txt")
+    if not os.path.isfile(tracker):
+        return
+    text = Path(tracker).read_text().strip()
+    if not text.isdigit() or not os.path.isdir(os.path.join(ckpt_dir, f"global_step_{text}")):
+        done = sorted((int(d.name.split("_")[-1]) for d in Path(ckpt_dir).glob("global_step_*")
+                       if d.name.split("_")[-1].isdigit()), reverse=True)
+        raise RecipeError(f"{tracker} reads {text!r}, not a saved step (a kill while verl wrote it?). Write the "
+                          f"last complete step into it (saved folders: {done or 'none'}; a folder is complete "
+                          "when it has data.pt) or delete it to start from scratch")
+
+
 def preflight(cfg: DictConfig) -> None:
     from anatomy_r1_verl.plugin import self_check
 
     self_check()
     _check_reward(cfg)
     _check_files(cfg)
+    _check_resume(cfg)
     model = os.path.expanduser(str(cfg.actor_rollout_ref.model.path))
     if os.path.isdir(model):
         check_processor(model)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 import signal
 import subprocess
 import time
@@ -263,7 +264,15 @@ DEATHS = {
 }
 
 
-@pytest.mark.parametrize("kind", list(DEATHS))
+# ~60 s each (a job's start-up dominates). The CI tier runs the rollout server, the case verl alone misses
+# (it keeps drawing batches); ANATOMY_R1_CLUSTER_ALL_DEATHS=1 adds the FSDP and reward workers
+# (measured: docs/cluster.md)
+ALL_DEATHS = os.environ.get("ANATOMY_R1_CLUSTER_ALL_DEATHS") == "1"
+_extra = pytest.mark.skipif(not ALL_DEATHS, reason="set ANATOMY_R1_CLUSTER_ALL_DEATHS=1 (about 2 more minutes)")
+
+
+@pytest.mark.parametrize("kind", ["rollout_server", pytest.param("fsdp_worker", marks=_extra),
+                                  pytest.param("reward_worker", marks=_extra)])
 def test_worker_death_fails_fast(cluster, shared, killed, kind):
     """A worker SIGKILLed mid-step (of a run resumed from the step-2 checkpoint) fails the job within the
     bound, with a message naming the dead actor's class and pid; the last checkpoint stays the latest."""
@@ -298,6 +307,11 @@ def test_kill_and_resume_draws_the_uninterrupted_batches(cluster, shared, full_r
     assert sorted(full) == [1, 2, 3] and all(len(v) == 4 for v in full.values())
     assert first[1] == full[1] and first[2] == full[2]
     assert sorted(resumed) == [3] and resumed[3] == full[3]
+    # the same responses up to the documented rare flips (README "Seeds"): with two rollout servers, which
+    # requests share a padded generate batch varies between runs, and so does float summation order
     full_s, resumed_s = samples(shared / "trace" / "full"), samples(shared / "trace" / "resumed")
-    assert resumed_s[3] == full_s[3]
+    assert len(resumed_s[3]) == len(full_s[3]) == 16
+    flipped = sum((Counter(full_s[3]) - Counter(resumed_s[3])).values())
+    print(f"\n[cluster] step 3 after the resume: {16 - flipped} of 16 samples identical to the uninterrupted run")
+    assert flipped <= 2, (full_s[3], resumed_s[3])
     assert steps_logged(killed["run_dir"])[-1] == 3

@@ -113,3 +113,19 @@ def test_connect_cluster_drops_local_only_ray_init_args(monkeypatch):
     assert "num_cpus" not in seen and "num_gpus" not in seen
     assert seen["runtime_env"]["env_vars"]["ANATOMY_R1_TRACE_DIR"] == "/t"
     assert seen["runtime_env"]["env_vars"].get("TRANSFER_QUEUE_ENABLE") == ("1" if cfg.transfer_queue.enable else None)
+
+
+def test_resume_refuses_a_torn_tracker_file(tmp_path):
+    """An empty latest_checkpointed_iteration.txt (killed while verl rewrote it) is an error saying what to
+    do, not verl's int('') traceback; a sound one passes."""
+    from anatomy_r1_verl.commands.train import RecipeError, _check_resume, compose
+
+    ckpt = tmp_path / "ckpt"
+    (ckpt / "global_step_2").mkdir(parents=True)
+    cfg = compose("demo_cpu", [f"trainer.default_local_dir={ckpt}", "trainer.resume_mode=auto"])
+    _check_resume(cfg)  # no tracker yet: a fresh start
+    (ckpt / "latest_checkpointed_iteration.txt").write_text("2")
+    _check_resume(cfg)
+    (ckpt / "latest_checkpointed_iteration.txt").write_text("")
+    with pytest.raises(RecipeError, match=r"reads '', not a saved step .*saved folders: \[2\]"):
+        _check_resume(cfg)
