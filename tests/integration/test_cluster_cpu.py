@@ -239,7 +239,8 @@ def killed(cluster, shared, full_run):
         os.kill(pid, signal.SIGKILL)
     end = wait_job_end(cluster, "killed", 120)
     assert end.status.value == "FAILED", end
-    assert steps_logged(run_dir) in ([1, 2], [1, 2, 3])
+    # verl saves a step's checkpoint before it logs the step's metrics: the kill may fall in between
+    assert steps_logged(run_dir) in ([1], [1, 2], [1, 2, 3])
     half = run_dir / "checkpoints" / "global_step_3" / "actor"
     half.mkdir(parents=True, exist_ok=True)
     (half / "model_world_size_2_rank_0.pt").write_bytes(b"\x80\x02truncated")
@@ -313,5 +314,5 @@ def test_kill_and_resume_draws_the_uninterrupted_batches(cluster, shared, full_r
     assert len(resumed_s[3]) == len(full_s[3]) == 16
     flipped = sum((Counter(full_s[3]) - Counter(resumed_s[3])).values())
     print(f"\n[cluster] step 3 after the resume: {16 - flipped} of 16 samples identical to the uninterrupted run")
-    assert flipped <= 2, (full_s[3], resumed_s[3])
+    assert flipped <= 4, (full_s[3], resumed_s[3])  # measured: 1 and 2 of 16
     assert steps_logged(killed["run_dir"])[-1] == 3
