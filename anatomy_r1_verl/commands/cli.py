@@ -2,7 +2,7 @@
 
     anatomy-r1 train RECIPE [key=value ...]      run verl's GRPO trainer on a recipe (any verl key overridable)
     anatomy-r1 train --list                      the shipped recipes
-    anatomy-r1 submit RECIPE --address URL [...]  run a recipe on a Ray cluster as a Ray job (docs/cluster.md)
+    anatomy-r1 submit RECIPE --address URL ...   run a recipe on a Ray cluster as a Ray job (docs/cluster.md)
     anatomy-r1 jobs list|status|logs|stop [ID]   the cluster's jobs: list, follow the log, stop
     anatomy-r1 demo [key=value ...]              build the CPU demo assets if missing and train on them
     anatomy-r1 prepare WHAT ...                  write verl parquet: synthetic | ssgvqa | omnimedvqa | swift-json,
