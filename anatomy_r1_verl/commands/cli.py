@@ -2,6 +2,8 @@
 
     anatomy-r1 train RECIPE [key=value ...]      run verl's GRPO trainer on a recipe (any verl key overridable)
     anatomy-r1 train --list                      the shipped recipes
+    anatomy-r1 submit RECIPE --address URL ...   run a recipe on a Ray cluster as a Ray job (docs/cluster.md)
+    anatomy-r1 jobs list|status|logs|stop [ID]   the cluster's jobs: list, follow the log, stop
     anatomy-r1 demo [key=value ...]              build the CPU demo assets if missing and train on them
     anatomy-r1 prepare WHAT ...                  write verl parquet: synthetic | ssgvqa | omnimedvqa | swift-json,
                                                  or add S(q) (score) / question variants (augment) to one,
@@ -36,6 +38,8 @@ PREPARE = {
 # command -> "module:function" taking the remaining arguments (imported only when the command runs)
 COMMANDS = {
     "train": "anatomy_r1_verl.commands.train:main_train",
+    "submit": "anatomy_r1_verl.commands.submit:main",
+    "jobs": "anatomy_r1_verl.commands.jobs:main",
     "demo": "anatomy_r1_verl.commands.demo:main",
     "build-model": "anatomy_r1_verl.tiny.model:main",
     "warmstart": "anatomy_r1_verl.tiny.warmstart:main",

@@ -138,12 +138,31 @@ def check_processor(model_path: str) -> None:
                           "training would be text-only. Run `anatomy-r1 doctor` (torchvision?)")
 
 
+def _check_resume(cfg: DictConfig) -> None:
+    """verl rewrites ``latest_checkpointed_iteration.txt`` in place after each complete save; a kill in that
+    instant leaves it empty, and verl's resume would stop on ``int('')``. Say what to do instead."""
+    if OmegaConf.select(cfg, "trainer.resume_mode", default="auto") != "auto":
+        return
+    ckpt_dir = str(OmegaConf.select(cfg, "trainer.default_local_dir", default="") or "")
+    tracker = os.path.join(ckpt_dir, "latest_checkpointed_iteration.txt")
+    if not os.path.isfile(tracker):
+        return
+    text = Path(tracker).read_text().strip()
+    if not text.isdigit() or not os.path.isdir(os.path.join(ckpt_dir, f"global_step_{text}")):
+        done = sorted((int(d.name.split("_")[-1]) for d in Path(ckpt_dir).glob("global_step_*")
+                       if d.name.split("_")[-1].isdigit()), reverse=True)
+        raise RecipeError(f"{tracker} reads {text!r}, not a saved step (a kill while verl wrote it?). Write the "
+                          f"last complete step into it (saved folders: {done or 'none'}; a folder is complete "
+                          "when it has data.pt) or delete it to start from scratch")
+
+
 def preflight(cfg: DictConfig) -> None:
     from anatomy_r1_verl.plugin import self_check
 
     self_check()
     _check_reward(cfg)
     _check_files(cfg)
+    _check_resume(cfg)
     model = os.path.expanduser(str(OmegaConf.select(cfg, model_key(cfg))))
     if os.path.isdir(model):
         check_processor(model)
@@ -157,6 +176,10 @@ def run_env(cfg: DictConfig) -> dict:
         "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
         "TRANSFORMERS_OFFLINE": os.environ.get("TRANSFORMERS_OFFLINE", "1"),
         "VERL_FILE_LOGGER_PATH": os.environ.get("VERL_FILE_LOGGER_PATH", str(run_dir / "metrics.jsonl")),
+        # verl's tensorboard logger and wandb write under the working directory by default, which on a
+        # cluster is the job's temporary folder: keep them with the run's metrics
+        "TENSORBOARD_DIR": os.environ.get("TENSORBOARD_DIR", str(run_dir / "tensorboard")),
+        "WANDB_DIR": os.environ.get("WANDB_DIR", str(run_dir)),
     }
     if "wandb" not in list(cfg.trainer.logger):
         env.setdefault("WANDB_MODE", os.environ.get("WANDB_MODE", "disabled"))
@@ -164,6 +187,56 @@ def run_env(cfg: DictConfig) -> dict:
         env["VERL_PLATFORM"] = "cpu"
         env.setdefault("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
     return env
+
+
+# variables of the launching shell that every Ray process of a run needs (on a cluster they do not inherit
+# the driver's environment: they get them through the runtime environment, see connect_cluster)
+FORWARD_PREFIXES = ("ANATOMY_R1_", "VERL_", "WANDB_")
+FORWARD_KEYS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "TOKENIZERS_PARALLELISM",
+                "OMP_NUM_THREADS", "TENSORBOARD_DIR")
+
+
+def forwarded_env(environ=None) -> dict[str, str]:
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if k.startswith(FORWARD_PREFIXES) or k in FORWARD_KEYS}
+
+
+def cluster_address(cfg: DictConfig) -> str | None:
+    """The running Ray cluster to join: ``RAY_ADDRESS`` (set by Ray for a job's entrypoint) or
+    ``ray_kwargs.ray_init.address``; None: verl starts a local one."""
+    return os.environ.get("RAY_ADDRESS") or OmegaConf.select(cfg, "ray_kwargs.ray_init.address", default=None)
+
+
+def connect_cluster(cfg: DictConfig, address: str) -> None:
+    """Join a running cluster before verl's ``run_ppo`` does (it then skips its own ``ray.init``).
+
+    verl would call ``ray.init(**ray_kwargs.ray_init)``, and Ray refuses ``num_cpus``/``num_gpus`` when
+    joining a cluster (the CPU profile sets them for its local one); the cluster's own resources count.
+    The rest is verl's: its worker environment (``get_ppo_ray_runtime_env``), ``ray_init.runtime_env``, the
+    TransferQueue flag, plus the launcher's variables (:func:`run_env`, :func:`forwarded_env`), which a
+    worker on another node would otherwise not have. Inside a Ray job they merge with the job's runtime
+    environment, these values winning on a conflict."""
+    import ray
+
+    from verl.trainer.constants_ppo import get_ppo_ray_runtime_env
+
+    if ray.is_initialized():
+        return
+    kwargs = OmegaConf.to_container(cfg.ray_kwargs.get("ray_init", {}), resolve=True) or {}
+    dropped = {k: kwargs.pop(k) for k in ("num_cpus", "num_gpus", "resources") if k in kwargs}
+    runtime_env = get_ppo_ray_runtime_env(cfg)
+    env_vars = runtime_env.setdefault("env_vars", {})
+    if cfg.transfer_queue.enable:
+        env_vars["TRANSFER_QUEUE_ENABLE"] = "1"
+    env_vars.update(forwarded_env())
+    runtime_env = OmegaConf.to_container(OmegaConf.merge(runtime_env, kwargs.pop("runtime_env", None) or {}))
+    if "working_dir" in runtime_env and runtime_env["working_dir"] is None:
+        runtime_env.pop("working_dir")
+    os.environ["RAY_OVERRIDE_JOB_RUNTIME_ENV"] = "1"
+    kwargs["address"] = address
+    print(f"[anatomy-r1] joining the Ray cluster at {address} (its own resources count; ignoring "
+          f"ray_kwargs.ray_init {sorted(dropped)})", flush=True)
+    ray.init(runtime_env=runtime_env, **kwargs)
 
 
 def train(cfg: DictConfig) -> Path:
@@ -179,9 +252,19 @@ def train(cfg: DictConfig) -> Path:
     if trainer_kind(cfg) == "sft":
         return train_sft(cfg, run_dir)
 
+    address = cluster_address(cfg)
+    dog = None
+    if address:
+        from anatomy_r1_verl.commands import watchdog
+
+        connect_cluster(cfg, address)
+        dog = watchdog.start(float(OmegaConf.select(cfg, "anatomy_r1.watchdog.interval_s", default=2.0)))
+
     from verl.trainer.main_ppo import main as verl_main
 
     verl_main(cfg)  # hydra.main passes a given config straight to verl's task function
+    if dog is not None:
+        dog.stopped.set()
     return run_dir
 
 

@@ -1,0 +1,123 @@
+"""A real two-node Ray cluster on the loopback (127.0.0.2 and 127.0.0.3), started with ``ray start`` as a user would (for the cluster
+integration tests): a head and a worker node, each with its own ports, temp dir, logical CPUs, one
+logical GPU slot (the CPU profile's FSDP rank) and a custom resource naming the node."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalCluster:
+    """``ray start --head`` + ``ray start --address`` on 127.0.0.1; :meth:`stop` always ends both (bounded)."""
+
+    def __init__(self, env: dict, num_cpus: int = 16, object_store_mb: int = 300):
+        self.env = dict(env)
+        # the job's entrypoint (`anatomy-r1 train`) and Ray's workers find this interpreter's tools first
+        self.env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{self.env.get('PATH', '')}"
+        self.env.pop("RAY_ADDRESS", None)
+        # Ray's token authentication with a token of this cluster's own; its clients (the state API,
+        # `anatomy-r1 submit`) need the same two variables
+        self.client_env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+        self.env.update(self.client_env)
+        self.env.pop("RAY_AUTH_TOKEN_PATH", None)
+        # short: Ray's unix sockets live under it (path length limit)
+        self.root = Path(tempfile.mkdtemp(prefix="ar1c", dir="/tmp"))
+        self.num_cpus, self.object_store = num_cpus, object_store_mb * 1024 * 1024
+        self.gcs_port, self.dashboard_port = free_port(), free_port()
+        # each node its own loopback address (Ray would replace 127.0.0.1 itself by the routable address)
+        self.ips = {"head": "127.0.0.2", "worker": "127.0.0.3"}
+        self.address = f"{self.ips['head']}:{self.gcs_port}"
+        self.dashboard = f"http://{self.ips['head']}:{self.dashboard_port}"
+        self.start_s: float | None = None
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def _start(self, name: str, *args: str) -> None:
+        """``ray start --block`` in its own session: the node's processes (GCS, raylet, dashboard, workers)
+        are ours by session id, so teardown ends exactly them (a plain ``ray stop`` would end every Ray
+        on this shared machine)."""
+        cmd = [RAY, "start", "--block", f"--temp-dir={self.root / name}", f"--node-ip-address={self.ips[name]}",
+               f"--num-cpus={self.num_cpus}", "--num-gpus=1", f"--resources={json.dumps({f'node_{name}': 1})}",
+               f"--object-store-memory={self.object_store}", f"--dashboard-agent-listen-port={free_port()}",
+               f"--metrics-export-port={free_port()}", "--disable-usage-stats", *args]
+        log = open(self.root / f"{name}.log", "w")
+        self.procs[name] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+
+    def start(self) -> "LocalCluster":
+        t0 = time.monotonic()
+        self._start("head", "--head", f"--port={self.gcs_port}", f"--dashboard-port={self.dashboard_port}",
+                    f"--dashboard-host={self.ips['head']}", "--include-dashboard=true",
+                    f"--ray-client-server-port={free_port()}")
+        self.wait_nodes(1)
+        self._start("worker", f"--address={self.address}")
+        self.wait_nodes(2)
+        self.start_s = time.monotonic() - t0
+        return self
+
+    def nodes(self) -> list[dict]:
+        """Alive nodes: ``{"node_id", "resources"}`` (from the GCS, through Ray's state API)."""
+        from ray.util.state import list_nodes
+
+        return [{"node_id": n.node_id, "resources": n.resources_total}
+                for n in list_nodes(address=self.address, filters=[("state", "=", "ALIVE")])]
+
+    def node_id(self, name: str) -> str:
+        return next(n["node_id"] for n in self.nodes() if f"node_{name}" in n["resources"])
+
+    def wait_nodes(self, n: int, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            dead = {k: p.returncode for k, p in self.procs.items() if p.poll() is not None}
+            if dead:
+                logs = "\n".join((self.root / f"{k}.log").read_text()[-3000:] for k in dead)
+                raise RuntimeError(f"ray start exited {dead}:\n{logs}")
+            try:
+                if len(self.nodes()) >= n:
+                    return
+            except Exception:  # the GCS still starting
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"the cluster at {self.address} did not reach {n} nodes in {timeout} s")
+
+    def session_pids(self) -> list[int]:
+        """Every live process of this cluster's nodes (same session id as a node's ``ray start``)."""
+        sids = {p.pid for p in self.procs.values()}
+        out = subprocess.run(["ps", "-e", "-o", "pid=,sid="], capture_output=True, text=True).stdout
+        return [int(pid) for pid, sid in (ln.split() for ln in out.splitlines()) if int(sid) in sids]
+
+    def stop(self, timeout: float = 5) -> None:
+        """SIGTERM every process of the nodes' sessions, SIGKILL what is left after ``timeout`` s, remove
+        the temp dir. Bounded in time, and only this cluster's processes (by pid)."""
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
+            for pid in self.session_pids():
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and self.session_pids():
+                time.sleep(0.2)
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        shutil.rmtree(self.root, ignore_errors=True)
