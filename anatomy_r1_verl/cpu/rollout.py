@@ -35,11 +35,12 @@ class HFGenerateServer:
     """Ray actor: token-in/token-out generation with a plain HF model (text or Qwen2.5-VL style).
 
     Requests that arrive together (the ``rollout.n`` sessions of a step's prompts) are generated as one
-    left-padded batch of up to ``max_batch``; each response stops at its own end-of-sequence token.
+    left-padded batch of up to ``max_batch`` (see :meth:`_gather`); each response stops at its own end-of-sequence
+    token.
     """
 
     def __init__(self, model_path: str, response_length: int, threads: int = 1, max_batch: int = 256,
-                 batch_wait_s: float = 0.01, seed: int = 0):
+                 batch_wait_s: float = 0.05, max_wait_s: float = 1.0, seed: int = 0):
         from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
 
         from verl.utils import hf_processor
@@ -61,7 +62,7 @@ class HFGenerateServer:
         self.eos = gen_cfg.eos_token_id
         self.pad = gen_cfg.pad_token_id if gen_cfg.pad_token_id is not None else self.eos
         self.version = 0
-        self.batch_wait_s = float(batch_wait_s)
+        self.batch_wait_s, self.max_wait_s = float(batch_wait_s), float(max_wait_s)
         self.max_batch = int(max_batch)
         self._pending: list = []
         self._drainer = None
@@ -88,9 +89,20 @@ class HFGenerateServer:
             self._drainer = asyncio.ensure_future(self._drain())
         return await future
 
+    async def _gather(self) -> None:
+        """Wait while requests keep arriving: until none came for ``batch_wait_s``, ``max_batch`` are queued or
+        ``max_wait_s`` passed. verl's agent loop sends a step's rollout.n x batch sessions over a few hundred ms
+        (each prepares its prompt first); a fixed short wait split them into several generate calls, each as
+        slow as one call for all (decoding is step-bound), so the step's generation took 2-3 times longer."""
+        loop = asyncio.get_running_loop()
+        deadline, seen = loop.time() + self.max_wait_s, -1
+        while seen != len(self._pending) and len(self._pending) < self.max_batch and loop.time() < deadline:
+            seen = len(self._pending)
+            await asyncio.sleep(self.batch_wait_s)
+
     async def _drain(self):
         while self._pending:
-            await asyncio.sleep(self.batch_wait_s)  # let the other sessions of the step arrive
+            await self._gather()
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
             groups: dict = {}
             for req in batch:  # one generate() call per distinct sampling setting
@@ -258,7 +270,7 @@ class HFGenerateServer:
         pass
 
 
-SERVER_KWARGS = ("threads", "max_batch", "batch_wait_s")
+SERVER_KWARGS = ("threads", "max_batch", "batch_wait_s", "max_wait_s")
 
 
 def server_kwargs(rollout_config) -> dict:

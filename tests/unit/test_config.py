@@ -112,7 +112,7 @@ def test_hfcpu_server_settings_come_from_verls_engine_kwargs():
 
     cfg = launcher.compose("demo_cpu", ["actor_rollout_ref.rollout.engine_kwargs.hfcpu.max_batch=64"])
     rollout = omega_conf_to_dataclass(cfg.actor_rollout_ref.rollout)  # what the replica receives
-    assert server_kwargs(rollout) == {"threads": 1, "max_batch": 64, "batch_wait_s": 0.01}
+    assert server_kwargs(rollout) == {"threads": 1, "max_batch": 64, "batch_wait_s": 0.05, "max_wait_s": 1.0}
     bad = launcher.compose("demo_cpu", ["+actor_rollout_ref.rollout.engine_kwargs.hfcpu.batch=3"])
     with pytest.raises(ValueError, match=r"engine_kwargs.hfcpu: unknown keys \['batch'\]"):
         server_kwargs(omega_conf_to_dataclass(bad.actor_rollout_ref.rollout))
