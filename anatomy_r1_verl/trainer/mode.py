@@ -9,7 +9,9 @@ The class only moves data between verl and plain hook objects (:mod:`.hooks`):
 - :class:`~anatomy_r1_verl.gdqa.selection.GDQASelection`: marks drawn rows for the GDQA agent loop and logs
   ``gdqa/invalid_gradient_ratio`` (overall and per answer class, the authors' Figure 2) every step;
 - :class:`~anatomy_r1_verl.trainer.metrics.RewardMetrics`: ``reward/<key>/mean`` and ``reward/errors``;
-- the hooks' memory is saved with each checkpoint (:mod:`.state`).
+- the hooks' memory is saved with each checkpoint (:mod:`.state`);
+- :class:`~anatomy_r1_verl.trainer.rollout_guard.RolloutGuard` (``anatomy_r1.rollout_guard``): stops the run
+  when the rollout engine and the actor disagree on the policy (a broken weight sync).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from anatomy_r1_verl.gdqa.selection import GDQASelection
 from anatomy_r1_verl.trainer import TRAINER_MODE
 from anatomy_r1_verl.trainer.hooks import StepSamples
 from anatomy_r1_verl.trainer.metrics import RewardMetrics
+from anatomy_r1_verl.trainer.rollout_guard import RolloutGuard
 from anatomy_r1_verl.trainer.state import METHOD_STATE_FILE, read_method_state, write_method_state
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,7 @@ class AnatomyR1Trainer(PPOTrainerSync):
         extra_info = list(frame["extra_info"])
         self.gdqa = GDQASelection.from_config(self.config, extra_info)
         self.hooks = [RewardMetrics(), self.gdqa]
+        self.rollout_guard = RolloutGuard.from_config(self.config)
         cfg = curriculum_config(self.config)
         if not cfg.enable:
             return
@@ -126,8 +130,10 @@ class AnatomyR1Trainer(PPOTrainerSync):
         # Feedback is folded in here, right after the update and before verl saves the step's checkpoint, so
         # data.pt holds the sampler state the next draw depends on (exact resume).
         batch = super().step(metrics, timing_raw)
-        samples = self._samples(batch)
         self._step_metrics = {}
+        if self.rollout_guard is not None:
+            self._step_metrics.update(self.rollout_guard.check(metrics, self.global_steps))
+        samples = self._samples(batch)
         for hook in self.hooks:
             self._step_metrics.update(hook.on_step(samples))
         if trace.enabled():
