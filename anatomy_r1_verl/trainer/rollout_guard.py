@@ -63,7 +63,7 @@ class RolloutGuard:
         """Raise :class:`RolloutPolicyMismatch` when a checked metric is over its threshold (or NaN); returns the
         guard's own metrics (``rollout_guard/checked``)."""
         checks = [(MAX_KEY, self.max_diff_max), (MEAN_KEY, self.max_diff_mean)]
-        seen = 0
+        seen, over = 0, []
         for key, limit in checks:
             if limit is None:
                 continue
@@ -77,13 +77,17 @@ class RolloutGuard:
             value = float(metrics[key])
             seen += 1
             if math.isnan(value) or value > limit:
-                raise RolloutPolicyMismatch(
-                    f"step {step}: {key} = {value:.3g} exceeds {CONFIG_KEY}.{_config_name(key)} = {limit:g}: the "
-                    f"{self.rollout or 'rollout'} engine samples a different policy from the actor (a weight sync "
-                    "that missed some tensors, e.g. vLLM >= 0.29's Qwen-VL image-normalisation buffers: set "
-                    "actor_rollout_ref.rollout.engine_kwargs.vllm.mm_device_do_normalize=false; see "
-                    "docs/design.md, 'vLLM rollout'). Training on these samples would be silently wrong, so the run "
-                    "stops. Raise the threshold only if the difference is numerical noise of your dtype.")
+                over.append(f"{key} = {value:.3g} exceeds {CONFIG_KEY}.{_config_name(key)} = {limit:g}")
+        if over:
+            values = ", ".join(f"{k} = {float(metrics[k]):.3g}" for k in (MAX_KEY, MEAN_KEY) if k in metrics)
+            raise RolloutPolicyMismatch(
+                f"step {step}: {'; '.join(over)} ({values}): the {self.rollout or 'rollout'} engine samples a "
+                "different policy from the actor (a weight sync that missed some tensors, e.g. vLLM >= 0.29's "
+                "Qwen-VL image-normalisation buffers: set "
+                "actor_rollout_ref.rollout.engine_kwargs.vllm.mm_device_do_normalize=false; see docs/design.md, "
+                "\"verl's vLLM rollout on CPU\"). Training on these samples would be silently wrong, so the run "
+                "stops before the update. Raise the threshold only if the difference is numerical noise of your "
+                "dtype.")
         return {"rollout_guard/checked": float(seen)}
 
 
