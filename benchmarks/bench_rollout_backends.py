@@ -6,11 +6,11 @@ questions (GDQA on), ``--steps`` steps each, in rounds (hfcpu, vllm, hfcpu, vllm
 in the machine's load hits both alike. Per backend it prints, over steps 2..N of every round (step 1 includes
 vLLM's warm-up), the mean ``timing_s/step``, ``timing_s/gen`` and ``timing_s/update_weights``, the whole run's
 wall time, verl's ``training/rollout_probs_diff_max`` (max over all steps), and whether two rounds with the
-same seed trained on the same samples (the decoded responses of every step, compared in order).
+same seed trained on the same samples (per step, the multiset of decoded responses with their answers).
 
 Needs vLLM: run it with the vLLM venv (``scripts/setup.sh --vllm``), under the CPU lock on a shared machine:
 
-    flock /tmp/cpu.lock .venv-vllm/bin/python benchmarks/bench_rollout_backends.py      # ~12 min on 2 cores
+    flock /tmp/cpu.lock .venv-vllm/bin/python benchmarks/bench_rollout_backends.py      # ~11 min on 2 cores
 """
 
 from __future__ import annotations
@@ -50,7 +50,10 @@ def run_once(backend: str, data: Path, out: Path, steps: int) -> dict:
     wall = time.perf_counter() - t0
     recs = [json.loads(x)["data"] for x in (out / "runs" / "demo_cpu" / "metrics.jsonl").read_text().splitlines()]
     recs = [r for r in recs if "training/global_step" in r]
-    samples = {e["step"]: [s["response"] for s in e["samples"]] for e in trace.read(str(out / "trace"), "step_samples")}
+    # per step, the multiset of (question, response): verl's batch order depends on which agent-loop worker
+    # finished first, so the same samples may come in another order
+    samples = {e["step"]: sorted((s["ground_truth"] or "", s["response"]) for s in e["samples"])
+               for e in trace.read(str(out / "trace"), "step_samples")}
     return {"wall": wall, "metrics": recs, "samples": samples}
 
 
@@ -92,8 +95,14 @@ def main(argv=None) -> int:
             first = runs[0]["samples"]
             for res in runs[1:]:
                 for s in sorted(first):
-                    n = sum(x != y for x, y in zip(first[s], res["samples"].get(s, [])))
-                    print(f"         step {s}: {n} of {len(first[s])} responses differ from round 0")
+                    other = list(res["samples"].get(s, []))
+                    n = 0
+                    for x in first[s]:
+                        if x in other:
+                            other.remove(x)
+                        else:
+                            n += 1
+                    print(f"         step {s}: {n} of {len(first[s])} samples not in round 0's")
     print(f"vllm / hfcpu step time: {means['vllm'] / means['hfcpu']:.2f}")
     return 0
 
