@@ -27,6 +27,8 @@ def test_wheel_holds_recipes_config_model_and_tables(wheel):
     recipes = {p.name for p in (REPO / "recipes").glob("*.yaml")}
     assert {f"anatomy_r1_verl/recipes/{r}" for r in recipes} <= names
     for needed in ("anatomy_r1_verl/config/anatomy_r1.yaml", "anatomy_r1_verl/config/profile/cpu.yaml",
+                   "anatomy_r1_verl/config/profile/cpu_vllm.yaml",
+                   "anatomy_r1_verl/patches/child_startup/sitecustomize.py",
                    "anatomy_r1_verl/config/model/qwen25vl_3b.yaml", "anatomy_r1_verl/config/benchmark/omnimedvqa.yaml",
                    "anatomy_r1_verl/config/sft/anatomy_r1_sft.yaml", "anatomy_r1_verl/config/sft/model/tiny.yaml",
                    "anatomy_r1_verl/report/figures.py", "data_prep/sft.py",
