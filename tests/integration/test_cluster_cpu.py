@@ -23,7 +23,14 @@ from anatomy_r1_verl import trace
 from tests.cluster import LocalCluster
 from tests.helpers import child_command, child_env
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # In fresh-clone CI runs (3c950b6..f9e1ace) the head node never registered within the fixture's wait, with no
+    # error, while the same module passed when run on its own (5 passed, 2 skipped, 412 s). Until the cause is
+    # found (issue 14), the module runs only on request.
+    pytest.mark.skipif(os.environ.get("ANATOMY_R1_CLUSTER_TESTS") != "1",
+                       reason="two-node cluster tier: set ANATOMY_R1_CLUSTER_TESTS=1 (about 5 min; see issue 14)"),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_STEPS = 3
