@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import subprocess
@@ -76,8 +75,7 @@ def bare_torch(data: Path, s: dict, steps: int, threads: int, kl: bool) -> list[
     from transformers import AutoModelForImageTextToText
 
     from anatomy_r1_verl.evaluation.prompts import encode_prompts, load_rows
-    from benchmarks.probe_grpo_torch import repeat_batch
-    from reward_fns import compute_score
+    from benchmarks.probe_grpo_torch import group_advantages, repeat_batch, score_responses
 
     torch.manual_seed(0)
     torch.set_num_threads(threads)
@@ -103,18 +101,8 @@ def bare_torch(data: Path, s: dict, steps: int, threads: int, kl: bool) -> list[
         t["gen"] = time.perf_counter()
         width = enc["input_ids"].shape[1]
         resp = seqs[:, width:]
-        mask = torch.zeros_like(resp)
-        scores = []
-        for i in range(resp.shape[0]):
-            ids = resp[i].tolist()
-            length = ids.index(eos) + 1 if eos in ids else len(ids)
-            mask[i, :length] = 1
-            row = rows[i // s["n"]]
-            scores.append(compute_score("synthetic_scene", tok.decode(ids[:length], skip_special_tokens=True),
-                                        row["reward_model"]["ground_truth"], row["extra_info"],
-                                        weights=s["weights"])["score"])
-        r = torch.tensor(scores).view(s["batch"], s["n"])
-        adv = ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-6)).view(-1, 1)
+        mask, outs = score_responses(tok, resp, eos, rows, s["n"], s["weights"])
+        adv = group_advantages([out["score"] for out in outs], s["n"])
         t["reward"] = time.perf_counter()
         inputs = {"input_ids": torch.cat([enc["input_ids"], resp], 1),
                   "attention_mask": torch.cat([enc["attention_mask"], mask], 1),

@@ -53,6 +53,27 @@ def repeat_batch(enc: dict, n: int) -> dict:
     return out
 
 
+def score_responses(tok, resp, eos: int, rows: list, n: int, weights: dict) -> tuple:
+    """Mask of each sampled response (up to and including its EOS) and its reward dict (``compute_score``);
+    response ``i`` answers ``rows[i // n]``."""
+    mask = torch.zeros_like(resp)
+    outs = []
+    for i in range(resp.shape[0]):
+        ids = resp[i].tolist()
+        length = ids.index(eos) + 1 if eos in ids else len(ids)
+        mask[i, :length] = 1
+        row = rows[i // n]
+        outs.append(compute_score("synthetic_scene", tok.decode(ids[:length], skip_special_tokens=True),
+                                  row["reward_model"]["ground_truth"], row["extra_info"], weights=weights))
+    return mask, outs
+
+
+def group_advantages(scores: list, n: int) -> torch.Tensor:
+    """GRPO advantages: each score normalised within its group of ``n``, as a column."""
+    r = torch.tensor(scores).view(-1, n)
+    return ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-6)).view(-1, 1)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=None, help="model folder (default: the shipped warm-started model)")
@@ -109,19 +130,9 @@ def main() -> int:
                                   top_p=1.0, eos_token_id=eos, pad_token_id=tok.pad_token_id)
         width = enc["input_ids"].shape[1]
         resp = seqs[:, width:]
-        mask = torch.zeros_like(resp)
-        scores = []
-        for i in range(resp.shape[0]):
-            ids = resp[i].tolist()
-            length = ids.index(eos) + 1 if eos in ids else len(ids)
-            mask[i, :length] = 1
-            row = rows[i // a.n]
-            out = compute_score("synthetic_scene", tok.decode(ids[:length], skip_special_tokens=True),
-                                row["reward_model"]["ground_truth"], row["extra_info"], weights=a.weights)
-            scores.append(out["score"])
-            window.append(out["acc"])
-        r = torch.tensor(scores).view(a.batch, a.n)
-        adv = ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-6)).view(-1, 1)
+        mask, outs = score_responses(tok, resp, eos, rows, a.n, a.weights)
+        window += [out["acc"] for out in outs]
+        adv = group_advantages([out["score"] for out in outs], a.n)
 
         model.train()
         extra = {}
