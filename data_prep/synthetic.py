@@ -25,6 +25,17 @@ def parse_family_weights(text: str) -> dict[str, float]:
     return weights
 
 
+def parse_pairs(text: str) -> list[list[str]]:
+    """``"Gallbladder:Cystic Plate,Gut:Omentum"`` -> [[a, b], ...]."""
+    pairs = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        a, sep, b = part.partition(":")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"bad annotator pair {part!r}; use CLASS:CLASS")
+        pairs.append([a.strip(), b.strip()])
+    return pairs
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     d = SyntheticConfig(out_dir="")
     p = argparse.ArgumentParser(prog=prog, description="Generate the synthetic surgical-scene VQA benchmark "
@@ -43,6 +54,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    help="question mix; families left out get 0 (default %(default)s)")
     p.add_argument("--max-instruments", type=int, default=d.max_instruments, help="0..3 (default %(default)s)")
     p.add_argument("--noise", type=float, default=d.noise, help="pixel noise std (default %(default)s)")
+    p.add_argument("--annotator-rate", type=float, default=d.annotator_rate,
+                   help="label noise of a simulated annotator who confuses similar anatomy: P(a region of a "
+                        "confused class is labelled as its partner); 0 = true labels (default %(default)s)")
+    p.add_argument("--annotator-pairs", type=parse_pairs, default=[],
+                   help="confused pairs 'A:B,C:D' (default: the closest disjoint pairs of ASCL's closeness table)")
     p.add_argument("--embed-images", action="store_true",
                    help="store the PNG bytes in the rows instead of paths (the PNG files are written too)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -54,7 +70,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = "anatomy-r1 prepa
     cfg = SyntheticConfig(out_dir=args.out, seed=args.seed, train=args.train, val=args.val, test=args.test,
                           questions_per_frame=args.questions_per_frame, image_size=args.image_size,
                           family_weights=args.family_weights, embed_images=args.embed_images,
-                          max_instruments=args.max_instruments, noise=args.noise)
+                          max_instruments=args.max_instruments, noise=args.noise,
+                          annotator_rate=args.annotator_rate, annotator_pairs=args.annotator_pairs)
     manifest = generate(cfg, progress=not args.no_progress)
     summary = ", ".join(f"{s} {v['questions']} questions / {v['frames']} frames" for s, v in manifest["splits"].items())
     print(f"wrote {summary} to {os.path.abspath(args.out)}")

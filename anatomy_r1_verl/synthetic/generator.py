@@ -12,6 +12,9 @@ gives byte-identical parquet files and images. Splits are made of different fram
 frames of the whole benchmark share the same anatomy grid (a repeat is re-drawn from the frame's
 own stream), so val/test layouts are never seen in train.
 
+``annotator_rate`` > 0 writes warm-start data labelled by a simulated annotator who confuses similar anatomy
+(:mod:`anatomy_r1_verl.synthetic.annotator`): frames as always, questions and answers from the annotated scene.
+
 Command: ``anatomy-r1 prepare synthetic --out data/synthetic`` (:mod:`data_prep.synthetic`).
 """
 
@@ -32,6 +35,7 @@ from tqdm import tqdm
 
 from anatomy_r1_verl.schema import make_row
 
+from anatomy_r1_verl.synthetic.annotator import AnnotatorConfig, annotate
 from anatomy_r1_verl.synthetic.questions import DEFAULT_FAMILY_WEIGHTS, FAMILIES, execute, make_options, render_question, sample_programs
 from anatomy_r1_verl.synthetic.scene import anatomy_key, render_scene, sample_layout
 
@@ -54,6 +58,8 @@ class SyntheticConfig:
     embed_images: bool = False
     max_instruments: int = 3
     noise: float = 6.0  # std of the per-pixel noise, in 0..255 units
+    annotator_rate: float = 0.0  # > 0: questions asked on a simulated annotator's labels (synthetic/annotator.py)
+    annotator_pairs: list = field(default_factory=list)  # the confused class pairs; empty = ASCL's closest pairs
 
     def validate(self) -> None:
         if self.questions_per_frame < 1:
@@ -69,6 +75,10 @@ class SyntheticConfig:
             raise ValueError(f"family weights must be >= 0 with a positive sum, got {self.family_weights}")
         if any(n < 0 for n in (self.train, self.val, self.test)):
             raise ValueError("question counts must be >= 0")
+        self.annotator().validate()
+
+    def annotator(self) -> AnnotatorConfig:
+        return AnnotatorConfig(rate=self.annotator_rate, pairs=[list(p) for p in self.annotator_pairs])
 
 
 def frame_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -88,7 +98,9 @@ def _frame(cfg: SyntheticConfig, split: str, index: int, seen: set) -> tuple[dic
     frame_id = f"{split}_{index:06d}"
     scene = {"frame_id": frame_id, "image_size": cfg.image_size, **scene}
     buf = io.BytesIO()
-    render_scene(scene, cfg.image_size, rng, cfg.noise).save(buf, format="PNG")
+    render_scene(scene, cfg.image_size, rng, cfg.noise).save(buf, format="PNG")  # the frame shows the truth
+    if cfg.annotator_rate > 0:  # questions and answers follow the annotator's labels
+        scene = annotate(scene, cfg.annotator(), rng)
     return scene, buf.getvalue(), random.Random(int(rng.integers(2 ** 63)))
 
 
