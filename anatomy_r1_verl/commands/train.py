@@ -10,6 +10,7 @@ Any verl key can be overridden as usual (``actor_rollout_ref.rollout.n=16``, ``p
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -299,14 +300,44 @@ def read_metrics(run_dir: Path | str) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def final_validation(records: list[dict]) -> dict:
-    """The last logged validation metrics ``val-core/*`` (accuracy per data source) and their step."""
-    for rec in reversed(records):
+def final_validation(records: list[dict], first: bool = False) -> dict:
+    """The last (``first``: the first) logged validation metrics ``val-core/*`` (accuracy per data source) and
+    their step."""
+    for rec in (records if first else reversed(records)):
         data = rec.get("data", rec)
         val = {k: v for k, v in data.items() if k.startswith("val-core/")}
         if val:
             return {"step": rec.get("step"), **val}
     return {}
+
+
+def val_questions(run_dir: Path) -> int | None:
+    """How many questions the run validated on (the rows of its ``data.val_files``), None when unknown."""
+    cfg_path = Path(run_dir) / "config.yaml"
+    if not cfg_path.is_file():
+        return None
+    try:
+        import pyarrow.parquet as pq
+
+        cfg = OmegaConf.load(cfg_path)
+        files = OmegaConf.select(cfg, "data.val_files")
+        files = [files] if isinstance(files, str) else list(files or [])
+        n = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        cap = OmegaConf.select(cfg, "data.val_max_samples", default=-1)
+        return min(n, cap) if cap and cap > 0 else n
+    except Exception:  # a moved or unreadable file: the line goes without its standard error
+        return None
+
+
+def gain_line(before: float, after: float, n: int | None) -> str:
+    """``+4.30 points (one standard error 2.10, n 1000)``: the standard error of the difference of two
+    accuracies measured on the same n questions, taken as independent (a slight overestimate)."""
+    gain = 100 * (after - before)
+    if not n:
+        return f"{gain:+.2f} points"
+    se = 100 * math.sqrt((before * (1 - before) + after * (1 - after)) / n)
+    verdict = "beyond" if abs(gain) > se else "within"
+    return f"{gain:+.2f} points (one standard error {se:.2f}, n {n}: {verdict} one standard error)"
 
 
 def main_train(argv: list[str]) -> int:
@@ -359,6 +390,12 @@ def report_final(run_dir: Path) -> dict:
     if final:
         accs = {k: v for k, v in final.items() if "/acc/" in k}
         pretty = ", ".join(f"{k} = {v:.3f}" for k, v in sorted(accs.items()))
+        first = final_validation(records, first=True)
+        if first["step"] != final["step"] and len(accs) == 1:  # validated before training too: the gain
+            (key, after), = accs.items()
+            if key in first:
+                pretty += f"; from {first[key]:.3f} at step {first['step']}: " + gain_line(
+                    first[key], after, val_questions(run_dir))
         print(f"[anatomy-r1] final validation accuracy (step {final['step']}): {pretty}", flush=True)
     else:
         print(f"[anatomy-r1] no validation metrics in {run_dir}/metrics.jsonl", flush=True)
