@@ -18,6 +18,36 @@ from pathlib import Path
 
 RAY = str(Path(sys.executable).with_name("ray"))
 
+# run by LocalCluster.state in a child process: argv = address, dashboard, op, args...
+_STATE_SCRIPT = r"""
+import json, sys, time
+address, dashboard, op, *args = sys.argv[1:]
+from ray.job_submission import JobSubmissionClient
+from ray.util.state import list_actors, list_nodes
+
+def job(name):
+    i = JobSubmissionClient(dashboard).get_job_info(name)
+    return {"job_id": i.job_id, "status": i.status.value, "message": i.message,
+            "driver_pid": int(i.driver_info.pid) if i.driver_info and i.driver_info.pid else None}
+
+if op == "nodes":
+    out = [{"node_id": n.node_id, "resources": n.resources_total}
+           for n in list_nodes(address=address, filters=[("state", "=", "ALIVE")])]
+elif op == "job":
+    out = job(args[0])
+elif op == "actors":
+    out = [{"class_name": a.class_name, "node_id": a.node_id, "pid": a.pid, "state": a.state}
+           for a in list_actors(address=address, filters=[("job_id", "=", job(args[0])["job_id"])], detail=True,
+                                limit=1000)]
+elif op == "wait_job":
+    deadline = time.monotonic() + float(args[1])
+    while (out := job(args[0]))["status"] not in ("SUCCEEDED", "FAILED", "STOPPED") and time.monotonic() < deadline:
+        time.sleep(0.25)
+else:
+    raise SystemExit(f"unknown op {op}")
+print(json.dumps(out))
+"""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -85,12 +115,22 @@ class LocalCluster:
         self.start_s = time.monotonic() - t0
         return self
 
+    def state(self, op: str, *args, timeout: float = 120):
+        """Ask the cluster (Ray's state API, its job client) from a child process with this cluster's environment.
+
+        Never from the test process: Ray reads its authentication settings once per process, and a test process
+        that imported Ray before this cluster existed (earlier tests) keeps ``RAY_AUTH_MODE`` disabled, so its
+        clients are refused by a token cluster (``AuthenticationError: InvalidAuthToken``; seen in full CI runs).
+        ``op``: ``nodes`` | ``job JOB`` | ``actors JOB`` | ``wait_job JOB TIMEOUT_S``; returns the JSON it prints."""
+        proc = subprocess.run([sys.executable, "-c", _STATE_SCRIPT, self.address, self.dashboard, op,
+                               *map(str, args)], env=self.env, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"cluster state query {op} {args} failed (rc {proc.returncode}): {proc.stderr[-3000:]}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
     def nodes(self) -> list[dict]:
         """Alive nodes: ``{"node_id", "resources"}`` (from the GCS, through Ray's state API)."""
-        from ray.util.state import list_nodes
-
-        return [{"node_id": n.node_id, "resources": n.resources_total}
-                for n in list_nodes(address=self.address, filters=[("state", "=", "ALIVE")])]
+        return self.state("nodes", timeout=60)
 
     def node_id(self, name: str) -> str:
         return next(n["node_id"] for n in self.nodes() if f"node_{name}" in n["resources"])
