@@ -37,4 +37,4 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 "$VENV/bin/python" -c "import verl, anatomy_r1_verl.plugin as p; p.self_check()" 2>/dev/null \
   || { echo "setup: the verl plugin did not load; run $VENV/bin/anatomy-r1 doctor" >&2; exit 1; }
-echo "setup: ok in $VENV ($("$VENV/bin/python" -c 'import verl, torch; print("verl", verl.__version__, "torch", torch.__version__)' 2>/dev/null))"
+echo "setup: ok in $VENV ($(VLLM_LOGGING_LEVEL=ERROR "$VENV/bin/python" -c 'import verl, torch; print("verl", verl.__version__, "torch", torch.__version__)' 2>/dev/null | tail -1))"
