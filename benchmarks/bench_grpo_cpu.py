@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import time
@@ -108,6 +107,7 @@ def ensure_data(data: Path) -> None:
 
 
 def main() -> int:
+    from anatomy_r1_verl.evaluation.intervals import difference_standard_error
     from anatomy_r1_verl.tiny.assets import DEFAULT_MODEL, asset_path
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -142,7 +142,7 @@ def main() -> int:
         after = r["after"]
         r["before"] = before
         r["gain_points"] = round(100 * (after["acc"] - before["acc"]), 2)
-        r["gain_se_points"] = round(100 * math.sqrt((before["acc"] * (1 - before["acc"]) + after["acc"] * (1 - after["acc"])) / n), 2)
+        r["gain_se_points"] = round(100 * difference_standard_error(before["acc"], after["acc"], n), 2)
         rows.append(r)
         curve = " ".join(f"{s}:{v:.3f}" for s, v in sorted(r["val_curve"].items()))
         print(f"{seed:>4} {a.steps:>5} {before['acc']:>10.3f} {after['acc']:>9.3f} {r['gain_points']:>10.2f} "

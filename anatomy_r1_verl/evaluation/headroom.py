@@ -17,9 +17,10 @@ works on records of :mod:`anatomy_r1_verl.evaluation.evaluate` (``benchmarks/ben
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from typing import Iterable
+
+from anatomy_r1_verl.evaluation.intervals import standard_error
 
 BREAKDOWNS = ("question_type", "answer_class")
 
@@ -45,7 +46,7 @@ def _stats(pairs: list[tuple[float, list[float]]], k: int) -> dict:
     for pi in p:
         hist[round(pi * k)] += 1
     return {
-        "n": n, "greedy": g_mean, "greedy_se": math.sqrt(g_mean * (1 - g_mean) / n),
+        "n": n, "greedy": g_mean, "greedy_se": standard_error(g_mean, n),
         f"mean@{k}": sum(p) / n, f"pass@{k}": sum(pi > 0 for pi in p) / n,
         "p_right_if_greedy_wrong": sum(wrong) / len(wrong) if wrong else float("nan"),
         "p_right_if_greedy_right": sum(right) / len(right) if right else float("nan"),

@@ -36,3 +36,14 @@ def rate(successes: float, n: int) -> dict:
     """``{"value", "lo", "hi", "n"}``: a rate with its Wilson interval, to 6 decimals (value 0.0 for n = 0)."""
     lo, hi = wilson(successes, n)
     return {"value": round(successes / n, 6) if n else 0.0, "lo": round(lo, 6), "hi": round(hi, 6), "n": n}
+
+
+def standard_error(p: float, n: int) -> float:
+    """One standard error of a rate ``p`` measured on ``n`` questions: sqrt(p (1 - p) / n)."""
+    return math.sqrt(p * (1 - p) / n)
+
+
+def difference_standard_error(before: float, after: float, n: int) -> float:
+    """One standard error of ``after - before``, two rates on the same ``n`` questions taken as independent
+    (a slight overestimate when the two are positively correlated, as before/after training are)."""
+    return math.sqrt((before * (1 - before) + after * (1 - after)) / n)

@@ -41,20 +41,21 @@ class VllmCpuAlias(md.DistributionFinder):
         return iter(_target())
 
 
-def _target() -> list:
+def installed(name: str) -> bool:
+    """Whether a distribution of this name is installed (by metadata; nothing is imported)."""
     try:
-        return [md.distribution(TARGET)]
+        md.distribution(name)
+        return True
     except md.PackageNotFoundError:
-        return []
+        return False
+
+
+def _target() -> list:
+    return [md.distribution(TARGET)] if installed(TARGET) else []
 
 
 def needed() -> bool:
-    try:
-        md.distribution(ALIAS)
-        return False
-    except md.PackageNotFoundError:
-        pass
-    return bool(_target())
+    return not installed(ALIAS) and installed(TARGET)
 
 
 def apply() -> None:

@@ -18,6 +18,7 @@ closeness is at least ``min_closeness``.
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,8 +26,10 @@ import numpy as np
 from anatomy_r1_verl.schema import ANATOMY_CLASSES
 
 
-def closest_pairs(min_closeness: float = 0.65, max_pairs: int = 2) -> list[tuple[str, str]]:
-    """Disjoint class pairs of ASCL's closeness table, closest first (greedy matching)."""
+@functools.lru_cache(maxsize=None)
+def closest_pairs(min_closeness: float = 0.65, max_pairs: int = 2) -> tuple[tuple[str, str], ...]:
+    """Disjoint class pairs of ASCL's closeness table, closest first (greedy matching). The shipped table is read
+    once per process (the generator asks for every frame)."""
     from anatomy_r1_verl.ascl.difficulty import DEFAULT_TABLE, ClosenessTable
 
     table = ClosenessTable(DEFAULT_TABLE)
@@ -41,7 +44,7 @@ def closest_pairs(min_closeness: float = 0.65, max_pairs: int = 2) -> list[tuple
         if a not in used and b not in used:
             out.append((a, b))
             used |= {a, b}
-    return out
+    return tuple(out)
 
 
 @dataclass

@@ -62,9 +62,10 @@ class RolloutGuard:
     def check(self, metrics: dict, step: int) -> dict:
         """Raise :class:`RolloutPolicyMismatch` when a checked metric is over its threshold (or NaN); returns the
         guard's own metrics (``rollout_guard/checked``)."""
-        checks = [(MAX_KEY, self.max_diff_max), (MEAN_KEY, self.max_diff_mean)]
+        checks = [(MAX_KEY, "max_probs_diff_max", self.max_diff_max),
+                  (MEAN_KEY, "max_probs_diff_mean", self.max_diff_mean)]
         seen, over = 0, []
-        for key, limit in checks:
+        for key, name, limit in checks:
             if limit is None:
                 continue
             if key not in metrics:
@@ -77,7 +78,7 @@ class RolloutGuard:
             value = float(metrics[key])
             seen += 1
             if math.isnan(value) or value > limit:
-                over.append(f"{key} = {value:.3g} exceeds {CONFIG_KEY}.{_config_name(key)} = {limit:g}")
+                over.append(f"{key} = {value:.3g} exceeds {CONFIG_KEY}.{name} = {limit:g}")
         if over:
             values = ", ".join(f"{k} = {float(metrics[k]):.3g}" for k in (MAX_KEY, MEAN_KEY) if k in metrics)
             raise RolloutPolicyMismatch(
@@ -99,7 +100,3 @@ def _threshold(cfg, name: str) -> float | None:
     if not value > 0:
         raise ValueError(f"{CONFIG_KEY}.{name} must be a positive number or null (got {value})")
     return value
-
-
-def _config_name(key: str) -> str:
-    return "max_probs_diff_max" if key == MAX_KEY else "max_probs_diff_mean"

@@ -21,7 +21,7 @@ PAIRS = {"Gallbladder": "Cystic Plate", "Cystic Plate": "Gallbladder", "Gut": "O
 def test_default_pairs_are_the_closest_disjoint_pairs_of_asc_l_table():
     # anatomy_similarity.yaml: Gallbladder~Cystic Plate 0.9, then Gut~Omentum 0.7 (Liver~Gallbladder 0.7 shares
     # Gallbladder with the first pair)
-    assert closest_pairs() == [("Gallbladder", "Cystic Plate"), ("Gut", "Omentum")]
+    assert closest_pairs() == (("Gallbladder", "Cystic Plate"), ("Gut", "Omentum"))
     assert AnnotatorConfig(rate=0.5).partner() == PAIRS
 
 
