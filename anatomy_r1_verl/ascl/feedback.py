@@ -6,7 +6,9 @@ Feedback is keyed by the row's identity (:func:`anatomy_r1_verl.schema.row_key`:
 together, or feedback would land on the wrong rows, so a data set where they are not is refused at start-up.
 
 Metrics: ``curriculum/competence``, ``curriculum/pool_size``, ``curriculum/batch_mean_s_q`` (the authors'
-Figure 1) and ``curriculum/acc_s_q_<bucket>`` (accuracy per S(q) bucket).
+Figure 1) and ``curriculum/acc_s_q_<bucket>`` (accuracy per S(q) bucket). With the curriculum off and a scored
+train file, :class:`DrawnDifficulty` still logs ``curriculum/batch_mean_s_q`` of verl's own shuffled draws: the
+flat GRPO line the curriculum's rising one is compared with.
 """
 
 from __future__ import annotations
@@ -46,6 +48,28 @@ def row_s_q(s_q_column, extra_info, key: str) -> np.ndarray:
     return np.asarray(vals, dtype=np.float64)
 
 
+BATCH_MEAN_S_Q = "curriculum/batch_mean_s_q"
+
+
+class DrawnDifficulty:
+    """Batch-mean S(q) of the rows drawn for each step, whoever drew them (a hook; rows without S(q) are
+    skipped, and a step none of whose rows has one logs nothing)."""
+
+    def __init__(self, key: str = "s_q"):
+        self.key = key
+        self._drawn: list[float] = []
+
+    def on_draw(self, rows: list[dict]) -> None:
+        for e in rows:
+            v = (e or {}).get(self.key)
+            if v is not None and not (isinstance(v, float) and math.isnan(v)):
+                self._drawn.append(float(v))
+
+    def on_step(self, samples: StepSamples) -> dict[str, float]:
+        drawn, self._drawn = self._drawn, []
+        return {BATCH_MEAN_S_Q: float(np.mean(drawn))} if drawn else {}
+
+
 class CurriculumFeedback:
     def __init__(self, cfg: CurriculumConfig, s_q, row_keys: list | None, batch_size: int, total_steps: int):
         self.cfg = cfg
@@ -76,7 +100,7 @@ class CurriculumFeedback:
         t = max(cur.position - 1, 0) // cur.batch_size  # the batch the latest draw belongs to
         out = {"curriculum/competence": cur.competence(t), "curriculum/pool_size": float(len(cur.pool(t)))}
         if drawn:
-            out["curriculum/batch_mean_s_q"] = float(np.mean([s for _, s in drawn]))
+            out[BATCH_MEAN_S_Q] = float(np.mean([s for _, s in drawn]))
         acc = samples.reward("acc")
         s_q = [float((e or {}).get(cfg.s_q_key, np.nan)) for e in samples.extra_info]
         ok = [i for i, (a, s) in enumerate(zip(acc, s_q)) if not (np.isnan(a) or np.isnan(s))]

@@ -14,6 +14,8 @@
                                                  checkpoint on test splits (--samples K --temperature T; --rescore DIR)
     anatomy-r1 report EVAL_DIR... [--runs RUN...] the paper's table (Markdown + CSV) from eval folders, and
                                                  its Figures 1-2 (PNG) from training runs' metrics.jsonl
+    anatomy-r1 bench [--methods M...] [--seeds S...]  the table's rows (GRPO, Dr.GRPO, DAPO, GPG, +ASCL, +GDQA,
+                                                 Anatomy-R1, SFT) trained side by side on CPU, evaluated, reported
     anatomy-r1 doctor                            check the install: every verl registration and runtime patch,
                                                  torchvision, processor (--ray: a Ray worker)
 """
@@ -45,6 +47,7 @@ COMMANDS = {
     "warmstart": "anatomy_r1_verl.tiny.warmstart:main",
     "eval": "anatomy_r1_verl.commands.evaluate:main",
     "report": "anatomy_r1_verl.commands.report:main",
+    "bench": "anatomy_r1_verl.commands.bench:main",
     "doctor": "anatomy_r1_verl.commands.doctor:main",
 }
 

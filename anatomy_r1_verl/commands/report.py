@@ -7,7 +7,8 @@ EVAL_DIR: folders holding ``metrics.json`` files of ``anatomy-r1 eval`` (searche
 DIR/table.csv (rows = methods, columns = benchmarks and breakdowns, mean ± standard deviation over seeds).
 RUN: training run folders (``$ANATOMY_R1_OUTPUT_DIR/runs/<experiment>``) or their ``metrics.jsonl``; draws
 DIR/figure1.png (reward and batch-mean S(q) vs step) and DIR/figure2.png (invalid-gradient ratio per answer
-class vs step). ``--smooth W`` (0 <= W < 1): exponential moving average of the curves. DIR defaults to
+class vs step) and DIR/training.md (per method: final and mean reward, invalid-gradient ratio, batch S(q), s/step;
+:mod:`anatomy_r1_verl.report.training`). ``--smooth W`` (0 <= W < 1): exponential moving average of the curves. DIR defaults to
 ``$ANATOMY_R1_OUTPUT_DIR/report``.
 """
 
@@ -55,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         except figures.FigureError as e:
             print(f"anatomy-r1 report: {e}", file=sys.stderr)
             return 2
+        from anatomy_r1_verl.report import training
+
+        train_md = training.markdown([training.summarize(*r) for r in runs])
+        (out / "training.md").write_text(train_md)
+        print(train_md)
+        print(f"[anatomy-r1 report] wrote {out / 'training.md'}")
         for name, draw in (("figure1.png", figures.figure1), ("figure2.png", figures.figure2)):
             try:
                 path = draw(runs, out / name, smooth=a.smooth)

@@ -167,3 +167,15 @@ def figure2(runs: list[tuple[str, dict]], out: Path, smooth: float = 0.0, log=pr
     fig.suptitle("Figure 2: invalid-gradient ratio per answer class"
                  + (f" (EMA {smooth})" if smooth else ""), fontsize=11)
     return _save(plt, fig, out)
+
+
+def average_runs(label: str, runs: list[tuple[str, dict]]) -> tuple[str, dict]:
+    """One curve per metric: the mean over ``runs`` (a method's seeds) at each step some of them logged,
+    labelled ``label (N seeds)``."""
+    by_metric: dict[str, dict[int, list[float]]] = {}
+    for _, series in runs:
+        for metric, (steps, values) in series.items():
+            for t, v in zip(steps, values):
+                by_metric.setdefault(metric, {}).setdefault(t, []).append(v)
+    merged = {m: (sorted(d), [sum(d[t]) / len(d[t]) for t in sorted(d)]) for m, d in by_metric.items()}
+    return f"{label} ({len(runs)} seed{'s' if len(runs) != 1 else ''})", merged

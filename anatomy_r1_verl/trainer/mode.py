@@ -5,7 +5,8 @@ The class only moves data between verl and plain hook objects (:mod:`.hooks`):
 
 - :class:`~anatomy_r1_verl.ascl.feedback.CurriculumFeedback` (``anatomy_r1.curriculum.enable``): the train
   dataloader draws through the ASCL sampler (its state rides in verl's ``data.pt``); off, the dataloader is
-  verl's own and training is plain verl GRPO;
+  verl's own and training is plain verl GRPO (:class:`~anatomy_r1_verl.ascl.feedback.DrawnDifficulty` still logs
+  the drawn batches' S(q) when the train file is scored);
 - :class:`~anatomy_r1_verl.gdqa.selection.GDQASelection`: marks drawn rows for the GDQA agent loop and logs
   ``gdqa/invalid_gradient_ratio`` (overall and per answer class, the authors' Figure 2) every step;
 - :class:`~anatomy_r1_verl.trainer.metrics.RewardMetrics`: ``reward/<key>/mean`` and ``reward/errors``;
@@ -28,7 +29,7 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.utils.dataset.rl_dataset import collate_fn
 
 from anatomy_r1_verl import trace
-from anatomy_r1_verl.ascl.feedback import CurriculumFeedback, curriculum_config
+from anatomy_r1_verl.ascl.feedback import CurriculumFeedback, DrawnDifficulty, curriculum_config
 from anatomy_r1_verl.gdqa.selection import GDQASelection
 from anatomy_r1_verl.trainer import TRAINER_MODE
 from anatomy_r1_verl.trainer.hooks import StepSamples
@@ -45,6 +46,7 @@ def _column(values) -> list:
 @register_trainer(TRAINER_MODE)
 class AnatomyR1Trainer(PPOTrainerSync):
     curriculum: CurriculumFeedback | None = None
+    drawn_difficulty: DrawnDifficulty | None = None
     rollout_guard: RolloutGuard | None = None
 
     def _build_replay_buffer(self):
@@ -66,6 +68,9 @@ class AnatomyR1Trainer(PPOTrainerSync):
         self.rollout_guard = RolloutGuard.from_config(self.config)
         cfg = curriculum_config(self.config)
         if not cfg.enable:
+            # verl's own draws; their S(q) is still logged when the train file is scored (Figure 1's GRPO line)
+            self.drawn_difficulty = DrawnDifficulty(cfg.s_q_key)
+            self.hooks.append(self.drawn_difficulty)
             return
         data = self.config.data
         if cfg.mode == "adaptive" and data["dataloader_num_workers"] > 0:
@@ -87,6 +92,8 @@ class AnatomyR1Trainer(PPOTrainerSync):
         batch = super()._fetch_one_gen_batch()
         rows = _column(batch["extra_info"])  # the row dicts travel on to the agent loop with the batch
         self.gdqa.on_draw(rows)
+        if self.drawn_difficulty is not None:
+            self.drawn_difficulty.on_draw(rows)
         if self.curriculum is not None:
             key = self.curriculum.cfg.s_q_key
             self.curriculum.step = self.global_steps

@@ -89,6 +89,8 @@ def test_figures_are_drawn_from_a_logged_run(tmp_path):
     # and the classes' curves (C0..C2) in figure 2
     assert _curve_pixels(f1, (31, 119, 180)) > 200 and _curve_pixels(f1, (255, 127, 14)) > 200
     assert all(_curve_pixels(f2, c) > 200 for c in [(31, 119, 180), (255, 127, 14), (44, 160, 44)])
+    rows = [line for line in (tmp_path / "rep" / "training.md").read_text().splitlines() if line.startswith("| ")]
+    assert rows[2].startswith("| grpo | 0 | 25 |") and rows[3].startswith("| anatomy_r1 | 0 | 25 |")
 
 
 def test_a_missing_metric_is_a_message_not_an_empty_plot(tmp_path, capsys):

@@ -1,0 +1,69 @@
+"""The comparison's questions, made once and shared by every row: the synthetic benchmark (a seed other than the
+warm start's), its train split scored with S(q) (ASCL) and then augmented with question variants (GDQA), and the
+SFT row's copies of train, val and test. ``bench_data.json`` records what was made; a folder made with other
+settings is refused rather than mixed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+MANIFEST = "bench_data.json"
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    seed: int = 1          # the shipped model was warm-started on seed-0 frames
+    train: int = 1024
+    val: int = 256
+    test: int = 1000       # one standard error of an accuracy near 0.45 is 1.6 points
+    variants: int = 4      # GDQA: phrasings per question, the original included
+    tau: float | None = None  # GDQA: vary only rows with S(q) >= tau (None: all rows)
+
+
+FILES = ("train.parquet", "val.parquet", "test.parquet", "train_scored.parquet", "train_augmented.parquet",
+         "sft_train.parquet", "sft_val.parquet", "sft_test.parquet")
+
+
+class BenchDataError(ValueError):
+    pass
+
+
+def _cli(*args: str) -> None:
+    from anatomy_r1_verl.commands.cli import main
+
+    rc = main(list(args))
+    if rc:
+        raise BenchDataError(f"`anatomy-r1 {' '.join(args)}` failed (rc {rc}); its message is above")
+
+
+def ensure(data_dir: Path, spec: DataSpec, log=print) -> Path:
+    """Make what is missing in ``data_dir``; returns it. Each step is skipped when its file exists."""
+    data_dir = Path(data_dir)
+    manifest = data_dir / MANIFEST
+    want = asdict(spec)
+    if manifest.is_file():
+        have = json.loads(manifest.read_text())
+        if have != want:
+            raise BenchDataError(f"{manifest}: this folder was made with {have}, not {want}; give another --data "
+                                 "folder (or delete this one) instead of mixing two benchmarks")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps(want, indent=1))
+    d = str(data_dir)
+    if not all((data_dir / f).is_file() for f in FILES[:3]):
+        log(f"[bench] generating the synthetic benchmark into {d} (seed {spec.seed}: {spec.train} train, "
+            f"{spec.val} val, {spec.test} test questions)")
+        _cli("prepare", "synthetic", "--out", d, "--seed", str(spec.seed), "--train", str(spec.train),
+             "--val", str(spec.val), "--test", str(spec.test), "--no-progress")
+    if not (data_dir / "train_scored.parquet").is_file():
+        log("[bench] scoring the train split with S(q) (ASCL)")
+        _cli("prepare", "score", f"{d}/train.parquet", "--out", f"{d}/train_scored.parquet")
+    if not (data_dir / "train_augmented.parquet").is_file():
+        log(f"[bench] augmenting the scored train split with {spec.variants} phrasings per question (GDQA)")
+        _cli("prepare", "augment", f"{d}/train_scored.parquet", "--out", f"{d}/train_augmented.parquet",
+             "--k", str(spec.variants), *(["--tau", str(spec.tau)] if spec.tau is not None else []))
+    for split in ("train", "val", "test"):
+        if not (data_dir / f"sft_{split}.parquet").is_file():
+            _cli("prepare", "sft", f"{d}/{split}.parquet", "--out", f"{d}/sft_{split}.parquet")
+    return data_dir

@@ -1,0 +1,109 @@
+"""Which runs a comparison is made of, and the ``anatomy-r1`` command line of each (pure: nothing runs here).
+
+Every RL row is its shipped recipe (``recipes/ssgvqa_<row>.yaml``) composed for CPU (``profile=cpu model=tiny
+benchmark=synthetic``), on the same train file (scored and augmented: the rows that do not use S(q) or the
+variants ignore them), with one budget: steps x prompts per step x rollouts per prompt, and the seed in
+``data.seed`` (draw order) and ``actor_rollout_ref.rollout.seed`` (sampling). The SFT row is verl's SFT trainer
+for the same steps on prompts x rollouts examples per step (the same number of sequences per step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+# row name -> recipe (the paper's table order)
+RL_METHODS = {
+    "grpo": "ssgvqa_grpo",
+    "dr_grpo": "ssgvqa_dr_grpo",
+    "dapo": "ssgvqa_dapo",
+    "gpg": "ssgvqa_gpg",
+    "grpo_ascl": "ssgvqa_grpo_ascl",
+    "grpo_gdqa": "ssgvqa_grpo_gdqa",
+    "anatomy_r1": "ssgvqa_anatomy_r1",
+}
+SFT_METHODS = {"sft": "ssgvqa_sft"}
+METHODS = {**RL_METHODS, **SFT_METHODS}
+START = "start"  # the row of the start model itself, evaluated once (no training)
+
+CPU_VARIANT = ("profile=cpu", "model=tiny", "benchmark=synthetic")
+
+
+@dataclass(frozen=True)
+class Budget:
+    steps: int = 16
+    prompts: int = 8      # questions per step (data.train_batch_size)
+    rollouts: int = 8     # rollouts per question (actor_rollout_ref.rollout.n)
+    save_every: int = 8   # checkpoint interval: an interrupted run resumes from here
+
+    def __post_init__(self):
+        for name in ("steps", "prompts", "rollouts", "save_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"bench budget: {name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Run:
+    method: str
+    seed: int
+    recipe: str
+    train_args: tuple[str, ...]   # anatomy-r1 train RECIPE ARGS
+    run_dir: Path                  # where the trainer writes metrics.jsonl and checkpoints
+    checkpoint: Path               # the final checkpoint, evaluated
+    test_file: Path
+    eval_dir: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.method}/seed{self.seed}"
+
+    def eval_args(self) -> tuple[str, ...]:
+        return (str(self.checkpoint), str(self.test_file), "--out", str(self.eval_dir), "--method", self.method,
+                "--seed", str(self.seed), "--no-progress")
+
+
+def parse_methods(names: list[str] | None) -> list[str]:
+    if not names:
+        return list(METHODS)
+    unknown = [m for m in names if m not in METHODS]
+    if unknown:
+        raise ValueError(f"bench --methods: unknown {unknown}; known: {', '.join(METHODS)}")
+    return list(dict.fromkeys(names))
+
+
+def experiment(method: str, seed: int) -> str:
+    return f"bench_{method}_seed{seed}"
+
+
+def plan(methods: list[str], seeds: list[int], budget: Budget, data_dir: Path, out_dir: Path,
+         model: str | None = None, overrides: tuple[str, ...] = ()) -> list[Run]:
+    """The runs, seed-major (every method's seed 0 first: a partial grid already compares the methods).
+    ``overrides`` (hydra ``key=value``) go to every RL run, after the budget's."""
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    runs = []
+    for seed in seeds:
+        for method in parse_methods(methods):
+            name = experiment(method, seed)
+            run_dir = out_dir / "runs" / name
+            common = (*CPU_VARIANT, f"anatomy_r1.data_dir={data_dir}", f"trainer.experiment_name={name}",
+                      f"trainer.total_training_steps={budget.steps}", f"trainer.save_freq={budget.save_every}",
+                      "trainer.resume_mode=auto")
+            if method in RL_METHODS:
+                args = (*common,
+                        f"data.train_files={data_dir / 'train_augmented.parquet'}",
+                        f"data.val_files={data_dir / 'val.parquet'}",
+                        "trainer.val_before_train=False", "trainer.test_freq=-1",
+                        f"data.train_batch_size={budget.prompts}",
+                        f"actor_rollout_ref.actor.ppo_mini_batch_size={budget.prompts}",
+                        f"actor_rollout_ref.rollout.n={budget.rollouts}",
+                        f"data.seed={seed}", f"actor_rollout_ref.rollout.seed={seed}",
+                        *([f"actor_rollout_ref.model.path={model}"] if model else []))
+                test_file = data_dir / "test.parquet"
+            else:
+                args = (*common, f"data.train_batch_size={budget.prompts * budget.rollouts}",
+                        f"trainer.seed={seed}", *([f"model.path={model}"] if model else []))
+                test_file = data_dir / "sft_test.parquet"
+            runs.append(Run(method=method, seed=seed, recipe=METHODS[method], train_args=(*args, *(overrides if method in RL_METHODS else ())),
+                            run_dir=run_dir, checkpoint=run_dir / "checkpoints" / f"global_step_{budget.steps}",
+                            test_file=test_file, eval_dir=out_dir / "evals" / method / f"seed{seed}"))
+    return runs

@@ -1,0 +1,108 @@
+"""Runs a grid (:mod:`.grid`): each run trains (``anatomy-r1 train``) and is then evaluated greedily on the test
+split (``anatomy-r1 eval``), each in a child process with its log in ``OUT/logs``.
+
+Resumable: a run whose ``bench_done.json`` exists is not trained again and an eval whose ``metrics.json`` exists
+is not redone; an interrupted run restarts from its latest checkpoint (``trainer.resume_mode=auto``,
+``trainer.save_freq``), its wall time summed over attempts. A failed run is reported by name and log and
+the grid goes on; the command then exits non-zero."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from anatomy_r1_verl.bench.grid import Run
+
+DONE = "bench_done.json"
+
+
+@dataclass
+class Outcome:
+    run: Run
+    wall_s: float | None = None        # training wall time, child process start to exit, all attempts
+    eval_s: float | None = None
+    error: str | None = None
+    skipped: list[str] = field(default_factory=list)  # what was found done already
+
+
+def child_env(out_dir: Path) -> dict[str, str]:
+    env = dict(os.environ, ANATOMY_R1_OUTPUT_DIR=str(out_dir))
+    env.pop("VERL_FILE_LOGGER_PATH", None)  # would send the runs' metrics elsewhere
+    env.pop("ANATOMY_R1_TRACE_DIR", None)
+    return env
+
+
+def _child(args: list[str], env: dict, log: Path) -> tuple[int, float]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    with open(log, "a") as f:
+        f.write(f"\n$ anatomy-r1 {' '.join(args)}\n")
+        f.flush()
+        rc = subprocess.run([sys.executable, "-m", "anatomy_r1_verl", *args], env=env, stdout=f,
+                            stderr=subprocess.STDOUT).returncode
+    return rc, time.time() - t0
+
+
+def train(run: Run, out_dir: Path, env: dict) -> Outcome:
+    done = run.run_dir / DONE
+    if done.is_file():
+        return Outcome(run, wall_s=json.loads(done.read_text())["wall_s"], skipped=["train"])
+    log = out_dir / "logs" / f"{run.method}_seed{run.seed}.train.log"
+    partial = run.run_dir / "bench_partial_wall_s.txt"  # wall time of interrupted attempts
+    before = float(partial.read_text()) if partial.is_file() else 0.0
+    rc, wall = _child(["train", run.recipe, *run.train_args], env, log)
+    if rc != 0 or not run.checkpoint.is_dir():
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        partial.write_text(str(before + wall))
+        why = f"rc {rc}" if rc else f"no final checkpoint {run.checkpoint}"
+        return Outcome(run, error=f"training failed ({why}); log: {log}")
+    total = round(before + wall, 1)
+    done.write_text(json.dumps({"wall_s": total, "args": list(run.train_args)}, indent=1))
+    partial.unlink(missing_ok=True)
+    return Outcome(run, wall_s=total)
+
+
+def evaluate(outcome: Outcome, out_dir: Path, env: dict) -> Outcome:
+    run = outcome.run
+    if (run.eval_dir / "metrics.json").is_file():
+        outcome.skipped.append("eval")
+        return outcome
+    log = out_dir / "logs" / f"{run.method}_seed{run.seed}.eval.log"
+    rc, outcome.eval_s = _child(["eval", *run.eval_args()], env, log)
+    if rc != 0:
+        outcome.error = f"eval failed (rc {rc}); log: {log}"
+    return outcome
+
+
+def evaluate_start(model: str, test_file: Path, out_dir: Path, env: dict, method: str = "start") -> str | None:
+    """The start model's own row (no training); returns an error message or None."""
+    eval_dir = out_dir / "evals" / method / "seed0"
+    if (eval_dir / "metrics.json").is_file():
+        return None
+    log = out_dir / "logs" / f"{method}.eval.log"
+    rc, _ = _child(["eval", model, str(test_file), "--out", str(eval_dir), "--method", method, "--seed", "0",
+                    "--no-progress"], env, log)
+    return None if rc == 0 else f"eval of the start model failed (rc {rc}); log: {log}"
+
+
+def run_grid(runs: list[Run], out_dir: Path, log=print) -> list[Outcome]:
+    env = child_env(out_dir)
+    outcomes = []
+    t0 = time.time()
+    for i, run in enumerate(runs, 1):
+        o = train(run, out_dir, env)
+        if o.error is None:
+            o = evaluate(o, out_dir, env)
+        outcomes.append(o)
+        elapsed = time.time() - t0
+        fresh = [x for x in outcomes if "train" not in x.skipped and x.error is None]
+        eta = f", about {(elapsed / len(fresh)) * (len(runs) - i) / 60:.0f} min left" if fresh else ""
+        state = o.error or ("done before" if o.skipped == ["train", "eval"] else
+                            f"trained {o.wall_s:.0f} s" + (f", eval {o.eval_s:.0f} s" if o.eval_s else ""))
+        log(f"[bench] {i}/{len(runs)} {run.name}: {state}; elapsed {elapsed / 60:.1f} min{eta}")
+    return outcomes

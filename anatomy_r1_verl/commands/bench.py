@@ -1,0 +1,132 @@
+"""``anatomy-r1 bench``: the paper's table rows side by side on the synthetic benchmark, one command.
+
+    anatomy-r1 bench [--methods grpo anatomy_r1 ...] [--seeds 0 1 2] [--steps 20] [--prompts 8] [--rollouts 8]
+                     [--out DIR] [--data DIR] [--model DIR] [--dry-run] [key=value ...]
+
+Makes the benchmark's questions once (``DIR/data``: generated, scored with S(q), augmented with question
+variants, and the SFT row's copies), evaluates the start model, then for every seed and method trains the
+row's recipe composed for CPU with one budget (steps x prompts x rollouts) and evaluates the final checkpoint
+greedily on the test split; then writes ``DIR/report``: the accuracy table (``anatomy-r1 report``), the training
+table (reward, invalid-gradient ratio, S(q), s/step), the paper's claims checked (``claims.md``) and Figures 1-2.
+Rerunning the command finishes an interrupted grid: finished runs are not rerun. ``key=value`` overrides go to
+every RL run. Methods: grpo dr_grpo dapo gpg grpo_ascl grpo_gdqa anatomy_r1 sft.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from anatomy_r1_verl.bench.data import DataSpec
+    from anatomy_r1_verl.bench.grid import Budget
+
+    b, d = Budget(), DataSpec()
+    p = argparse.ArgumentParser(prog="anatomy-r1 bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--methods", nargs="+", default=None, help="rows to run (default: all, in the paper's order)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--steps", type=int, default=b.steps, help=f"training steps per run (default {b.steps})")
+    p.add_argument("--prompts", type=int, default=b.prompts, help=f"questions per step (default {b.prompts})")
+    p.add_argument("--rollouts", type=int, default=b.rollouts, help=f"rollouts per question (default {b.rollouts})")
+    p.add_argument("--save-every", type=int, default=b.save_every, help="checkpoint interval (resume point)")
+    p.add_argument("--out", default=None, help="output folder (default $ANATOMY_R1_OUTPUT_DIR/bench)")
+    p.add_argument("--data", default=None, help="benchmark data folder (default OUT/data; made when missing)")
+    p.add_argument("--data-seed", type=int, default=d.seed)
+    p.add_argument("--train", type=int, default=d.train, help=f"train questions (default {d.train})")
+    p.add_argument("--test", type=int, default=d.test, help=f"test questions (default {d.test})")
+    p.add_argument("--model", default=None, help="start model (default: the shipped warm-started tiny model)")
+    p.add_argument("--report-dir", default=None, help="where the report goes (default OUT/report)")
+    p.add_argument("--dry-run", action="store_true", help="print the runs' commands and stop")
+    p.add_argument("overrides", nargs="*", help="hydra key=value for every RL run")
+    return p
+
+
+def write_report(out: Path, report_dir: Path, log=print) -> bool:
+    """Accuracy table, training table, claims and figures from what OUT holds; False when something failed."""
+    from anatomy_r1_verl.bench import verdict
+    from anatomy_r1_verl.report import figures, tables, training
+
+    report_dir.mkdir(parents=True, exist_ok=True)
+    ok = True
+    try:
+        evals = tables.find_evals([out / "evals"])
+        rows = tables.aggregate(evals)
+        acc_md = tables.markdown(rows)
+        (report_dir / "table.csv").write_text(tables.to_csv(rows))
+    except tables.ReportError as e:
+        log(f"anatomy-r1 bench: {e}")
+        evals, acc_md, ok = [], "", False
+    run_dirs = sorted(p.parent for p in (out / "runs").glob("bench_*/metrics.jsonl"))
+    summaries = training.summarize_runs(run_dirs) if run_dirs else []
+    train_md = training.markdown(summaries) if summaries else ""
+    claims = verdict.markdown(evals, summaries)
+    (report_dir / "table.md").write_text(acc_md)
+    (report_dir / "training.md").write_text(train_md)
+    (report_dir / "claims.md").write_text(claims)
+    log("\n".join(x for x in (acc_md, train_md, claims) if x))
+    loaded = {training.method_and_seed(p.name)[0]: [] for p in run_dirs}
+    for p in run_dirs:
+        loaded[training.method_and_seed(p.name)[0]].append(p)
+    for name, draw, pair in (("figure1.png", figures.figure1, ("grpo", "grpo_ascl")),
+                             ("figure2.png", figures.figure2, ("grpo", "grpo_gdqa"))):
+        chosen = [figures.average_runs(m, [figures.load_run(p) for p in loaded[m]]) for m in pair if loaded.get(m)]
+        if not chosen:
+            continue
+        try:
+            log(f"[bench] wrote {draw(chosen, report_dir / name, smooth=0.6, log=log)}")
+        except (figures.FigureError, ValueError) as e:
+            log(f"anatomy-r1 bench: {name}: {e}")
+            ok = False
+    log(f"[bench] wrote {report_dir}/table.md, training.md, claims.md")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    from anatomy_r1_verl.bench import data, grid, runner
+    from anatomy_r1_verl.tiny.assets import DEFAULT_MODEL, asset_path
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    root = Path(os.path.abspath(os.path.expanduser(os.environ.get("ANATOMY_R1_OUTPUT_DIR", "outputs"))))
+    out = Path(a.out).resolve() if a.out else root / "bench"
+    data_dir = Path(a.data).resolve() if a.data else out / "data"
+    model = str(Path(a.model).resolve()) if a.model else None
+    bad = [o for o in a.overrides if "=" not in o]
+    if bad:
+        print(f"anatomy-r1 bench: {bad[0]!r} is not a key=value override (and not an option; see --help)",
+              file=sys.stderr)
+        return 2
+    try:
+        budget = grid.Budget(steps=a.steps, prompts=a.prompts, rollouts=a.rollouts, save_every=a.save_every)
+        runs = grid.plan(a.methods, a.seeds, budget, data_dir, out, model=model, overrides=tuple(a.overrides))
+    except ValueError as e:
+        print(f"anatomy-r1 bench: {e}", file=sys.stderr)
+        return 2
+    if a.dry_run:
+        for r in runs:
+            print(f"anatomy-r1 train {r.recipe} {' '.join(r.train_args)}\nanatomy-r1 eval {' '.join(r.eval_args())}")
+        return 0
+    try:
+        data.ensure(data_dir, data.DataSpec(seed=a.data_seed, train=a.train, test=a.test), log=log)
+    except data.BenchDataError as e:
+        print(f"anatomy-r1 bench: {e}", file=sys.stderr)
+        return 2
+    env = runner.child_env(out)
+    err = runner.evaluate_start(model or asset_path(DEFAULT_MODEL), data_dir / "test.parquet", out, env)
+    if err:
+        log(f"[bench] {err}")
+    log(f"[bench] {len(runs)} runs ({len({r.method for r in runs})} methods x {len(a.seeds)} seeds), "
+        f"{budget.steps} steps x {budget.prompts} prompts x {budget.rollouts} rollouts each; out {out}")
+    outcomes = runner.run_grid(runs, out, log=log)
+    ok = write_report(out, Path(a.report_dir).resolve() if a.report_dir else out / "report", log=log)
+    failed = [o for o in outcomes if o.error] + ([1] if err else [])
+    for o in outcomes:
+        if o.error:
+            log(f"[bench] FAILED {o.run.name}: {o.error}")
+    return 1 if failed or not ok else 0

@@ -1,0 +1,134 @@
+"""`anatomy-r1 bench`'s engine without training: the grid's commands, the data manifest, the training table,
+the claims' verdicts, the drawn-difficulty metric of curriculum-off runs, and the report from hand-made runs."""
+
+import json
+import random
+
+import pytest
+
+from anatomy_r1_verl.ascl.feedback import BATCH_MEAN_S_Q, DrawnDifficulty
+from anatomy_r1_verl.bench import data, grid, runner, verdict
+from anatomy_r1_verl.commands.bench import main as bench_main, write_report
+from anatomy_r1_verl.evaluation import results
+from anatomy_r1_verl.report import training
+from anatomy_r1_verl.trainer.hooks import StepSamples
+
+
+def test_grid_is_seed_major_and_every_rl_row_shares_data_budget_and_seed(tmp_path):
+    runs = grid.plan(None, [0, 1], grid.Budget(steps=7, prompts=4, rollouts=2, save_every=3), tmp_path / "d",
+                     tmp_path / "o", overrides=("actor_rollout_ref.actor.optim.lr=3e-4",))
+    assert [r.seed for r in runs] == [0] * len(grid.METHODS) + [1] * len(grid.METHODS)
+    assert [r.method for r in runs[:len(grid.METHODS)]] == list(grid.METHODS)
+    for r in runs:
+        args = dict(a.split("=", 1) for a in r.train_args)
+        assert args["profile"] == "cpu" and args["model"] == "tiny" and args["benchmark"] == "synthetic"
+        assert args["trainer.total_training_steps"] == "7" and args["trainer.save_freq"] == "3"
+        assert args["trainer.experiment_name"] == f"bench_{r.method}_seed{r.seed}"
+        assert r.checkpoint == tmp_path / "o" / "runs" / f"bench_{r.method}_seed{r.seed}" / "checkpoints" / "global_step_7"
+        assert "--method" in r.eval_args() and str(r.seed) in r.eval_args()
+        if r.method in grid.RL_METHODS:
+            assert args["data.train_files"] == str(tmp_path / "d" / "train_augmented.parquet")
+            assert args["data.train_batch_size"] == "4" and args["actor_rollout_ref.rollout.n"] == "2"
+            assert args["data.seed"] == args["actor_rollout_ref.rollout.seed"] == str(r.seed)
+            assert args["actor_rollout_ref.actor.optim.lr"] == "3e-4"
+            assert r.test_file.name == "test.parquet"
+        else:  # SFT: as many sequences per step as an RL step samples; no RL overrides
+            assert args["data.train_batch_size"] == "8" and args["trainer.seed"] == str(r.seed)
+            assert "actor_rollout_ref.actor.optim.lr" not in args and r.test_file.name == "sft_test.parquet"
+
+
+def test_unknown_method_and_bad_budget_are_errors_naming_them(tmp_path):
+    with pytest.raises(ValueError, match="unknown \\['ppo'\\].*grpo"):
+        grid.plan(["grpo", "ppo"], [0], grid.Budget(), tmp_path, tmp_path)
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        grid.Budget(steps=0)
+    assert bench_main(["--methods", "nope", "--dry-run"]) == 2
+
+
+def test_data_folder_made_with_other_settings_is_refused(tmp_path):
+    (tmp_path / data.MANIFEST).write_text(json.dumps({**data.DataSpec().__dict__, "train": 5}))
+    with pytest.raises(data.BenchDataError, match="made with .* another --data"):
+        data.ensure(tmp_path, data.DataSpec())
+
+
+def test_a_finished_run_is_not_trained_again(tmp_path):
+    run = grid.plan(["grpo"], [0], grid.Budget(), tmp_path / "d", tmp_path / "o")[0]
+    run.run_dir.mkdir(parents=True)
+    (run.run_dir / runner.DONE).write_text(json.dumps({"wall_s": 12.5}))
+    o = runner.train(run, tmp_path / "o", env={})  # would fail loudly if it started a child: no data, no model
+    assert o.skipped == ["train"] and o.wall_s == 12.5 and o.error is None
+
+
+def test_drawn_difficulty_is_the_mean_of_the_drawn_rows_that_have_one():
+    h = DrawnDifficulty()
+    h.on_draw([{"s_q": 0.2}, {"s_q": 0.4}, {"id": "x"}, {"s_q": float("nan")}])
+    assert h.on_step(StepSamples(keys=[])) == {BATCH_MEAN_S_Q: pytest.approx(0.3)}
+    assert h.on_step(StepSamples(keys=[])) == {}  # nothing drawn since: nothing logged
+
+
+CLASSES = ["Gut", "Liver"]
+
+
+def _run(root, method, seed, steps=12, s_q_slope=0.0, invalid=0.5, step_s=5.0):
+    d = root / "runs" / f"bench_{method}_seed{seed}"
+    d.mkdir(parents=True)
+    rng = random.Random(seed)
+    with open(d / "metrics.jsonl", "w") as f:
+        for t in range(1, steps + 1):
+            rec = {"critic/score/mean": 1.0 + 0.01 * t, "curriculum/batch_mean_s_q": 0.3 + s_q_slope * t,
+                   "timing_s/step": (60.0 if t == 1 else step_s + rng.uniform(-0.1, 0.1)),
+                   "gdqa/invalid_gradient_ratio": invalid}
+            rec.update({f"gdqa/invalid_gradient_ratio/{c}": invalid + (0.1 if c == "Gut" else 0) for c in CLASSES})
+            f.write(json.dumps({"step": t, "data": rec}) + "\n")
+    return d
+
+
+def _eval(root, method, seed, acc, n=100):
+    recs = [{"benchmark": "synthetic_scene", "file": "t.parquet", "row": i, "answer_class": CLASSES[i % 2],
+             "question_type": "zero_hop", "complexity": "", "modality": "", "acc": float(i < acc * n),
+             "format": 1.0, "score": 0.0} for i in range(n)]
+    path = root / "evals" / method / f"seed{seed}"
+    path.mkdir(parents=True)
+    results.write_metrics(path, recs, {"method": method, "seed": seed})
+
+
+def test_training_summary_skips_the_start_up_step_and_groups_seeds(tmp_path):
+    runs = [_run(tmp_path, "grpo", s, step_s=4.0 + s) for s in (0, 1)]
+    sums = training.summarize_runs(runs)
+    assert [(s["method"], s["seed"]) for s in sums] == [("grpo", 0), ("grpo", 1)]
+    assert sums[0]["step_s"] == pytest.approx(4.0, abs=0.1)  # the 60 s first step is not the median's
+    assert sums[0]["reward_final"] == pytest.approx(1.0 + 0.01 * (8 + 9 + 10 + 11 + 12) / 5)
+    assert sums[0]["invalid_by_class"] == {"Gut": pytest.approx(0.6), "Liver": pytest.approx(0.5)}
+    md = training.markdown(sums)
+    assert "| grpo | 0 1 | 12 |" in md and "4.50 ± 0.7" in md
+
+
+@pytest.mark.parametrize("better", [True, False])
+def test_claims_are_met_or_missed_by_the_numbers(tmp_path, better):
+    for s in (0, 1, 2):
+        _run(tmp_path, "grpo", s, s_q_slope=0.0, invalid=0.5, step_s=5.0)
+        _run(tmp_path, "grpo_ascl", s, s_q_slope=0.03 if better else 0.0)
+        _run(tmp_path, "grpo_gdqa", s, invalid=0.2 if better else 0.6)
+        _run(tmp_path, "anatomy_r1", s, step_s=5.05 if better else 6.0)
+        _eval(tmp_path, "grpo", s, 0.40 + 0.01 * s)
+        _eval(tmp_path, "anatomy_r1", s, (0.50 if better else 0.39) + 0.01 * s)
+    assert write_report(tmp_path, tmp_path / "report", log=lambda m: None)
+    claims = (tmp_path / "report" / "claims.md").read_text()
+    word = "met" if better else "missed"
+    assert claims.count(f"**{word}**") == 4, claims
+    assert ("seed 0: +10.0" if better else "seed 0: -1.0") in claims
+    assert (tmp_path / "report" / "figure1.png").is_file() and (tmp_path / "report" / "figure2.png").is_file()
+    assert "| anatomy_r1 | 0 1 2 |" in (tmp_path / "report" / "training.md").read_text()
+
+
+def test_claims_with_missing_rows_say_not_measured():
+    md = verdict.markdown([], [])
+    assert md.count("not measured") == 4
+
+
+def test_figures_average_a_methods_seeds_step_by_step():
+    from anatomy_r1_verl.report.figures import average_runs
+
+    label, s = average_runs("grpo", [("a", {"m": ([1, 2], [0.2, 0.4])}), ("b", {"m": ([1, 2, 3], [0.4, 0.6, 1.0])})])
+    assert label == "grpo (2 seeds)"
+    assert s["m"][0] == [1, 2, 3] and s["m"][1] == pytest.approx([0.3, 0.5, 1.0])
