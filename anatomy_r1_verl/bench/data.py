@@ -43,9 +43,16 @@ def ensure(data_dir: Path, spec: DataSpec, log=print) -> Path:
     data_dir = Path(data_dir)
     manifest = data_dir / MANIFEST
     want = asdict(spec)
+    if not manifest.is_file() and all((data_dir / f).is_file() for f in FILES[:3]):
+        # a folder the user made (another seed, the simulated annotator, ...): used as it is, not regenerated
+        log(f"[bench] using the splits already in {data_dir} (no {MANIFEST}: not made by bench; the data options "
+            "are ignored)")
+        manifest.write_text(json.dumps({"external": True}, indent=1))
     if manifest.is_file():
         have = json.loads(manifest.read_text())
-        if have != want:
+        if have.get("external"):
+            want = have
+        elif have != want:
             raise BenchDataError(f"{manifest}: this folder was made with {have}, not {want}; give another --data "
                                  "folder (or delete this one) instead of mixing two benchmarks")
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -132,3 +132,13 @@ def test_figures_average_a_methods_seeds_step_by_step():
     label, s = average_runs("grpo", [("a", {"m": ([1, 2], [0.2, 0.4])}), ("b", {"m": ([1, 2, 3], [0.4, 0.6, 1.0])})])
     assert label == "grpo (2 seeds)"
     assert s["m"][0] == [1, 2, 3] and s["m"][1] == pytest.approx([0.3, 0.5, 1.0])
+
+
+def test_a_folder_with_its_own_splits_is_used_as_it_is(tmp_path, monkeypatch):
+    for f in data.FILES:
+        (tmp_path / f).write_text("x")
+    monkeypatch.setattr(data, "_cli", lambda *a: pytest.fail(f"ran {a}"))
+    msgs = []
+    assert data.ensure(tmp_path, data.DataSpec(train=5), log=msgs.append) == tmp_path
+    assert "not made by bench" in msgs[0] and json.loads((tmp_path / data.MANIFEST).read_text()) == {"external": True}
+    data.ensure(tmp_path, data.DataSpec(train=7), log=msgs.append)  # still accepted on the rerun
