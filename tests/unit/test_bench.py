@@ -142,3 +142,32 @@ def test_a_folder_with_its_own_splits_is_used_as_it_is(tmp_path, monkeypatch):
     assert data.ensure(tmp_path, data.DataSpec(train=5), log=msgs.append) == tmp_path
     assert "not made by bench" in msgs[0] and json.loads((tmp_path / data.MANIFEST).read_text()) == {"external": True}
     data.ensure(tmp_path, data.DataSpec(train=7), log=msgs.append)  # still accepted on the rerun
+
+
+def test_every_grid_run_composes_to_its_row_on_cpu(tmp_path):
+    """The exact arguments bench gives `anatomy-r1 train`, composed with verl's config (no Ray, no model)."""
+    from omegaconf import OmegaConf
+
+    from anatomy_r1_verl.commands import train as launcher
+
+    runs = grid.plan(None, [2], grid.Budget(steps=5, prompts=4, rollouts=3), tmp_path / "d", tmp_path / "o")
+    seen = {}
+    for r in runs:
+        cfg = launcher.compose(r.recipe, list(r.train_args))
+        OmegaConf.resolve(cfg)
+        seen[r.method] = cfg
+        assert cfg.trainer.total_training_steps == 5 and cfg.trainer.experiment_name == f"bench_{r.method}_seed2"
+        if r.method == "sft":
+            assert cfg.data.train_batch_size == 12 and cfg.trainer.device == "cpu"
+            assert cfg.data.train_files == str(tmp_path / "d" / "sft_train.parquet")
+            continue
+        assert cfg.actor_rollout_ref.rollout.name == "hfcpu" and cfg.trainer.device == "cpu"
+        assert "tiny-qwen25vl-warm" in cfg.actor_rollout_ref.model.path
+        assert cfg.data.train_files == str(tmp_path / "d" / "train_augmented.parquet")
+        assert cfg.data.train_batch_size == 4 and cfg.actor_rollout_ref.rollout.n == 3 and cfg.data.seed == 2
+    # the rows differ exactly where the paper's methods do
+    assert seen["grpo_ascl"].anatomy_r1.curriculum.enable and not seen["grpo"].anatomy_r1.curriculum.enable
+    assert seen["grpo_gdqa"].anatomy_r1.gdqa.enable and not seen["grpo_gdqa"].anatomy_r1.curriculum.enable
+    assert seen["anatomy_r1"].anatomy_r1.gdqa.enable and seen["anatomy_r1"].anatomy_r1.curriculum.enable
+    assert seen["dapo"].algorithm.filter_groups.enable and seen["gpg"].algorithm.adv_estimator == "gpg"
+    assert seen["dr_grpo"].algorithm.norm_adv_by_std_in_grpo is False
