@@ -14,7 +14,11 @@ answer on the scene graph). The first variant is the row's own prompt. :func:`au
 the list as a JSON string in ``extra_info["variants"]`` (plus ``extra_info["n_variants"]``) on every
 row, so parquet schemas stay simple; :func:`pick_variant` is what the rollout side reads.
 
-Command: ``anatomy-r1 prepare augment IN.parquet --out OUT.parquet [--k 4] [--tau 0.5]``.
+``--keep-instruction`` leaves out 2. (every variant keeps the row's own instruction): a model that learnt one
+instruction wording answers the others off-format, and the group's reward spread then comes from the format,
+not from the anatomy (measured in docs/benchmarks.md, the headline comparison).
+
+Command: ``anatomy-r1 prepare augment IN.parquet --out OUT.parquet [--k 4] [--tau 0.5] [--keep-instruction]``.
 """
 
 from __future__ import annotations
@@ -210,11 +214,12 @@ def _s_q(row: Mapping[str, Any], key: str) -> float | None:
 
 
 def augment_rows(rows: Iterable[Mapping[str, Any]], k: int = 4, tau: float | None = None, s_q_key: str = "s_q",
-                 seed: int = 0) -> tuple[list[dict], dict]:
+                 seed: int = 0, keep_instruction: bool = False) -> tuple[list[dict], dict]:
     """Rows with ``extra_info["variants"]`` (JSON list) and ``extra_info["n_variants"]``, and counts.
 
     With ``tau`` only rows with ``S(q) >= tau`` are varied (static selection); the others get the one
     variant they have. ``S(q)`` is read from the column ``s_q_key`` or from ``extra_info[s_q_key]``.
+    ``keep_instruction``: every variant keeps the row's own instruction wording.
     """
     rows = list(rows)
     if tau is not None:
@@ -224,12 +229,13 @@ def augment_rows(rows: Iterable[Mapping[str, Any]], k: int = 4, tau: float | Non
                               f"{len(missing)} of {len(rows)} rows lack it (first: row {missing[0]}). Run "
                               f"`anatomy-r1 prepare score` first, or leave tau out to vary every row")
     stats: dict[str, Any] = {"rows": 0, "selected": 0, "varied": 0, "unvariable": 0, "rephrased": 0,
-                             "variants": 0, "k": k, "tau": tau}
+                             "variants": 0, "k": k, "tau": tau, "keep_instruction": keep_instruction}
     per_family: dict[str, Counter] = defaultdict(Counter)
     out = []
     for row in rows:
         selected = tau is None or _s_q(row, s_q_key) >= tau
-        variants, family = _variants(row, k if selected else 1, seed, INSTRUCTION_WORDINGS)
+        own = (str((row.get("extra_info") or {}).get("instruction") or DEFAULT_INSTRUCTION),)
+        variants, family = _variants(row, k if selected else 1, seed, own if keep_instruction else INSTRUCTION_WORDINGS)
         new = dict(row)
         new["extra_info"] = {**(row.get("extra_info") or {}), "variants": json.dumps(variants),
                              "n_variants": len(variants)}
@@ -246,7 +252,7 @@ def augment_rows(rows: Iterable[Mapping[str, Any]], k: int = 4, tau: float | Non
 
 
 def augment_parquet(in_path: str | os.PathLike, out_path: str | os.PathLike, k: int = 4, tau: float | None = None,
-                    seed: int = 0) -> dict:
+                    seed: int = 0, keep_instruction: bool = False) -> dict:
     """Write the augmented rows of ``in_path`` to a new parquet ``out_path``; the input is left untouched."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -256,7 +262,8 @@ def augment_parquet(in_path: str | os.PathLike, out_path: str | os.PathLike, k: 
         raise FileNotFoundError(f"{in_path} not found")
     if os.path.realpath(in_path) == os.path.realpath(out_path):
         raise ValueError(f"--out {out_path} is the input file; write the augmented rows to a new file")
-    rows, stats = augment_rows(pq.read_table(in_path).to_pylist(), k=k, tau=tau, seed=seed)
+    rows, stats = augment_rows(pq.read_table(in_path).to_pylist(), k=k, tau=tau, seed=seed,
+                               keep_instruction=keep_instruction)
     os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows), out_path)
     return {**stats, "in": in_path, "out": out_path}
@@ -270,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tau", type=float, default=None,
                    help="vary only rows with S(q) >= tau (needs `anatomy-r1 prepare score`); default: all rows")
     p.add_argument("--seed", type=int, default=0, help="seed of the option permutations")
+    p.add_argument("--keep-instruction", action="store_true",
+                   help="every variant keeps the row's own instruction (vary question and option order only)")
     return p
 
 
@@ -279,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --k must be >= 1", file=sys.stderr)
         return 2
     try:
-        stats = augment_parquet(a.input, a.out, k=a.k, tau=a.tau, seed=a.seed)
+        stats = augment_parquet(a.input, a.out, k=a.k, tau=a.tau, seed=a.seed, keep_instruction=a.keep_instruction)
     except (FileNotFoundError, ValueError) as e:  # SchemaError is a ValueError
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -88,6 +88,17 @@ def test_instruction_wording_varies(rows):
     assert [v["instruction"] for v in vs] == list(INSTRUCTION_WORDINGS[:4])
 
 
+def test_keep_instruction_varies_question_and_options_only(rows):
+    out, stats = augment_rows(rows[:6], k=4, keep_instruction=True)
+    assert stats["keep_instruction"] is True
+    for row, new in zip(rows[:6], out):
+        vs = json.loads(new["extra_info"]["variants"])
+        assert len(vs) == 4 and {v["instruction"] for v in vs} == {row["extra_info"]["instruction"]}
+        assert len({tuple(v["options"]) for v in vs}) > 1  # still permuted
+        check(vs, row)
+    assert stats["rephrased"] == 6
+
+
 def test_variants_are_deterministic_per_seed(rows):
     assert make_variants(rows[0], seed=1) == make_variants(rows[0], seed=1)
     perms = {tuple(tuple(v["options"]) for v in make_variants(rows[0], seed=s)) for s in range(6)}
