@@ -20,6 +20,7 @@ class DataSpec:
     test: int = 1000       # one standard error of an accuracy near 0.45 is 1.6 points
     variants: int = 4      # GDQA: phrasings per question, the original included
     tau: float | None = None  # GDQA: vary only rows with S(q) >= tau (None: all rows)
+    keep_instruction: bool = False  # GDQA: variants keep the row's instruction wording (method.md varies it)
 
 
 FILES = ("train.parquet", "val.parquet", "test.parquet", "train_scored.parquet", "train_augmented.parquet",
@@ -69,7 +70,8 @@ def ensure(data_dir: Path, spec: DataSpec, log=print) -> Path:
     if not (data_dir / "train_augmented.parquet").is_file():
         log(f"[bench] augmenting the scored train split with {spec.variants} phrasings per question (GDQA)")
         _cli("prepare", "augment", f"{d}/train_scored.parquet", "--out", f"{d}/train_augmented.parquet",
-             "--k", str(spec.variants), *(["--tau", str(spec.tau)] if spec.tau is not None else []))
+             "--k", str(spec.variants), *(["--tau", str(spec.tau)] if spec.tau is not None else []),
+             *(["--keep-instruction"] if spec.keep_instruction else []))
     for split in ("train", "val", "test"):
         if not (data_dir / f"sft_{split}.parquet").is_file():
             _cli("prepare", "sft", f"{d}/{split}.parquet", "--out", f"{d}/sft_{split}.parquet")

@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-seed", type=int, default=d.seed)
     p.add_argument("--train", type=int, default=d.train, help=f"train questions (default {d.train})")
     p.add_argument("--test", type=int, default=d.test, help=f"test questions (default {d.test})")
+    p.add_argument("--tau", type=float, default=d.tau, help="GDQA: vary only train rows with S(q) >= tau")
+    p.add_argument("--keep-instruction", action="store_true",
+                   help="GDQA: variants keep the instruction wording (vary question and option order only)")
     p.add_argument("--model", default=None, help="start model (default: the shipped warm-started tiny model)")
     p.add_argument("--report-dir", default=None, help="where the report goes (default OUT/report)")
     p.add_argument("--dry-run", action="store_true", help="print the runs' commands and stop")
@@ -113,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"anatomy-r1 train {r.recipe} {' '.join(r.train_args)}\nanatomy-r1 eval {' '.join(r.eval_args())}")
         return 0
     try:
-        data.ensure(data_dir, data.DataSpec(seed=a.data_seed, train=a.train, test=a.test), log=log)
+        data.ensure(data_dir, data.DataSpec(seed=a.data_seed, train=a.train, test=a.test, tau=a.tau,
+                                            keep_instruction=a.keep_instruction), log=log)
     except data.BenchDataError as e:
         print(f"anatomy-r1 bench: {e}", file=sys.stderr)
         return 2
