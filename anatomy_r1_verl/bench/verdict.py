@@ -11,6 +11,7 @@ from anatomy_r1_verl.report.training import by_method, mean_spread
 S_Q_RISE = 0.05       # ASCL: batch S(q) of the last steps minus the first steps, at least
 S_Q_FLAT = 0.05       # GRPO: |last - first| below
 MAX_OVERHEAD = 0.03   # ASCL + GDQA on a GRPO step
+FORMAT_GAP = 0.1      # a GDQA row whose training format rate is this much below GRPO's: its spread is the format's
 
 
 def test_accuracy(evals: list[dict]) -> dict[tuple[str, int], tuple[float, int]]:
@@ -55,8 +56,13 @@ def _invalid_line(runs: dict, a="grpo_gdqa", b="grpo") -> str:
     overall = [mean_spread([r["invalid_mean"] for r in runs[m]]) for m in (b, a)]
     ov = (f"; overall {overall[0][0]:.3f} -> {overall[1][0]:.3f}" if all(overall) else "")
     ok = judged > 0 and below == judged
-    return (f"- Invalid-gradient ratio, {b} -> {a} (mean over steps and seeds): {', '.join(cells)}{ov}. Claim (lower "
+    line = (f"- Invalid-gradient ratio, {b} -> {a} (mean over steps and seeds): {', '.join(cells)}{ov}. Claim (lower "
             f"in every class where {b} has any): **{'met' if ok else 'missed'}** ({below} of {judged} classes).")
+    fa, fb = (mean_spread([r["format_mean"] for r in runs[m]]) for m in (a, b))
+    if fa and fb and fa[0] < fb[0] - FORMAT_GAP:
+        line += (f" Caveat: {a}'s training format rate is {fa[0]:.2f} against {b}'s {fb[0]:.2f}, so much of its groups' "
+                 "reward spread comes from answers off the format, not from telling the anatomy apart.")
+    return line
 
 
 def _s_q_line(runs: dict, a="grpo_ascl", b="grpo") -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from anatomy_r1_verl.report.figures import INVALID_OVERALL, INVALID_PREFIX, REWARD_METRICS, S_Q_METRIC, load_run
 
 STEP_TIME = "timing_s/step"
+TRAIN_ACC, TRAIN_FORMAT = "reward/acc/mean", "reward/format/mean"  # the reward's components (trainer/metrics.py)
 WINDOW = 5  # steps averaged for "first" and "final" values
 _SEED = re.compile(r"^(?:bench_)?(?P<method>.+?)_seed(?P<seed>\d+)$")
 
@@ -43,6 +44,8 @@ def summarize(label: str, series: dict) -> dict:
         "steps": max((max(s[0]) for s in series.values() if s[0]), default=0),
         "reward_final": fl_reward[1] if fl_reward else None,
         "reward_mean": statistics.fmean(reward[1]) if reward and reward[1] else None,
+        "acc_mean": statistics.fmean(series[TRAIN_ACC][1]) if series.get(TRAIN_ACC, ([], []))[1] else None,
+        "format_mean": statistics.fmean(series[TRAIN_FORMAT][1]) if series.get(TRAIN_FORMAT, ([], []))[1] else None,
         "invalid_mean": statistics.fmean(series[INVALID_OVERALL][1]) if fl_invalid else None,
         "invalid_first": fl_invalid[0] if fl_invalid else None,
         "invalid_final": fl_invalid[1] if fl_invalid else None,
@@ -59,6 +62,7 @@ def summarize_runs(runs: list[str | Path]) -> list[dict]:
 
 
 COLUMNS = (("reward_final", f"final reward (last {WINDOW} steps)", 3), ("reward_mean", "mean reward", 3),
+           ("acc_mean", "mean train accuracy", 3), ("format_mean", "mean train format rate", 3),
            ("invalid_first", f"invalid-gradient ratio, first {WINDOW}", 3),
            ("invalid_final", f"invalid-gradient ratio, last {WINDOW}", 3),
            ("s_q_first", f"batch S(q), first {WINDOW}", 3), ("s_q_final", f"batch S(q), last {WINDOW}", 3),

@@ -69,13 +69,14 @@ def test_drawn_difficulty_is_the_mean_of_the_drawn_rows_that_have_one():
 CLASSES = ["Gut", "Liver"]
 
 
-def _run(root, method, seed, steps=12, s_q_slope=0.0, invalid=0.5, step_s=5.0):
+def _run(root, method, seed, steps=12, s_q_slope=0.0, invalid=0.5, step_s=5.0, fmt=1.0):
     d = root / "runs" / f"bench_{method}_seed{seed}"
     d.mkdir(parents=True)
     rng = random.Random(seed)
     with open(d / "metrics.jsonl", "w") as f:
         for t in range(1, steps + 1):
             rec = {"critic/score/mean": 1.0 + 0.01 * t, "curriculum/batch_mean_s_q": 0.3 + s_q_slope * t,
+                   "reward/format/mean": fmt,
                    "timing_s/step": (60.0 if t == 1 else step_s + rng.uniform(-0.1, 0.1)),
                    "gdqa/invalid_gradient_ratio": invalid}
             rec.update({f"gdqa/invalid_gradient_ratio/{c}": invalid + (0.1 if c == "Gut" else 0) for c in CLASSES})
@@ -117,6 +118,7 @@ def test_claims_are_met_or_missed_by_the_numbers(tmp_path, better):
     word = "met" if better else "missed"
     assert claims.count(f"**{word}**") == 4, claims
     assert ("seed 0: +10.0" if better else "seed 0: -1.0") in claims
+    assert "Caveat" not in claims
     assert (tmp_path / "report" / "figure1.png").is_file() and (tmp_path / "report" / "figure2.png").is_file()
     assert "| anatomy_r1 | 0 1 2 |" in (tmp_path / "report" / "training.md").read_text()
 
@@ -171,3 +173,14 @@ def test_every_grid_run_composes_to_its_row_on_cpu(tmp_path):
     assert seen["anatomy_r1"].anatomy_r1.gdqa.enable and seen["anatomy_r1"].anatomy_r1.curriculum.enable
     assert seen["dapo"].algorithm.filter_groups.enable and seen["gpg"].algorithm.adv_estimator == "gpg"
     assert seen["dr_grpo"].algorithm.norm_adv_by_std_in_grpo is False
+
+
+def test_a_gdqa_spread_that_comes_from_the_format_is_called_out(tmp_path):
+    for s in (0, 1):
+        _run(tmp_path, "grpo", s, invalid=0.5, fmt=0.99)
+        _run(tmp_path, "grpo_gdqa", s, invalid=0.0, fmt=0.49)
+    sums = training.summarize_runs(sorted((tmp_path / "runs").iterdir()))
+    md = verdict.markdown([], sums)
+    assert "**met**" in md and "format rate is 0.49 against grpo's 0.99" in md
+    table = training.markdown(sums)
+    assert "mean train format rate" in table and "| 0.490 ± 0.000 |" in table
