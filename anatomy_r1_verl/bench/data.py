@@ -39,7 +39,24 @@ def _cli(*args: str) -> None:
         raise BenchDataError(f"`anatomy-r1 {' '.join(args)}` failed (rc {rc}); its message is above")
 
 
-def ensure(data_dir: Path, spec: DataSpec, log=print) -> Path:
+def sft_train_file(data_dir: Path, seed: int) -> Path:
+    return Path(data_dir) / f"sft_train_seed{seed}.parquet"
+
+
+def shuffle_sft_train(data_dir: Path, seed: int) -> Path:
+    """The SFT train rows in a seeded order: verl 0.9.1's SFT trainer ignores ``trainer.seed`` (its sampler's seed
+    is fixed), so without this every SFT seed would be the same run."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    out = sft_train_file(data_dir, seed)
+    if not out.is_file():
+        table = pq.read_table(Path(data_dir) / "sft_train.parquet")
+        pq.write_table(table.take(np.random.default_rng(seed).permutation(table.num_rows)), out)
+    return out
+
+
+def ensure(data_dir: Path, spec: DataSpec, log=print, sft_seeds: tuple[int, ...] = ()) -> Path:
     """Make what is missing in ``data_dir``; returns it. Each step is skipped when its file exists."""
     data_dir = Path(data_dir)
     manifest = data_dir / MANIFEST
@@ -75,4 +92,6 @@ def ensure(data_dir: Path, spec: DataSpec, log=print) -> Path:
     for split in ("train", "val", "test"):
         if not (data_dir / f"sft_{split}.parquet").is_file():
             _cli("prepare", "sft", f"{d}/{split}.parquet", "--out", f"{d}/sft_{split}.parquet")
+    for seed in sft_seeds:
+        shuffle_sft_train(data_dir, seed)
     return data_dir

@@ -4,7 +4,9 @@ Every RL row is its shipped recipe (``recipes/ssgvqa_<row>.yaml``) composed for 
 benchmark=synthetic``), on the same train file (scored and augmented: the rows that do not use S(q) or the
 variants ignore them), with one budget: steps x prompts per step x rollouts per prompt, and the seed in
 ``data.seed`` (draw order) and ``actor_rollout_ref.rollout.seed`` (sampling). The SFT row is verl's SFT trainer
-for the same steps on prompts x rollouts examples per step (the same number of sequences per step).
+for the same steps on prompts x rollouts examples per step (the same number of sequences per step); its seed
+orders the train file (``sft_train_seed<N>.parquet``, :func:`.data.shuffle_sft_train`), the only thing verl
+0.9.1's SFT trainer lets it change.
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ def plan(methods: list[str], seeds: list[int], budget: Budget, data_dir: Path, o
                         *([f"actor_rollout_ref.model.path={model}"] if model else []))
                 test_file = data_dir / "test.parquet"
             else:
-                args = (*common, f"data.train_batch_size={budget.prompts * budget.rollouts}",
+                args = (*common, f"data.train_files={data_dir / f'sft_train_seed{seed}.parquet'}",
+                        f"data.train_batch_size={budget.prompts * budget.rollouts}",
                         f"trainer.seed={seed}", *([f"model.path={model}"] if model else []))
                 test_file = data_dir / "sft_test.parquet"
             runs.append(Run(method=method, seed=seed, recipe=METHODS[method], train_args=(*args, *(overrides if method in RL_METHODS else ())),

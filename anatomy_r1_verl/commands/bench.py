@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         data.ensure(data_dir, data.DataSpec(seed=a.data_seed, train=a.train, test=a.test, tau=a.tau,
-                                            keep_instruction=a.keep_instruction), log=log)
+                                            keep_instruction=a.keep_instruction), log=log,
+                    sft_seeds=tuple(a.seeds) if any(r.method in grid.SFT_METHODS for r in runs) else ())
     except data.BenchDataError as e:
         print(f"anatomy-r1 bench: {e}", file=sys.stderr)
         return 2

@@ -34,6 +34,7 @@ def test_grid_is_seed_major_and_every_rl_row_shares_data_budget_and_seed(tmp_pat
             assert r.test_file.name == "test.parquet"
         else:  # SFT: as many sequences per step as an RL step samples; no RL overrides
             assert args["data.train_batch_size"] == "8" and args["trainer.seed"] == str(r.seed)
+            assert args["data.train_files"] == str(tmp_path / "d" / f"sft_train_seed{r.seed}.parquet")
             assert "actor_rollout_ref.actor.optim.lr" not in args and r.test_file.name == "sft_test.parquet"
 
 
@@ -161,7 +162,7 @@ def test_every_grid_run_composes_to_its_row_on_cpu(tmp_path):
         assert cfg.trainer.total_training_steps == 5 and cfg.trainer.experiment_name == f"bench_{r.method}_seed2"
         if r.method == "sft":
             assert cfg.data.train_batch_size == 12 and cfg.trainer.device == "cpu"
-            assert cfg.data.train_files == str(tmp_path / "d" / "sft_train.parquet")
+            assert cfg.data.train_files == str(tmp_path / "d" / "sft_train_seed2.parquet")
             continue
         assert cfg.actor_rollout_ref.rollout.name == "hfcpu" and cfg.trainer.device == "cpu"
         assert "tiny-qwen25vl-warm" in cfg.actor_rollout_ref.model.path
@@ -184,3 +185,12 @@ def test_a_gdqa_spread_that_comes_from_the_format_is_called_out(tmp_path):
     assert "**met**" in md and "format rate is 0.49 against grpo's 0.99" in md
     table = training.markdown(sums)
     assert "mean train format rate" in table and "| 0.490 ± 0.000 |" in table
+
+
+def test_sft_seeds_get_their_own_order_of_the_same_rows(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"i": list(range(50))}), tmp_path / "sft_train.parquet")
+    orders = [pq.read_table(data.shuffle_sft_train(tmp_path, s))["i"].to_pylist() for s in (0, 1, 0)]
+    assert sorted(orders[0]) == list(range(50)) and orders[0] != orders[1] and orders[0] == orders[2]
