@@ -51,7 +51,12 @@ def _child(args: list[str], env: dict, log: Path) -> tuple[int, float]:
 def train(run: Run, out_dir: Path, env: dict) -> Outcome:
     done = run.run_dir / DONE
     if done.is_file():
-        return Outcome(run, wall_s=json.loads(done.read_text())["wall_s"], skipped=["train"])
+        record = json.loads(done.read_text())
+        if record.get("args") != list(run.train_args):  # another budget, data or override in the same OUT
+            changed = sorted(set(run.train_args) ^ set(record.get("args") or []))
+            return Outcome(run, error=f"{run.run_dir} was trained with other arguments (differing: {changed}); "
+                                      "give another --out, or delete that run folder to train it again")
+        return Outcome(run, wall_s=record["wall_s"], skipped=["train"])
     log = out_dir / "logs" / f"{run.method}_seed{run.seed}.train.log"
     partial = run.run_dir / "bench_partial_wall_s.txt"  # wall time of interrupted attempts
     before = float(partial.read_text()) if partial.is_file() else 0.0

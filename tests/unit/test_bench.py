@@ -55,9 +55,13 @@ def test_data_folder_made_with_other_settings_is_refused(tmp_path):
 def test_a_finished_run_is_not_trained_again(tmp_path):
     run = grid.plan(["grpo"], [0], grid.Budget(), tmp_path / "d", tmp_path / "o")[0]
     run.run_dir.mkdir(parents=True)
-    (run.run_dir / runner.DONE).write_text(json.dumps({"wall_s": 12.5}))
+    (run.run_dir / runner.DONE).write_text(json.dumps({"wall_s": 12.5, "args": list(run.train_args)}))
     o = runner.train(run, tmp_path / "o", env={})  # would fail loudly if it started a child: no data, no model
     assert o.skipped == ["train"] and o.wall_s == 12.5 and o.error is None
+    # the same folder asked for another budget: refused by name, not reused as if it were that budget
+    longer = grid.plan(["grpo"], [0], grid.Budget(steps=32), tmp_path / "d", tmp_path / "o")[0]
+    o = runner.train(longer, tmp_path / "o", env={})
+    assert o.error and "trained with other arguments" in o.error and "trainer.total_training_steps=32" in o.error
 
 
 def test_drawn_difficulty_is_the_mean_of_the_drawn_rows_that_have_one():
