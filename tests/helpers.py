@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 
@@ -16,9 +15,9 @@ def child_env(output_dir, trace_dir=None) -> dict[str, str]:
 
     An inherited ``VERL_FILE_LOGGER_PATH`` would send verl's metrics elsewhere, so it is dropped; tracing
     is on only when ``trace_dir`` is given."""
-    env = dict(os.environ, ANATOMY_R1_OUTPUT_DIR=str(output_dir))
-    env.pop("VERL_FILE_LOGGER_PATH", None)
-    env.pop("ANATOMY_R1_TRACE_DIR", None)
+    from anatomy_r1_verl.bench.runner import child_env as run_env
+
+    env = run_env(output_dir)
     if trace_dir is not None:
         env["ANATOMY_R1_TRACE_DIR"] = str(trace_dir)
     return env

@@ -52,16 +52,17 @@ BATCH_MEAN_S_Q = "curriculum/batch_mean_s_q"
 
 
 class DrawnDifficulty:
-    """Batch-mean S(q) of the rows drawn for each step, whoever drew them (a hook; rows without S(q) are
-    skipped, and a step none of whose rows has one logs nothing)."""
+    """Batch-mean S(q) of the rows drawn for each step, whoever drew them: verl's dataloader (a hook of its own)
+    or the curriculum (:class:`CurriculumFeedback` logs through one). Rows without S(q) are skipped, and a step
+    none of whose rows has one logs nothing."""
 
     def __init__(self, key: str = "s_q"):
         self.key = key
         self._drawn: list[float] = []
 
-    def on_draw(self, rows: list[dict]) -> None:
-        for e in rows:
-            v = (e or {}).get(self.key)
+    def on_draw(self, rows: list[dict], s_q=None) -> None:
+        """``s_q``: the drawn rows' values when the caller has them (a batch column), else ``rows[i][key]``."""
+        for v in (s_q if s_q is not None else [(e or {}).get(self.key) for e in rows]):
             if v is not None and not (isinstance(v, float) and math.isnan(v)):
                 self._drawn.append(float(v))
 
@@ -75,7 +76,7 @@ class CurriculumFeedback:
         self.cfg = cfg
         self.sampler = CurriculumSampler(s_q, batch_size=batch_size, total_steps=total_steps, cfg=cfg,
                                          row_keys=row_keys)
-        self._drawn: list[tuple] = []
+        self.drawn = DrawnDifficulty(cfg.s_q_key)
         self.step = 0
 
     @classmethod
@@ -91,16 +92,14 @@ class CurriculumFeedback:
         key = self.cfg.s_q_key
         s_q = [float(v) for v in (s_q if s_q is not None else [e.get(key) for e in rows])]
         ids = [row_key(e) for e in rows]
-        self._drawn += list(zip(ids, s_q))
+        self.drawn.on_draw(rows, s_q)
         trace.emit("curriculum_batch", step=self.step, ids=ids, s_q=s_q)
 
     def on_step(self, samples: StepSamples) -> dict[str, float]:
         cur, cfg = self.sampler, self.cfg
-        drawn, self._drawn = self._drawn, []
         t = max(cur.position - 1, 0) // cur.batch_size  # the batch the latest draw belongs to
-        out = {"curriculum/competence": cur.competence(t), "curriculum/pool_size": float(len(cur.pool(t)))}
-        if drawn:
-            out[BATCH_MEAN_S_Q] = float(np.mean([s for _, s in drawn]))
+        out = {"curriculum/competence": cur.competence(t), "curriculum/pool_size": float(len(cur.pool(t))),
+               **self.drawn.on_step(samples)}
         acc = samples.reward("acc")
         s_q = [float((e or {}).get(cfg.s_q_key, np.nan)) for e in samples.extra_info]
         ok = [i for i, (a, s) in enumerate(zip(acc, s_q)) if not (np.isnan(a) or np.isnan(s))]

@@ -14,7 +14,7 @@ MAX_OVERHEAD = 0.03   # ASCL + GDQA on a GRPO step
 FORMAT_GAP = 0.1      # a GDQA row whose training format rate is this much below GRPO's: its spread is the format's
 
 
-def test_accuracy(evals: list[dict]) -> dict[tuple[str, int], tuple[float, int]]:
+def accuracies(evals: list[dict]) -> dict[tuple[str, int], tuple[float, int]]:
     """(method, seed) -> (overall greedy accuracy, questions) of the first benchmark of each eval."""
     out = {}
     for m in evals:
@@ -94,6 +94,6 @@ def _overhead_line(runs: dict, a="anatomy_r1", b="grpo") -> str:
 
 def markdown(evals: list[dict], summaries: list[dict]) -> str:
     runs = by_method(summaries)
-    lines = ["**The paper's claims on this grid**", "", _accuracy_line(test_accuracy(evals)), _invalid_line(runs),
+    lines = ["**The paper's claims on this grid**", "", _accuracy_line(accuracies(evals)), _invalid_line(runs),
              _s_q_line(runs), _overhead_line(runs)]
     return "\n".join(lines) + "\n"

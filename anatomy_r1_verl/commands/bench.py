@@ -63,20 +63,20 @@ def write_report(out: Path, report_dir: Path, log=print) -> bool:
     except tables.ReportError as e:
         log(f"anatomy-r1 bench: {e}")
         evals, acc_md, ok = [], "", False
-    run_dirs = sorted(p.parent for p in (out / "runs").glob("bench_*/metrics.jsonl"))
-    summaries = training.summarize_runs(run_dirs) if run_dirs else []
+    runs = [figures.load_run(p.parent) for p in sorted((out / "runs").glob("bench_*/metrics.jsonl"))]  # read once
+    summaries = [training.summarize(*r) for r in runs]
     train_md = training.markdown(summaries) if summaries else ""
     claims = verdict.markdown(evals, summaries)
     (report_dir / "table.md").write_text(acc_md)
     (report_dir / "training.md").write_text(train_md)
     (report_dir / "claims.md").write_text(claims)
     log("\n".join(x for x in (acc_md, train_md, claims) if x))
-    loaded = {training.method_and_seed(p.name)[0]: [] for p in run_dirs}
-    for p in run_dirs:
-        loaded[training.method_and_seed(p.name)[0]].append(p)
+    by_method: dict[str, list] = {}
+    for run in runs:
+        by_method.setdefault(training.method_and_seed(run[0])[0], []).append(run)
     for name, draw, pair in (("figure1.png", figures.figure1, ("grpo", "grpo_ascl")),
                              ("figure2.png", figures.figure2, ("grpo", "grpo_gdqa"))):
-        chosen = [figures.average_runs(m, [figures.load_run(p) for p in loaded[m]]) for m in pair if loaded.get(m)]
+        chosen = [figures.average_runs(m, by_method[m]) for m in pair if by_method.get(m)]
         if not chosen:
             continue
         try:
