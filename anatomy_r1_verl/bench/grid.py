@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from anatomy_r1_verl.bench.data import sft_train_file
+
 # row name -> recipe (the paper's table order)
 RL_METHODS = {
     "grpo": "ssgvqa_grpo",
@@ -102,7 +104,7 @@ def plan(methods: list[str], seeds: list[int], budget: Budget, data_dir: Path, o
                         *([f"actor_rollout_ref.model.path={model}"] if model else []))
                 test_file = data_dir / "test.parquet"
             else:
-                args = (*common, f"data.train_files={data_dir / f'sft_train_seed{seed}.parquet'}",
+                args = (*common, f"data.train_files={sft_train_file(data_dir, seed)}",
                         f"data.train_batch_size={budget.prompts * budget.rollouts}",
                         f"trainer.seed={seed}", *([f"model.path={model}"] if model else []))
                 test_file = data_dir / "sft_test.parquet"

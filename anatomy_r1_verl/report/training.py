@@ -52,7 +52,6 @@ def summarize(label: str, series: dict) -> dict:
         "invalid_by_class": per_class,
         "s_q_first": fl_sq[0] if fl_sq else None,
         "s_q_final": fl_sq[1] if fl_sq else None,
-        "s_q_series": series.get(S_Q_METRIC),
         "step_s": statistics.median(steps) if steps else None,
     }
 
