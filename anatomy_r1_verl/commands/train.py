@@ -16,6 +16,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from anatomy_r1_verl.cpu import ENGINE_THREADS_ENV
 from anatomy_r1_verl.tiny import assets  # noqa: F401  (registers the ${ar1_asset:NAME} resolver)
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -186,6 +187,11 @@ def run_env(cfg: DictConfig) -> dict:
     if cfg.trainer.device == "cpu":
         env["VERL_PLATFORM"] = "cpu"
         env.setdefault("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+        threads = OmegaConf.select(cfg, "anatomy_r1.engine_threads", default=None)
+        if threads is not None:
+            if not (isinstance(threads, int) and threads > 0):
+                raise ValueError(f"anatomy_r1.engine_threads must be a positive integer or null (got {threads!r})")
+            env[ENGINE_THREADS_ENV] = str(threads)
     return env
 
 

@@ -13,12 +13,13 @@ Two process-level fixes it needs are runtime patches, kept with the others in :m
 
 from __future__ import annotations
 
+import os
 import types
 from contextlib import contextmanager
 
 import torch
 
-from anatomy_r1_verl.cpu import PLATFORM_NAME
+from anatomy_r1_verl.cpu import ENGINE_THREADS_ENV, PLATFORM_NAME
 
 
 class UnsupportedDeviceCall(AttributeError):
@@ -140,17 +141,34 @@ class PlatformCPU(_platform_base()):
 _engines_registered = False
 
 
+def _engine_threads() -> None:
+    threads = os.environ.get(ENGINE_THREADS_ENV)
+    if threads:
+        torch.set_num_threads(max(1, int(threads)))
+        print(f"[anatomy-r1] FSDP engine process {os.getpid()}: {torch.get_num_threads()} torch threads "
+              f"({ENGINE_THREADS_ENV})", flush=True)
+
+
 def _register_engines() -> None:
-    """verl's own FSDP engines, registered for device ``cpu`` through ``EngineRegistry.register``."""
+    """verl's own FSDP engines, registered for device ``cpu`` through ``EngineRegistry.register``; each sets its
+    process's torch threads (``ANATOMY_R1_ENGINE_THREADS``) when it is built."""
     global _engines_registered
     if _engines_registered:
         return
     from verl.workers.engine.base import EngineRegistry
     from verl.workers.engine.fsdp import transformer_impl as ti
 
-    for model_type, cls in (("language_model", ti.FSDPEngineWithLMHead), ("value_model", ti.FSDPEngineWithValueHead)):
+    for model_type, base in (("language_model", ti.FSDPEngineWithLMHead), ("value_model", ti.FSDPEngineWithValueHead)):
+        cls = type(f"CPU{base.__name__}", (base,), {"__init__": _threaded_init(base), "__module__": __name__})
         EngineRegistry.register(model_type=model_type, backend=["fsdp", "fsdp2"], device=PLATFORM_NAME)(cls)
     _engines_registered = True
+
+
+def _threaded_init(base):
+    def __init__(self, *args, **kwargs):
+        _engine_threads()
+        base.__init__(self, *args, **kwargs)
+    return __init__
 
 
 def register() -> None:

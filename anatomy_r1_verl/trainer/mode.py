@@ -33,6 +33,7 @@ from anatomy_r1_verl.ascl.feedback import CurriculumFeedback, DrawnDifficulty, c
 from anatomy_r1_verl.gdqa.selection import GDQASelection
 from anatomy_r1_verl.trainer import TRAINER_MODE
 from anatomy_r1_verl.trainer.hooks import StepSamples
+from anatomy_r1_verl.trainer.kept_rows import check_kept_rows
 from anatomy_r1_verl.trainer.metrics import RewardMetrics
 from anatomy_r1_verl.trainer.rollout_guard import RolloutGuard
 from anatomy_r1_verl.trainer.state import METHOD_STATE_FILE, read_method_state, write_method_state
@@ -63,6 +64,7 @@ class AnatomyR1Trainer(PPOTrainerSync):
         super()._init_dataloader()
         frame = self.train_dataset.dataframe
         extra_info = list(frame["extra_info"])
+        self._check_kept_rows(extra_info)
         self.gdqa = GDQASelection.from_config(self.config, extra_info)
         self.hooks = [RewardMetrics(), self.gdqa]
         self.rollout_guard = RolloutGuard.from_config(self.config)
@@ -87,6 +89,19 @@ class AnatomyR1Trainer(PPOTrainerSync):
         self.train_dataloader_it = None
         log.info("ASCL curriculum on: %s pacing, c0=%s, ramp %.1f steps, %s mode", cfg.pacing, cfg.c0,
                  self.curriculum.sampler.ramp_steps, cfg.mode)
+
+    def _check_kept_rows(self, train_extra_info: list) -> None:
+        data = self.config.data
+        for key, dataset, limit in (("data.train_files", self.train_dataset, data.get("train_max_samples", -1)),
+                                    ("data.val_files", self.val_dataset, data.get("val_max_samples", -1))):
+            frame = getattr(dataset, "dataframe", None)
+            if frame is None:
+                continue  # a custom dataset class (data.custom_cls): not verl's filter
+            files = OmegaConf.select(self.config, key)
+            files = [files] if isinstance(files, str) else list(files)
+            kept = train_extra_info if dataset is self.train_dataset else (
+                list(frame["extra_info"]) if "extra_info" in frame.column_names else [None] * len(frame))
+            check_kept_rows(key, files, kept, limit or -1, data.get("max_prompt_length"))
 
     def _fetch_one_gen_batch(self):
         batch = super()._fetch_one_gen_batch()

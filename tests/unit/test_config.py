@@ -199,3 +199,31 @@ def test_sft_launch_is_verls_sft_trainer_on_the_saved_config(tmp_path):
         launcher.sft_command(launcher.compose("ssgvqa_sft", ["trainer.nnodes=2"]), tmp_path)
     with pytest.raises(launcher.RecipeError, match="anatomy_r1.trainer"):
         launcher.trainer_kind(launcher.compose("ssgvqa_sft", ["anatomy_r1.trainer=dpo"]))
+
+
+def test_cpu_profile_threads_the_fsdp_engine_process_only(monkeypatch):
+    """One setting (anatomy_r1.engine_threads) reaches the FSDP engines' processes as an environment variable;
+    every other process keeps OMP_NUM_THREADS=1; the registered cpu engine applies it when it is built."""
+    import torch
+
+    from anatomy_r1_verl.cpu import ENGINE_THREADS_ENV
+    from anatomy_r1_verl.cpu import platform
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cfg = launcher.compose("demo_cpu", [])
+    env = launcher.run_env(cfg)
+    assert env["OMP_NUM_THREADS"] == "1" and env[ENGINE_THREADS_ENV] == "2"
+    assert cfg.actor_rollout_ref.actor.use_dynamic_bsz is True
+    assert ENGINE_THREADS_ENV not in launcher.run_env(launcher.compose("demo_cpu", ["anatomy_r1.engine_threads=null"]))
+    with pytest.raises(ValueError, match="anatomy_r1.engine_threads"):
+        launcher.run_env(launcher.compose("demo_cpu", ["anatomy_r1.engine_threads=0"]))
+    gpu = launcher.compose("demo_cpu", ["profile=gpu"])
+    assert ENGINE_THREADS_ENV not in launcher.run_env(gpu)
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv(ENGINE_THREADS_ENV, "1" if before != 1 else "2")
+        platform._engine_threads()
+        assert torch.get_num_threads() == (1 if before != 1 else 2)
+    finally:
+        torch.set_num_threads(before)
