@@ -322,14 +322,11 @@ def val_questions(run_dir: Path) -> int | None:
     if not cfg_path.is_file():
         return None
     try:
-        import pyarrow.parquet as pq
+        from anatomy_r1_verl.trainer.kept_rows import expected_rows, file_list
 
         cfg = OmegaConf.load(cfg_path)
-        files = OmegaConf.select(cfg, "data.val_files")
-        files = [files] if isinstance(files, str) else list(files or [])
-        n = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-        cap = OmegaConf.select(cfg, "data.val_max_samples", default=-1)
-        return min(n, cap) if cap and cap > 0 else n
+        return expected_rows(file_list(OmegaConf.select(cfg, "data.val_files")),
+                             OmegaConf.select(cfg, "data.val_max_samples", default=-1))[1]
     except Exception:  # a moved or unreadable file: the line goes without its standard error
         return None
 

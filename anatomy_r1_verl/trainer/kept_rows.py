@@ -22,6 +22,19 @@ class DroppedRowsError(ValueError):
     """verl's dataset holds fewer rows than its files (and its max_samples) give."""
 
 
+def file_list(value) -> list[str]:
+    """A ``data.*_files`` value (one path or a list) as a list."""
+    return [value] if isinstance(value, str) else [str(f) for f in (value or [])]
+
+
+def expected_rows(files: Sequence[str], max_samples: int | None = -1) -> tuple[int, int]:
+    """(rows in the parquet ``files``, rows verl's dataset should hold after its ``max_samples`` subsample)."""
+    import pyarrow.parquet as pq
+
+    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    return total, (min(total, max_samples) if max_samples and max_samples > 0 else total)
+
+
 def check_kept_rows(config_key: str, files: Sequence[str], kept_extra_info: Sequence, max_samples: int = -1,
                     max_prompt_length: int | None = None) -> None:
     """Raise when verl kept fewer rows of ``files`` (the value of ``config_key``) than it should have.
@@ -33,8 +46,7 @@ def check_kept_rows(config_key: str, files: Sequence[str], kept_extra_info: Sequ
     local = [str(f) for f in files if str(f).endswith(".parquet") and "://" not in str(f)]
     if len(local) != len(files):
         return  # JSON or remote files: verl reads them, this check does not
-    total = sum(pq.ParquetFile(f).metadata.num_rows for f in local)
-    expected = min(total, max_samples) if max_samples and max_samples > 0 else total
+    total, expected = expected_rows(local, max_samples)
     kept = len(kept_extra_info)
     if kept >= expected:
         return
@@ -43,8 +55,9 @@ def check_kept_rows(config_key: str, files: Sequence[str], kept_extra_info: Sequ
         kept_keys = {row_key(e) for e in kept_extra_info if isinstance(e, dict)}
         missing = []
         for f in local:
-            column = pq.read_table(f, columns=["extra_info"]).column("extra_info").to_pylist() \
-                if "extra_info" in pq.ParquetFile(f).schema_arrow.names else []
+            pf = pq.ParquetFile(f)
+            column = pf.read(columns=["extra_info"]).column("extra_info").to_pylist() \
+                if "extra_info" in pf.schema_arrow.names else []
             missing += [f"{f} row {i} (id {row_key(e)!r})" for i, e in enumerate(column)
                         if row_key(e) is not None and row_key(e) not in kept_keys]
         if missing:

@@ -33,7 +33,7 @@ from anatomy_r1_verl.ascl.feedback import CurriculumFeedback, DrawnDifficulty, c
 from anatomy_r1_verl.gdqa.selection import GDQASelection
 from anatomy_r1_verl.trainer import TRAINER_MODE
 from anatomy_r1_verl.trainer.hooks import StepSamples
-from anatomy_r1_verl.trainer.kept_rows import check_kept_rows
+from anatomy_r1_verl.trainer.kept_rows import check_kept_rows, file_list
 from anatomy_r1_verl.trainer.metrics import RewardMetrics
 from anatomy_r1_verl.trainer.rollout_guard import RolloutGuard
 from anatomy_r1_verl.trainer.state import METHOD_STATE_FILE, read_method_state, write_method_state
@@ -97,8 +97,7 @@ class AnatomyR1Trainer(PPOTrainerSync):
             frame = getattr(dataset, "dataframe", None)
             if frame is None:
                 continue  # a custom dataset class (data.custom_cls): not verl's filter
-            files = OmegaConf.select(self.config, key)
-            files = [files] if isinstance(files, str) else list(files)
+            files = file_list(OmegaConf.select(self.config, key))
             kept = train_extra_info if dataset is self.train_dataset else (
                 list(frame["extra_info"]) if "extra_info" in frame.column_names else [None] * len(frame))
             check_kept_rows(key, files, kept, limit or -1, data.get("max_prompt_length"))
