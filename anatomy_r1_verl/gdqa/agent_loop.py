@@ -11,6 +11,10 @@ normalised across the whole group. The variant's letter and options travel in th
 
 Off (``anatomy_r1.gdqa.enable=false``), or for a row without variants or not selected by the trainer
 (``extra_info[GDQA_ACTIVE]``), it is exactly verl's single-turn loop.
+
+Either way each distinct prompt is prepared once per agent-loop worker and shared by the sessions that ask it
+(:class:`~anatomy_r1_verl.prompt_cache.PromptCacheMixin`, ``anatomy_r1.prompt_cache``): the same token ids and
+images as verl's per-session preparation.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentL
 from anatomy_r1_verl import trace
 from anatomy_r1_verl.gdqa import AGENT_LOOP
 from anatomy_r1_verl.gdqa.variants import pick_variant
+from anatomy_r1_verl.prompt_cache import PromptCacheMixin
 from anatomy_r1_verl.schema import GDQA_ACTIVE, GDQA_GROUND_TRUTH, GDQA_OPTIONS, GDQA_VARIANT, row_key
 
 
@@ -58,7 +63,7 @@ def variant_messages(raw_prompt: list, variant_prompt: list) -> list:
 
 
 @register(AGENT_LOOP)
-class GDQAAgentLoop(SingleTurnAgentLoop):
+class GDQAAgentLoop(PromptCacheMixin, SingleTurnAgentLoop):
     def _gdqa_enabled(self) -> bool:
         return bool(OmegaConf.select(self.config, "anatomy_r1.gdqa.enable", default=False))
 

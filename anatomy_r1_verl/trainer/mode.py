@@ -52,7 +52,7 @@ class AnatomyR1Trainer(PPOTrainerSync):
 
     def _build_replay_buffer(self):
         # verl polls TransferQueue for finished groups every 2 s; on a CPU demo step of a few seconds that sleep
-        # is most of the step (anatomy_r1.replay_poll_interval, the cpu profile sets 0.2)
+        # is most of the step (anatomy_r1.replay_poll_interval, the cpu profile sets 0.05)
         buffer = super()._build_replay_buffer()
         interval = OmegaConf.select(self.config, "anatomy_r1.replay_poll_interval", default=None)
         if interval is not None and hasattr(buffer, "poll_interval"):
