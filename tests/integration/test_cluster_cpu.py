@@ -225,14 +225,18 @@ def killed(cluster, shared, full_run):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     wait_for(lambda: steps_logged(run_dir), 300, "first step")
     TIMES["submit_to_first_step_s"] = time.monotonic() - t0
-    tracker = run_dir / "checkpoints" / "latest_checkpointed_iteration.txt"
-    wait_for(lambda: tracker.is_file() and tracker.read_text().strip() == "2", 300, "step-2 checkpoint")
+    # the job's processes are all up once a step is logged; listing them (Ray's state API, seconds on 2 cores)
+    # before the checkpoint appears keeps the kill within ~0.05 s of it: step 3, the run's last, saves too, and
+    # a kill after that save would leave nothing to resume from but the corrupted step 3 below
     info = job_info(cluster, "killed")
     victims = [info["driver_pid"]] + [a["pid"] for a in job_actors(cluster, "killed") if a["state"] == "ALIVE"]
+    tracker = run_dir / "checkpoints" / "latest_checkpointed_iteration.txt"
+    wait_for(lambda: tracker.is_file() and tracker.read_text().strip() == "2", 300, "step-2 checkpoint", poll=0.05)
     for pid in victims:
         os.kill(pid, signal.SIGKILL)
     end = wait_job_end(cluster, "killed", 120)
     assert end["status"] == "FAILED", end
+    assert tracker.read_text().strip() == "2", "the kill came after the step-3 checkpoint: nothing left to test"
     # verl saves a step's checkpoint before it logs the step's metrics: the kill may fall in between
     assert steps_logged(run_dir) in ([1], [1, 2], [1, 2, 3])
     half = run_dir / "checkpoints" / "global_step_3" / "actor"
