@@ -326,3 +326,20 @@ def test_warmstart_target_names_the_answer_cell_for_every_family(tmp_path):
     assert families == set(FAMILIES)
     with pytest.raises(ValueError, match="grounded"):
         target_response(rows[0]["extra_info"], "free")
+
+
+def test_demo_prompts_fit_the_demo_recipes_prompt_length(tmp_path):
+    """The demo recipe turns verl's overlong-prompt filter off (it renders every prompt at each start): its own
+    questions must fit data.max_prompt_length, images included, as verl's agent loop renders them."""
+    from anatomy_r1_verl.commands.train import compose
+    from anatomy_r1_verl.evaluation.prompts import encode_prompts, load_rows
+
+    cfg = compose("demo_cpu", [])
+    assert cfg.data.filter_overlong_prompts is False
+    demo = cfg.anatomy_r1.demo
+    generate(SyntheticConfig(out_dir=str(tmp_path), seed=int(demo.seed), train=0, val=int(demo.questions.val), test=0),
+             progress=False)
+    ds, proc = load_rows(str(tmp_path / "val.parquet"), str(cfg.actor_rollout_ref.model.path))
+    lengths = [encode_prompts(proc, [ds[i]["raw_prompt"]])["input_ids"].shape[1] for i in range(len(ds))]
+    assert len(lengths) == int(demo.questions.val)
+    assert max(lengths) <= int(cfg.data.max_prompt_length), max(lengths)  # measured: 130 of 320
