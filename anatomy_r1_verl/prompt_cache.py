@@ -17,6 +17,9 @@ the ones it would have computed itself.
 - Image files are read once per distinct path within the cache's life (bounded, least recently used first out):
   a file rewritten during a run is not re-read until its entry leaves the cache.
 - A GDQA variant is another text, so another entry: a group of K variants prepares K prompts.
+- Only the token ids are shared, not the processor outputs verl's builder can copy into ``mm_inputs_out`` (pixel
+  values, megabytes per image): verl's single-turn loop reads those only for SGLang's video payload, and a prompt
+  with videos is never cached (its frames are tensors the key does not encode).
 
 ``anatomy_r1.prompt_cache: false`` turns it off (verl's behaviour, one preparation per session).
 """
@@ -31,7 +34,10 @@ from typing import Any
 
 import numpy as np
 
-MAX_ENTRIES = 512  # per worker process and kind; a step's distinct prompts per worker are far fewer
+# per worker process and kind. A group's sessions ask for their prompt one after another as verl starts them, so
+# sharing needs only the entries of the prompts being started; the bound caps the images held (a few MB each at
+# Qwen2.5-VL's default max_pixels)
+MAX_ENTRIES = 64
 
 
 class Unkeyable(TypeError):
@@ -150,13 +156,10 @@ class PromptCacheMixin:
             return await parent(messages, tools=tools, images=images, videos=videos, audios=audios,
                                 mm_inputs_out=mm_inputs_out)
 
-        async def compute():
-            out: dict = {}
-            ids = await parent(messages, tools=tools, images=images, videos=videos, audios=audios, mm_inputs_out=out)
-            return ids, out
-
-        key = content_key(messages, tools, images, videos, audios)
-        ids, mm_inputs = await memo("initial_tokens").get(key, compute)
-        if mm_inputs_out is not None:
-            mm_inputs_out.update(mm_inputs)
+        key = None if videos else content_key(messages, tools, images, audios)
+        if key is None:
+            return await parent(messages, tools=tools, images=images, videos=videos, audios=audios,
+                                mm_inputs_out=mm_inputs_out)
+        ids = await memo("initial_tokens").get(
+            key, lambda: parent(messages, tools=tools, images=images, videos=videos, audios=audios))
         return list(ids)

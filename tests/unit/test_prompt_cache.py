@@ -109,16 +109,18 @@ def _sessions(loop_parts, enabled: bool, monkeypatch):
 
 
 def test_cached_preparation_equals_verls_own_and_runs_once_per_prompt(loop_parts, monkeypatch):
-    """With the cache the 8 sessions get the same prompt ids, images and processor outputs as verl's per-session
-    preparation, from 2 renders instead of 8; each session owns its list of ids and of images."""
+    """With the cache the 8 sessions get the same prompt ids and images as verl's per-session preparation, from
+    2 renders instead of 8; each session owns its list of ids and of images. The processor outputs verl copies
+    into ``mm_inputs_out`` (read only for SGLang's video payload, None without videos) are not shared."""
+    from verl.experimental.agent_loop.agent_loop import AgentLoopBase
+
     plain, plain_renders = _sessions(loop_parts, False, monkeypatch)
     cached, cached_renders = _sessions(loop_parts, True, monkeypatch)
     assert (plain_renders, cached_renders) == (8, 2)
     for (ids0, mm0, out0), (ids1, mm1, out1) in zip(plain, cached):
         assert ids0 == ids1 and len(ids1) > 20
         assert [np.asarray(a).tobytes() for a in mm0["images"]] == [np.asarray(b).tobytes() for b in mm1["images"]]
-        assert out0.keys() == out1.keys() and "pixel_values" in out1
-        for k in out0:
-            assert np.array_equal(np.asarray(out0[k]), np.asarray(out1[k])), k
+        assert "pixel_values" in out0 and out1 == {}
+        assert AgentLoopBase.build_sglang_video_payload(None, out0) is None
     assert cached[0][0] is not cached[2][0] and cached[0][1]["images"] is not cached[2][1]["images"]
     assert cached[0][0] != cached[1][0]  # the two prompts differ
