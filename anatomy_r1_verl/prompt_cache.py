@@ -4,10 +4,10 @@ verl's single-turn agent loop prepares every session's prompt on its own: it loa
 images (``process_multi_modal_info``) and renders the chat template through the processor
 (``ct_build_initial_tokens``), so the ``rollout.n`` sessions of a GRPO group repeat the same work n times
 (64 preparations for the demo's 8 distinct prompts: on 2 cores the sessions reached the one generate call 0.35 s
-after the first one started, 0.25 s with this cache; docs/benchmarks.md, issue 16). Both are deterministic functions of the session's messages (and of the worker's
-processor and data config, fixed for its life), so :class:`PromptCacheMixin` computes each once per distinct
-content and gives every session its own copy of the result: the prompt token ids and images a session gets are
-the ones it would have computed itself.
+after the first one started, 0.25 s with this cache; docs/benchmarks.md, issue 16). Both are deterministic
+functions of the session's messages (and of the worker's processor and data config, fixed for its life), so
+:class:`PromptCacheMixin` computes each once per distinct content and gives every session its own copy of the
+result: the prompt token ids and images a session gets are the ones it would have computed itself.
 
 - The key is a digest of the messages' content (text, and the images' paths or bytes as verl's dataset gives
   them), plus the tools and media for the token ids. A value the digest cannot encode exactly (an unknown object
