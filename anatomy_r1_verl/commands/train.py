@@ -189,7 +189,7 @@ def run_env(cfg: DictConfig) -> dict:
         env.setdefault("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
         threads = OmegaConf.select(cfg, "anatomy_r1.engine_threads", default=None)
         if threads is not None:
-            if not (isinstance(threads, int) and threads > 0):
+            if isinstance(threads, bool) or not (isinstance(threads, int) and threads > 0):
                 raise ValueError(f"anatomy_r1.engine_threads must be a positive integer or null (got {threads!r})")
             env[ENGINE_THREADS_ENV] = str(threads)
     return env

@@ -217,6 +217,8 @@ def test_cpu_profile_threads_the_fsdp_engine_process_only(monkeypatch):
     assert ENGINE_THREADS_ENV not in launcher.run_env(launcher.compose("demo_cpu", ["anatomy_r1.engine_threads=null"]))
     with pytest.raises(ValueError, match="anatomy_r1.engine_threads"):
         launcher.run_env(launcher.compose("demo_cpu", ["anatomy_r1.engine_threads=0"]))
+    with pytest.raises(ValueError, match="anatomy_r1.engine_threads"):
+        launcher.run_env(launcher.compose("demo_cpu", ["anatomy_r1.engine_threads=true"]))
     gpu = launcher.compose("demo_cpu", ["profile=gpu"])
     assert ENGINE_THREADS_ENV not in launcher.run_env(gpu)
 
