@@ -64,10 +64,20 @@ def format_options(options: Sequence[str]) -> str:
     return "\n".join(f"{LETTERS[i]}. {opt}" for i, opt in enumerate(options))
 
 
+IMAGE_POSITIONS = ("first", "last")
+
+
 def build_prompt_text(question: str, options: Sequence[str], instruction: str = DEFAULT_INSTRUCTION,
-                      options_header: str = "Anatomy Options:") -> str:
-    """The paper's prompt: image, question, lettered options, then the think/answer instruction."""
-    return f"<image>{question}\n{options_header}\n{format_options(options)}\n{instruction}"
+                      options_header: str = "Anatomy Options:", image_position: str = "first") -> str:
+    """The paper's prompt: image, question, lettered options, then the think/answer instruction.
+
+    ``image_position="last"`` puts the image after the instruction instead, so the response starts at a fixed
+    distance from the image whatever the question's length (what a small model's rotary look-up of a grid cell
+    needs; docs/benchmarks.md, issue 15)."""
+    if image_position not in IMAGE_POSITIONS:
+        raise ValueError(f"image_position must be one of {IMAGE_POSITIONS}, got {image_position!r}")
+    text = f"{question}\n{options_header}\n{format_options(options)}\n{instruction}"
+    return f"<image>{text}" if image_position == "first" else f"{text}<image>"
 
 
 def parse_options(text: str) -> list[str]:
@@ -92,7 +102,7 @@ def parse_options(text: str) -> list[str]:
 
 def make_row(*, data_source: str, question: str, options: Sequence[str], answer: str, image: Any, split: str,
              index: int, row_id: str, question_type: str = "", instruction: str = DEFAULT_INSTRUCTION,
-             meta: Mapping[str, Any] | None = None) -> dict:
+             meta: Mapping[str, Any] | None = None, image_position: str = "first") -> dict:
     """Build one verl row. ``answer`` is the correct option text and must be among ``options``.
 
     ``image`` is a path (str) or raw bytes. Raises :class:`SchemaError` naming ``row_id`` on bad input.
@@ -111,7 +121,8 @@ def make_row(*, data_source: str, question: str, options: Sequence[str], answer:
         img = {"image": str(image)}
     return {
         "data_source": data_source,
-        "prompt": [{"role": "user", "content": build_prompt_text(question, options, instruction)}],
+        "prompt": [{"role": "user", "content": build_prompt_text(question, options, instruction,
+                                                                  image_position=image_position)}],
         "images": [img],
         "ability": ABILITY,
         "reward_model": {"style": "rule", "ground_truth": letter},

@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-new-tokens", type=int, default=64, help="response budget (a scan <think> needs about 128)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=None)
     a = p.parse_args(argv)
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     dataset, processor = load_rows(a.parquet, a.model, a.limit)
     summary, _, _ = headroom.measure(load_model(a.model), processor, dataset, samples=a.samples,
-                                     temperature=a.temperature, batch_size=a.batch_size, seed=a.seed)
+                                     temperature=a.temperature, batch_size=a.batch_size, seed=a.seed,
+                                     max_new_tokens=a.max_new_tokens)
     summary.update(model=a.model, parquet=a.parquet, temperature=a.temperature, seconds=round(time.time() - t0, 1))
     print(headroom.format_table(summary))
     print(f"{a.model} on {a.parquet}: {summary['overall']['n']} questions x (1 greedy + {a.samples} samples at "

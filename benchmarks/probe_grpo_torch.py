@@ -92,6 +92,8 @@ def main() -> int:
     p.add_argument("--train-limit", type=int, default=0, help="draw prompts from the first N train rows only")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--save", default="", help="write the trained model here")
+    p.add_argument("--max-new-tokens", type=int, default=40,
+                   help="rollout response budget; validation gets at least 64 (a scan <think> needs about 128)")
     a = p.parse_args()
     for split in ("train", "val"):
         if not os.path.isfile(os.path.join(a.data, f"{split}.parquet")):
@@ -116,7 +118,9 @@ def main() -> int:
     print(f"trainable parameters: {sum(w.numel() for w in params):,}", flush=True)
 
     t0 = time.time()
-    curve = [{"step": 0, "val_acc": evaluate(model, proc, val, progress=False)["acc"], "seconds": 0}]
+    val_tokens = max(64, a.max_new_tokens)
+    curve = [{"step": 0, "val_acc": evaluate(model, proc, val, max_new_tokens=val_tokens, progress=False)["acc"],
+              "seconds": 0}]
     print(f"step 0 val acc {curve[0]['val_acc']:.4f}", flush=True)
     order = list(range(min(a.train_limit, len(train)) if a.train_limit else len(train)))
     rng.shuffle(order)
@@ -126,8 +130,8 @@ def main() -> int:
         enc = repeat_batch(encode_prompts(proc, [r["raw_prompt"] for r in rows]), a.n)
         model.eval()
         with torch.no_grad():
-            seqs = model.generate(**enc, max_new_tokens=40, do_sample=True, temperature=a.temperature, top_k=0,
-                                  top_p=1.0, eos_token_id=eos, pad_token_id=tok.pad_token_id)
+            seqs = model.generate(**enc, max_new_tokens=a.max_new_tokens, do_sample=True, temperature=a.temperature,
+                                  top_k=0, top_p=1.0, eos_token_id=eos, pad_token_id=tok.pad_token_id)
         width = enc["input_ids"].shape[1]
         resp = seqs[:, width:]
         mask, outs = score_responses(tok, resp, eos, rows, a.n, a.weights)
@@ -151,7 +155,7 @@ def main() -> int:
             print(f"step {step} sampled train acc {sum(window) / len(window):.3f} t={time.time() - t0:.0f}s", flush=True)
             window = []
         if step % a.eval_every == 0 or step == a.steps:
-            acc = evaluate(model, proc, val, progress=False)["acc"]
+            acc = evaluate(model, proc, val, max_new_tokens=val_tokens, progress=False)["acc"]
             curve.append({"step": step, "val_acc": acc, "seconds": round(time.time() - t0)})
             print(f"step {step} val acc {acc:.4f} t={time.time() - t0:.0f}s", flush=True)
     if a.save:

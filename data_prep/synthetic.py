@@ -10,6 +10,7 @@ import argparse
 import os
 from typing import Sequence
 
+from anatomy_r1_verl.schema import IMAGE_POSITIONS
 from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
 from anatomy_r1_verl.synthetic.questions import FAMILIES
 
@@ -59,6 +60,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                         "confused class is labelled as its partner); 0 = true labels (default %(default)s)")
     p.add_argument("--annotator-pairs", type=parse_pairs, default=[],
                    help="confused pairs 'A:B,C:D' (default: the closest disjoint pairs of ASCL's closeness table)")
+    p.add_argument("--image-position", choices=IMAGE_POSITIONS, default=d.image_position,
+                   help="the prompt's image before the question (the paper's layout) or after the instruction, at "
+                        "a fixed distance from the response (default %(default)s)")
     p.add_argument("--embed-images", action="store_true",
                    help="store the PNG bytes in the rows instead of paths (the PNG files are written too)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -71,7 +75,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = "anatomy-r1 prepa
                           questions_per_frame=args.questions_per_frame, image_size=args.image_size,
                           family_weights=args.family_weights, embed_images=args.embed_images,
                           max_instruments=args.max_instruments, noise=args.noise,
-                          annotator_rate=args.annotator_rate, annotator_pairs=args.annotator_pairs)
+                          annotator_rate=args.annotator_rate, annotator_pairs=args.annotator_pairs,
+                          image_position=args.image_position)
     manifest = generate(cfg, progress=not args.no_progress)
     summary = ", ".join(f"{s} {v['questions']} questions / {v['frames']} frames" for s, v in manifest["splits"].items())
     print(f"wrote {summary} to {os.path.abspath(args.out)}")

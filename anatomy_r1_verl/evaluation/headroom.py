@@ -77,16 +77,18 @@ def summarize(greedy_records: Iterable[dict], sampled_records: Iterable[dict]) -
 
 
 def measure(model, processor, dataset, samples: int = 16, temperature: float = 1.0, batch_size: int = 32,
-            seed: int = 0, progress: bool = True) -> tuple[dict, list[dict], list[dict]]:
-    """Greedy and ``samples`` sampled responses per row of a verl dataset: (summary, greedy, sampled records)."""
+            seed: int = 0, progress: bool = True, max_new_tokens: int = 64) -> tuple[dict, list[dict], list[dict]]:
+    """Greedy and ``samples`` sampled responses per row of a verl dataset: (summary, greedy, sampled records).
+    ``max_new_tokens`` must cover the model's longest response (a truncated one scores as unformatted)."""
     from anatomy_r1_verl.evaluation.evaluate import response_records
     from anatomy_r1_verl.evaluation.generate import GenerationConfig
 
-    greedy = response_records(model, processor, dataset, GenerationConfig(batch_size=batch_size),
+    greedy = response_records(model, processor, dataset,
+                              GenerationConfig(batch_size=batch_size, max_new_tokens=max_new_tokens),
                               benchmark="headroom", progress=progress)
     sampled = response_records(model, processor, dataset,
                                GenerationConfig(samples=samples, temperature=temperature, seed=seed,
-                                                batch_size=max(1, batch_size // 4)),
+                                                batch_size=max(1, batch_size // 4), max_new_tokens=max_new_tokens),
                                benchmark="headroom", progress=progress)
     return summarize(greedy, sampled), greedy, sampled
 

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from anatomy_r1_verl.schema import make_row
+from anatomy_r1_verl.schema import IMAGE_POSITIONS, make_row
 
 from anatomy_r1_verl.synthetic.annotator import AnnotatorConfig, annotate
 from anatomy_r1_verl.synthetic.questions import DEFAULT_FAMILY_WEIGHTS, FAMILIES, execute, make_options, render_question, sample_programs
@@ -60,6 +60,7 @@ class SyntheticConfig:
     noise: float = 6.0  # std of the per-pixel noise, in 0..255 units
     annotator_rate: float = 0.0  # > 0: questions asked on a simulated annotator's labels (synthetic/annotator.py)
     annotator_pairs: list = field(default_factory=list)  # the confused class pairs; empty = ASCL's closest pairs
+    image_position: str = "first"  # where the prompt's image goes: first (the paper's) | last (after the instruction)
 
     def validate(self) -> None:
         if self.questions_per_frame < 1:
@@ -76,6 +77,8 @@ class SyntheticConfig:
         if any(n < 0 for n in (self.train, self.val, self.test)):
             raise ValueError("question counts must be >= 0")
         self.annotator().validate()
+        if self.image_position not in IMAGE_POSITIONS:
+            raise ValueError(f"image_position must be one of {IMAGE_POSITIONS}, got {self.image_position!r}")
 
     def annotator(self) -> AnnotatorConfig:
         return AnnotatorConfig(rate=self.annotator_rate, pairs=[list(p) for p in self.annotator_pairs])
@@ -121,7 +124,8 @@ def _split_rows(cfg: SyntheticConfig, split: str, n_questions: int, seen: set, b
                 answer=answer, image=png if cfg.embed_images else path, split=split, index=len(rows),
                 row_id=f"{DATA_SOURCE}-{scene['frame_id']}-q{k}", question_type=program["family"],
                 meta={"generator": DATA_SOURCE, "version": GENERATOR_VERSION, "seed": cfg.seed,
-                      "frame_id": scene["frame_id"], "scene": scene, "program": program}))
+                      "frame_id": scene["frame_id"], "scene": scene, "program": program},
+                image_position=cfg.image_position))
         bar.update(n)
     return rows
 

@@ -8,7 +8,10 @@ of the visual grounding, then stops at partial competence so RL has room to impr
 Targets: ``<think>The <cell> is <Name>.</think><answer><letter></answer>`` for every question family,
 the cell being the answer's grid position found by executing the question's program on the scene graph
 (``--think grounded``, the default; ``--think answer`` is the first shipped model's target, which said
-"The answer is <Name>." for the relation families and left the model guessing from the text). Prompts
+"The answer is <Name>." for the relation families and left the model guessing from the text;
+``--think scan`` first names all nine cells in reading order, then the grounded sentence: with the image
+after the prompt text (``prepare synthetic --image-position last``) the scan is learnt to 99 % of cells in
+about 600 steps from the shipped model, see docs/benchmarks.md, issue 15). Prompts
 are built from verl's RLHFDataset rows, exactly as the RL rollouts see them. What mattered (see
 ``../shared/prototypes/tiny-vlm-warmstart``): lr 1e-3 with 50 warm-up steps and cosine decay, batch 32,
 loss on response tokens only, Qwen2.5-VL's 3-D image positions kept (``mm_token_type_ids``),
@@ -52,9 +55,25 @@ class WarmstartConfig:
     target_acc: float = 0.0  # stop at the first evaluation at or above this greedy val accuracy (0 = never)
     init: str = ""  # continue from this model folder instead of a fresh random-init model
     snapshots: bool = False  # also save the model at every evaluation, under out_dir/snapshots/step_N
-    think: str = "grounded"  # SFT target's <think>: grounded (names the answer's cell) | answer
+    think: str = "grounded"  # SFT target's <think>: grounded (the answer's cell) | answer | scan (all cells first)
     threads: int = 2
     tiny: dict = field(default_factory=dict)  # TinyConfig overrides
+
+
+THINK_STYLES = ("grounded", "answer", "scan")
+SCAN_RESPONSE_TOKENS = 160  # a scan target is about 90 tokens; the evaluation's budget when think == "scan"
+
+
+def scan_text(scene: dict) -> str:
+    """Every anatomy cell of a scene graph in reading order: "The top-left is Liver. ... The bottom-right is Gut."."""
+    from anatomy_r1_verl.synthetic.questions import POS_PHRASE
+    from anatomy_r1_verl.synthetic.scene import POSITIONS
+
+    cls = {o["pos"]: o["class"] for o in scene["objects"] if o["kind"] == "anatomy"}
+    missing = [p for p in POSITIONS if p not in cls]
+    if missing:
+        raise ValueError(f"scene {scene.get('frame_id', '?')}: no anatomy region at {missing}")
+    return " ".join(f"The {POS_PHRASE[p]} is {cls[p]}." for p in POSITIONS)
 
 
 def target_response(extra: dict, think: str = "grounded") -> str:
@@ -63,7 +82,8 @@ def target_response(extra: dict, think: str = "grounded") -> str:
     ``think="grounded"`` (default): "The {cell} is {answer}." for every family, the cell found by
     executing the row's question program on its scene graph, so every example trains the same
     visual look-up (cell -> anatomy). ``think="answer"``: the first shipped model's target (the cell
-    for zero-hop questions only, "The answer is {answer}." otherwise)."""
+    for zero-hop questions only, "The answer is {answer}." otherwise). ``think="scan"``: the nine cells in
+    reading order (:func:`scan_text`), then the grounded sentence."""
     from anatomy_r1_verl.synthetic.questions import POS_PHRASE, answer_positions
 
     from anatomy_r1_verl.schema import row_meta
@@ -71,15 +91,21 @@ def target_response(extra: dict, think: str = "grounded") -> str:
     answer, letter = extra["answer"], extra["answer_letter"]
     meta = row_meta({"extra_info": extra})
     program, scene = meta.get("program", {}), meta.get("scene")
-    if think not in ("grounded", "answer"):
-        raise ValueError(f"warm-start think style must be 'grounded' or 'answer', got {think!r}")
+    if think not in THINK_STYLES:
+        raise ValueError(f"warm-start think style must be one of {THINK_STYLES} (grounded, answer or scan), "
+                         f"got {think!r}")
+    if think == "scan" and not (program and scene):
+        raise ValueError(f"row {extra.get('id', '?')}: --think scan needs the synthetic generator's scene graph "
+                         "and question program in extra_info.meta")
     if program.get("family") == "zero_hop":
         pos = program["pos"]
-    elif think == "grounded" and program and scene:
+    elif think in ("grounded", "scan") and program and scene:
         pos = answer_positions(program, scene)[0]
     else:
         pos = None
     body = f"The {POS_PHRASE.get(pos, pos)} is {answer}." if pos else f"The answer is {answer}."
+    if think == "scan":
+        body = f"{scan_text(scene)} {body}"
     return f"<think>{body}</think><answer>{letter}</answer>"
 
 
@@ -103,6 +129,8 @@ def train(cfg: WarmstartConfig, log=print) -> dict:
     from anatomy_r1_verl.evaluation.prompts import encode_prompts, load_rows
     from anatomy_r1_verl.tiny.model import TinyConfig, build, save
 
+    if cfg.think not in THINK_STYLES:
+        raise ValueError(f"--think must be one of {THINK_STYLES}, got {cfg.think!r}")
     torch.set_num_threads(cfg.threads)
     tiny = TinyConfig(seed=cfg.seed, **cfg.tiny)
     meta = {"tiny_config": asdict(tiny), "warmstart": True}  # anatomy_r1_model.json of every saved model
@@ -141,7 +169,8 @@ def train(cfg: WarmstartConfig, log=print) -> dict:
         if step % 25 == 0:
             log(f"step {step} loss {loss.item():.4f} lr {_lr(cfg, step):.2e} t={time.time() - t0:.0f}s")
         if step % cfg.eval_every == 0 or step == cfg.steps:
-            result = evaluate(model, processor, val_set, progress=False)
+            result = evaluate(model, processor, val_set, progress=False,
+                              max_new_tokens=SCAN_RESPONSE_TOKENS if cfg.think == "scan" else 64)
             model.train()
             curve.append({"step": step, "seconds": round(time.time() - t0), "val_acc": result["acc"],
                           "val_format": result["format"], "loss": round(loss.item(), 4)})

@@ -328,6 +328,52 @@ def test_warmstart_target_names_the_answer_cell_for_every_family(tmp_path):
         target_response(rows[0]["extra_info"], "free")
 
 
+def test_warmstart_scan_target_names_every_cell_then_the_answer_cell(tmp_path):
+    from anatomy_r1_verl.tiny.warmstart import target_response, train, WarmstartConfig
+
+    generate(SyntheticConfig(out_dir=str(tmp_path), seed=6, train=0, val=12, test=0), progress=False)
+    for row in pq.read_table(tmp_path / "val.parquet").to_pylist():
+        extra, scene = row["extra_info"], row_meta(row)["scene"]
+        scan = target_response(extra, "scan")
+        think, answer = re.fullmatch(r"<think>(.+)</think><answer>([A-D])</answer>", scan).groups()
+        sentences = re.findall(r"The ([a-z-]+) is ([A-Za-z ]+?)\.", think)
+        truth = {POS_PHRASE[o["pos"]]: o["class"] for o in scene["objects"] if o["kind"] == "anatomy"}
+        assert sentences[:9] == [(POS_PHRASE[p], truth[POS_PHRASE[p]]) for p in POSITIONS]  # reading order
+        assert f"<think>{' '.join(f'The {p} is {c}.' for p, c in sentences[9:])}</think>" == \
+            target_response(extra).split("<answer>")[0] and answer == extra["answer_letter"]
+    extra = dict(row["extra_info"], meta=json.dumps({}))  # a row without the generator's scene graph
+    with pytest.raises(ValueError, match="scene graph"):
+        target_response(extra, "scan")
+    with pytest.raises(ValueError, match="--think must be one of"):
+        train(WarmstartConfig(data_dir=str(tmp_path), out_dir=str(tmp_path / "m"), think="scna"))
+
+
+def test_image_position_last_puts_the_image_after_the_instruction(tmp_path):
+    from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, build_prompt_text
+    from anatomy_r1_verl.evaluation.prompts import load_rows
+    from anatomy_r1_verl.tiny.assets import DEFAULT_MODEL, asset_path
+
+    first, last = tmp_path / "first", tmp_path / "last"
+    _gen(first, seed=4)
+    manifest = _gen(last, seed=4, image_position="last")
+    assert manifest["config"]["image_position"] == "last"
+    a, b = _rows(first, "val"), _rows(last, "val")
+    assert [r["extra_info"] for r in a] == [r["extra_info"] for r in b]  # same questions, only the layout moves
+    for ra, rb in zip(a, b):
+        text_a, text_b = ra["prompt"][0]["content"], rb["prompt"][0]["content"]
+        assert text_a.startswith("<image>") and text_b.endswith(DEFAULT_INSTRUCTION + "<image>")
+        assert text_b.count("<image>") == 1 and text_a[len("<image>"):] == text_b[:-len("<image>")]
+    ds, _ = load_rows(str(last / "val.parquet"), str(asset_path(DEFAULT_MODEL)), 2)
+    assert [c["type"] for c in ds[0]["raw_prompt"][0]["content"]] == ["text", "image"]  # as verl renders it
+    with pytest.raises(ValueError, match="image_position"):
+        _gen(tmp_path / "bad", image_position="middle")
+    with pytest.raises(ValueError, match="image_position"):
+        build_prompt_text("q?", ["a", "b"], image_position="end")
+    assert main(["--out", str(tmp_path / "cli"), "--train", "4", "--val", "0", "--test", "0", "--no-progress",
+                 "--image-position", "last"]) == 0
+    assert _rows(tmp_path / "cli", "train")[0]["prompt"][0]["content"].endswith("<image>")
+
+
 def test_demo_prompts_fit_the_demo_recipes_prompt_length(tmp_path):
     """The demo recipe turns verl's overlong-prompt filter off (it renders every prompt at each start): its own
     questions must fit data.max_prompt_length, images included, as verl's agent loop renders them."""
