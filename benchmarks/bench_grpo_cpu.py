@@ -50,11 +50,11 @@ def run(cmd: list[str], env: dict, log: Path) -> float:
     return time.time() - t0
 
 
-def test_eval(model: str, parquet: Path, out: Path, env: dict) -> dict:
+def test_eval(model: str, parquet: Path, out: Path, env: dict, max_new_tokens: int = 64) -> dict:
     """Greedy test accuracy (overall, per answer class) and format rate through ``anatomy-r1 eval``."""
     if not (out / "metrics.json").is_file():
-        run(child_command("eval", model, str(parquet), "--out", str(out), "--no-progress"), env,
-            out.with_suffix(".log"))
+        run(child_command("eval", model, str(parquet), "--out", str(out), "--no-progress",
+                          "--max-new-tokens", str(max_new_tokens)), env, out.with_suffix(".log"))
     m = json.loads((out / "metrics.json").read_text())
     bench = next(iter(m["benchmarks"].values()))
     return {"acc": bench["overall"]["acc"]["value"], "n": bench["overall"]["n"],
@@ -62,10 +62,10 @@ def test_eval(model: str, parquet: Path, out: Path, env: dict) -> dict:
             "by_class": {g: s["acc"]["value"] for g, s in bench["by"].get("answer_class", {}).items()}}
 
 
-def headroom(model: str, parquet: Path, k: int, out: Path, env: dict) -> dict:
+def headroom(model: str, parquet: Path, k: int, out: Path, env: dict, max_new_tokens: int = 64) -> dict:
     if not out.is_file():
         run([sys.executable, str(ROOT / "benchmarks" / "bench_headroom.py"), model, str(parquet), "--samples", str(k),
-             "--out", str(out)], env, out.with_suffix(".log"))
+             "--max-new-tokens", str(max_new_tokens), "--out", str(out)], env, out.with_suffix(".log"))
     o = json.loads(out.read_text())["overall"]
     return {key: o[key] for key in ("greedy", f"mean@{k}", f"pass@{k}", "p_right_if_greedy_wrong", "sharpenable",
                                     "reachable")}
@@ -84,17 +84,17 @@ def run_seed(seed: int, a, data: Path, out: Path, overrides: list[str]) -> dict:
                             f"data.seed={seed}", f"actor_rollout_ref.rollout.seed={seed}",
                             f"actor_rollout_ref.model.path={a.model}",
                             f"data.train_files={data / 'train.parquet'}", f"data.val_files={data / 'val.parquet'}",
-                            *overrides)
+                            f"data.max_response_length={a.max_new_tokens}", *overrides)
         wall = round(run(cmd, env, out / f"{name}.log"), 1)
         (run_dir / "bench_wall_s.txt").write_text(str(wall))
     else:
         wall = float((run_dir / "bench_wall_s.txt").read_text())
-    after = test_eval(str(ckpt), data / f"{a.split}.parquet", out / "evals" / f"seed{seed}", env)
+    after = test_eval(str(ckpt), data / f"{a.split}.parquet", out / "evals" / f"seed{seed}", env, a.max_new_tokens)
     row = {"seed": seed, "steps": a.steps, "wall_s": wall, "val_curve": val_curve(run_dir / "metrics.jsonl"),
            "after": after}
     if a.headroom:
         row["headroom_after"] = headroom(str(ckpt / "merged_hf"), data / f"{a.split}.parquet", a.headroom,
-                                         out / "evals" / f"headroom_seed{seed}.json", env)
+                                         out / "evals" / f"headroom_seed{seed}.json", env, a.max_new_tokens)
     return row
 
 
@@ -118,6 +118,9 @@ def main() -> int:
     p.add_argument("--data", default=None, help="synthetic benchmark folder (default OUT/data, made when missing)")
     p.add_argument("--split", default="test", help="the reported split (default test)")
     p.add_argument("--headroom", type=int, default=0, metavar="K", help="also the headroom probe with K samples")
+    p.add_argument("--max-new-tokens", type=int, default=64,
+                   help="response budget of the rollout (data.max_response_length), the evaluation and the probe "
+                        "(a scan <think> needs 128)")
     p.add_argument("--out", default=str(ROOT / "outputs" / "bench_grpo"))
     p.add_argument("overrides", nargs="*", help="extra hydra overrides for every run")
     a = p.parse_args()
@@ -127,9 +130,9 @@ def main() -> int:
     data = Path(a.data).resolve() if a.data else out / "data"
     ensure_data(data)
     env = child_env(out)
-    before = test_eval(a.model, data / f"{a.split}.parquet", out / "evals" / "start", env)
-    head_before = (headroom(a.model, data / f"{a.split}.parquet", a.headroom, out / "evals" / "headroom_start.json", env)
-                   if a.headroom else None)
+    before = test_eval(a.model, data / f"{a.split}.parquet", out / "evals" / "start", env, a.max_new_tokens)
+    head_before = (headroom(a.model, data / f"{a.split}.parquet", a.headroom, out / "evals" / "headroom_start.json", env,
+                            a.max_new_tokens) if a.headroom else None)
     n = before["n"]
     print(f"start model {a.model}: {a.split} acc {before['acc']:.3f} (n {n}), format {before['format']:.3f}"
           + (f"; headroom {json.dumps({k: round(v, 3) for k, v in head_before.items()})}" if head_before else ""),

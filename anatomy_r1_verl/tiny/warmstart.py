@@ -9,9 +9,12 @@ Targets: ``<think>The <cell> is <Name>.</think><answer><letter></answer>`` for e
 the cell being the answer's grid position found by executing the question's program on the scene graph
 (``--think grounded``, the default; ``--think answer`` is the first shipped model's target, which said
 "The answer is <Name>." for the relation families and left the model guessing from the text;
-``--think scan`` first names all nine cells in reading order, then the grounded sentence: with the image
-after the prompt text (``prepare synthetic --image-position last``) the scan is learnt to 99 % of cells in
-about 600 steps from the shipped model, see docs/benchmarks.md, issue 15). Prompts
+``--think scan`` names the cells in reading order up to and including the answer's cell, so the answer is
+the last class written and no look-up of an earlier sentence is needed; with the image after the prompt text
+(``prepare synthetic --image-position last``) a small model learns it in hundreds of steps where the grounded
+sentence's look-up stalls, see docs/benchmarks.md, issue 15). ``--answer text`` writes the option's text
+instead of its letter (the accuracy reward accepts either), which spares the model the copy from the option
+list. Prompts
 are built from verl's RLHFDataset rows, exactly as the RL rollouts see them. What mattered (see
 ``../shared/prototypes/tiny-vlm-warmstart``): lr 1e-3 with 50 warm-up steps and cosine decay, batch 32,
 loss on response tokens only, Qwen2.5-VL's 3-D image positions kept (``mm_token_type_ids``),
@@ -55,35 +58,40 @@ class WarmstartConfig:
     target_acc: float = 0.0  # stop at the first evaluation at or above this greedy val accuracy (0 = never)
     init: str = ""  # continue from this model folder instead of a fresh random-init model
     snapshots: bool = False  # also save the model at every evaluation, under out_dir/snapshots/step_N
-    think: str = "grounded"  # SFT target's <think>: grounded (the answer's cell) | answer | scan (all cells first)
+    think: str = "grounded"  # SFT target's <think>: grounded (the answer's cell) | answer | scan (cells up to it)
+    answer: str = "letter"  # SFT target's <answer>: letter | text (the option's text)
     threads: int = 2
     tiny: dict = field(default_factory=dict)  # TinyConfig overrides
 
 
 THINK_STYLES = ("grounded", "answer", "scan")
-SCAN_RESPONSE_TOKENS = 160  # a scan target is about 90 tokens; the evaluation's budget when think == "scan"
+ANSWER_FORMS = ("letter", "text")
+SCAN_RESPONSE_TOKENS = 128  # a scan target is at most about 80 tokens: the evaluation's budget when think == "scan"
 
 
-def scan_text(scene: dict) -> str:
-    """Every anatomy cell of a scene graph in reading order: "The top-left is Liver. ... The bottom-right is Gut."."""
+def scan_text(scene: dict, upto: str) -> str:
+    """The anatomy cells of a scene graph in reading order up to and including grid position ``upto``:
+    "The top-left is Liver. The top-middle is Gut. ..."."""
     from anatomy_r1_verl.synthetic.questions import POS_PHRASE
     from anatomy_r1_verl.synthetic.scene import POSITIONS
 
     cls = {o["pos"]: o["class"] for o in scene["objects"] if o["kind"] == "anatomy"}
-    missing = [p for p in POSITIONS if p not in cls]
+    cells = POSITIONS[:POSITIONS.index(upto) + 1]
+    missing = [p for p in cells if p not in cls]
     if missing:
         raise ValueError(f"scene {scene.get('frame_id', '?')}: no anatomy region at {missing}")
-    return " ".join(f"The {POS_PHRASE[p]} is {cls[p]}." for p in POSITIONS)
+    return " ".join(f"The {POS_PHRASE[p]} is {cls[p]}." for p in cells)
 
 
-def target_response(extra: dict, think: str = "grounded") -> str:
-    """The SFT target of a synthetic row: ``<think>`` naming the answer's grid cell, then the letter.
+def target_response(extra: dict, think: str = "grounded", answer_form: str = "letter") -> str:
+    """The SFT target of a synthetic row: ``<think>`` naming the answer's grid cell, then the letter (or the
+    option's text: ``answer_form="text"``).
 
     ``think="grounded"`` (default): "The {cell} is {answer}." for every family, the cell found by
     executing the row's question program on its scene graph, so every example trains the same
     visual look-up (cell -> anatomy). ``think="answer"``: the first shipped model's target (the cell
-    for zero-hop questions only, "The answer is {answer}." otherwise). ``think="scan"``: the nine cells in
-    reading order (:func:`scan_text`), then the grounded sentence."""
+    for zero-hop questions only, "The answer is {answer}." otherwise). ``think="scan"``: the cells in
+    reading order up to and including the answer's cell (:func:`scan_text`)."""
     from anatomy_r1_verl.synthetic.questions import POS_PHRASE, answer_positions
 
     from anatomy_r1_verl.schema import row_meta
@@ -94,6 +102,8 @@ def target_response(extra: dict, think: str = "grounded") -> str:
     if think not in THINK_STYLES:
         raise ValueError(f"warm-start think style must be one of {THINK_STYLES} (grounded, answer or scan), "
                          f"got {think!r}")
+    if answer_form not in ANSWER_FORMS:
+        raise ValueError(f"warm-start answer form must be one of {ANSWER_FORMS}, got {answer_form!r}")
     if think == "scan" and not (program and scene):
         raise ValueError(f"row {extra.get('id', '?')}: --think scan needs the synthetic generator's scene graph "
                          "and question program in extra_info.meta")
@@ -105,8 +115,8 @@ def target_response(extra: dict, think: str = "grounded") -> str:
         pos = None
     body = f"The {POS_PHRASE.get(pos, pos)} is {answer}." if pos else f"The answer is {answer}."
     if think == "scan":
-        body = f"{scan_text(scene)} {body}"
-    return f"<think>{body}</think><answer>{letter}</answer>"
+        body = scan_text(scene, pos)
+    return f"<think>{body}</think><answer>{letter if answer_form == 'letter' else answer}</answer>"
 
 
 def _lr(cfg: WarmstartConfig, step: int) -> float:
@@ -131,6 +141,8 @@ def train(cfg: WarmstartConfig, log=print) -> dict:
 
     if cfg.think not in THINK_STYLES:
         raise ValueError(f"--think must be one of {THINK_STYLES}, got {cfg.think!r}")
+    if cfg.answer not in ANSWER_FORMS:
+        raise ValueError(f"--answer must be one of {ANSWER_FORMS}, got {cfg.answer!r}")
     torch.set_num_threads(cfg.threads)
     tiny = TinyConfig(seed=cfg.seed, **cfg.tiny)
     meta = {"tiny_config": asdict(tiny), "warmstart": True}  # anatomy_r1_model.json of every saved model
@@ -153,7 +165,7 @@ def train(cfg: WarmstartConfig, log=print) -> dict:
     while step < cfg.steps:
         step += 1
         rows = [train_set[rng.randrange(len(train_set))] for _ in range(cfg.batch_size)]
-        responses = [target_response(r["extra_info"], cfg.think) for r in rows]
+        responses = [target_response(r["extra_info"], cfg.think, cfg.answer) for r in rows]
         enc = encode_prompts(processor, [r["raw_prompt"] for r in rows], responses)
         labels = torch.full_like(enc["input_ids"], -100)
         for i, resp in enumerate(responses):  # left padding: the response is the tail of each row
@@ -198,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, help="synthetic benchmark folder (train.parquet, val.parquet)")
     p.add_argument("--out", required=True, help="model folder to write")
     for name in ("steps", "batch_size", "lr", "warmup", "seed", "eval_every", "eval_rows", "target_acc", "threads",
-                 "init", "think", "min_lr_ratio"):
+                 "init", "think", "answer", "min_lr_ratio"):
         p.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(d, name)), default=getattr(d, name))
     p.add_argument("--snapshots", action="store_true", help="save the model at every evaluation too")
     p.add_argument("--tiny", type=json.loads, default={}, help="TinyConfig overrides as JSON")

@@ -328,24 +328,34 @@ def test_warmstart_target_names_the_answer_cell_for_every_family(tmp_path):
         target_response(rows[0]["extra_info"], "free")
 
 
-def test_warmstart_scan_target_names_every_cell_then_the_answer_cell(tmp_path):
+def test_warmstart_scan_target_reads_the_cells_up_to_the_answer_cell(tmp_path):
     from anatomy_r1_verl.tiny.warmstart import target_response, train, WarmstartConfig
 
-    generate(SyntheticConfig(out_dir=str(tmp_path), seed=6, train=0, val=12, test=0), progress=False)
+    generate(SyntheticConfig(out_dir=str(tmp_path), seed=6, train=0, val=24, test=0), progress=False)
+    lengths = set()
     for row in pq.read_table(tmp_path / "val.parquet").to_pylist():
-        extra, scene = row["extra_info"], row_meta(row)["scene"]
+        extra, meta = row["extra_info"], row_meta(row)
         scan = target_response(extra, "scan")
-        think, answer = re.fullmatch(r"<think>(.+)</think><answer>([A-D])</answer>", scan).groups()
+        think, letter = re.fullmatch(r"<think>(.+)</think><answer>([A-D])</answer>", scan).groups()
         sentences = re.findall(r"The ([a-z-]+) is ([A-Za-z ]+?)\.", think)
-        truth = {POS_PHRASE[o["pos"]]: o["class"] for o in scene["objects"] if o["kind"] == "anatomy"}
-        assert sentences[:9] == [(POS_PHRASE[p], truth[POS_PHRASE[p]]) for p in POSITIONS]  # reading order
-        assert f"<think>{' '.join(f'The {p} is {c}.' for p, c in sentences[9:])}</think>" == \
-            target_response(extra).split("<answer>")[0] and answer == extra["answer_letter"]
+        assert think == " ".join(f"The {p} is {c}." for p, c in sentences)
+        truth = {POS_PHRASE[o["pos"]]: o["class"] for o in meta["scene"]["objects"] if o["kind"] == "anatomy"}
+        cell = answer_positions(meta["program"], meta["scene"])[0]
+        # reading order from the top-left up to and including the answer's cell, which is written last
+        assert sentences == [(POS_PHRASE[p], truth[POS_PHRASE[p]]) for p in POSITIONS[:POSITIONS.index(cell) + 1]]
+        assert sentences[-1][1] == extra["answer"] and letter == extra["answer_letter"]
+        assert target_response(extra, "scan", "text") == scan.replace(f"<answer>{letter}<", f"<answer>{extra['answer']}<")
+        lengths.add(len(sentences))
+    assert len(lengths) > 3  # the answer cells spread over the grid
     extra = dict(row["extra_info"], meta=json.dumps({}))  # a row without the generator's scene graph
     with pytest.raises(ValueError, match="scene graph"):
         target_response(extra, "scan")
+    with pytest.raises(ValueError, match="answer form"):
+        target_response(row["extra_info"], "scan", "number")
     with pytest.raises(ValueError, match="--think must be one of"):
         train(WarmstartConfig(data_dir=str(tmp_path), out_dir=str(tmp_path / "m"), think="scna"))
+    with pytest.raises(ValueError, match="--answer must be one of"):
+        train(WarmstartConfig(data_dir=str(tmp_path), out_dir=str(tmp_path / "m"), answer="txt"))
 
 
 def test_image_position_last_puts_the_image_after_the_instruction(tmp_path):
