@@ -11,12 +11,11 @@ the cell being the answer's grid position found by executing the question's prog
 "The answer is <Name>." for the relation families and left the model guessing from the text;
 ``--think scan`` names the cells in reading order up to and including the answer's cell, so the answer is
 the last class written and no look-up of an earlier sentence is needed; with the image after the prompt text
-(``prepare synthetic --image-position last``) a small model learns it in hundreds of steps where the grounded
-sentence's look-up stalls, see docs/benchmarks.md, issue 15). ``--answer text`` writes the option's text
-instead of its letter (the accuracy reward accepts either), which spares the model the copy from the option
-list. Prompts
-are built from verl's RLHFDataset rows, exactly as the RL rollouts see them. What mattered (see
-``../shared/prototypes/tiny-vlm-warmstart``): lr 1e-3 with 50 warm-up steps and cosine decay, batch 32,
+(``prepare synthetic --image-position last``) the default model learns it in about 1,000 steps where the
+grounded sentence's look-up stalls, see docs/benchmarks.md, issue 15). ``--answer text`` writes the option's
+text instead of its letter (the accuracy reward accepts either), which spares the model the copy from the
+option list. Prompts are built from verl's RLHFDataset rows, exactly as the RL rollouts see them. What
+mattered (see ``../shared/prototypes/tiny-vlm-warmstart``): lr 1e-3 with 50 warm-up steps and cosine decay, batch 32,
 loss on response tokens only, Qwen2.5-VL's 3-D image positions kept (``mm_token_type_ids``),
 rope_theta 10, one image token per grid cell.
 
