@@ -67,6 +67,12 @@ def format_options(options: Sequence[str]) -> str:
 IMAGE_POSITIONS = ("first", "last")
 
 
+def check_image_position(image_position: str) -> None:
+    """The one check of where a prompt's image goes (``build_prompt_text``, the synthetic generator's config)."""
+    if image_position not in IMAGE_POSITIONS:
+        raise ValueError(f"image_position must be one of {IMAGE_POSITIONS}, got {image_position!r}")
+
+
 def build_prompt_text(question: str, options: Sequence[str], instruction: str = DEFAULT_INSTRUCTION,
                       options_header: str = "Anatomy Options:", image_position: str = "first") -> str:
     """The paper's prompt: image, question, lettered options, then the think/answer instruction.
@@ -74,8 +80,7 @@ def build_prompt_text(question: str, options: Sequence[str], instruction: str = 
     ``image_position="last"`` puts the image after the instruction instead, so the response starts at a fixed
     distance from the image whatever the question's length (what a small model's rotary look-up of a grid cell
     needs; docs/benchmarks.md, issue 15)."""
-    if image_position not in IMAGE_POSITIONS:
-        raise ValueError(f"image_position must be one of {IMAGE_POSITIONS}, got {image_position!r}")
+    check_image_position(image_position)
     text = f"{question}\n{options_header}\n{format_options(options)}\n{instruction}"
     return f"<image>{text}" if image_position == "first" else f"{text}<image>"
 

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from anatomy_r1_verl.schema import IMAGE_POSITIONS, make_row
+from anatomy_r1_verl.schema import check_image_position, make_row
 
 from anatomy_r1_verl.synthetic.annotator import AnnotatorConfig, annotate
 from anatomy_r1_verl.synthetic.questions import DEFAULT_FAMILY_WEIGHTS, FAMILIES, execute, make_options, render_question, sample_programs
@@ -77,8 +77,7 @@ class SyntheticConfig:
         if any(n < 0 for n in (self.train, self.val, self.test)):
             raise ValueError("question counts must be >= 0")
         self.annotator().validate()
-        if self.image_position not in IMAGE_POSITIONS:
-            raise ValueError(f"image_position must be one of {IMAGE_POSITIONS}, got {self.image_position!r}")
+        check_image_position(self.image_position)
 
     def annotator(self) -> AnnotatorConfig:
         return AnnotatorConfig(rate=self.annotator_rate, pairs=[list(p) for p in self.annotator_pairs])

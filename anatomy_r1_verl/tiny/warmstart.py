@@ -82,6 +82,14 @@ def scan_text(scene: dict, upto: str) -> str:
     return " ".join(f"The {POS_PHRASE[p]} is {cls[p]}." for p in cells)
 
 
+def check_target_style(think: str, answer_form: str) -> None:
+    """The one check of the SFT target's ``--think`` and ``--answer`` values."""
+    if think not in THINK_STYLES:
+        raise ValueError(f"--think must be one of {THINK_STYLES} (the warm-start think style), got {think!r}")
+    if answer_form not in ANSWER_FORMS:
+        raise ValueError(f"--answer must be one of {ANSWER_FORMS} (the warm-start answer form), got {answer_form!r}")
+
+
 def target_response(extra: dict, think: str = "grounded", answer_form: str = "letter") -> str:
     """The SFT target of a synthetic row: ``<think>`` naming the answer's grid cell, then the letter (or the
     option's text: ``answer_form="text"``).
@@ -98,11 +106,7 @@ def target_response(extra: dict, think: str = "grounded", answer_form: str = "le
     answer, letter = extra["answer"], extra["answer_letter"]
     meta = row_meta({"extra_info": extra})
     program, scene = meta.get("program", {}), meta.get("scene")
-    if think not in THINK_STYLES:
-        raise ValueError(f"warm-start think style must be one of {THINK_STYLES} (grounded, answer or scan), "
-                         f"got {think!r}")
-    if answer_form not in ANSWER_FORMS:
-        raise ValueError(f"warm-start answer form must be one of {ANSWER_FORMS}, got {answer_form!r}")
+    check_target_style(think, answer_form)
     if think == "scan" and not (program and scene):
         raise ValueError(f"row {extra.get('id', '?')}: --think scan needs the synthetic generator's scene graph "
                          "and question program in extra_info.meta")
@@ -138,10 +142,7 @@ def train(cfg: WarmstartConfig, log=print) -> dict:
     from anatomy_r1_verl.evaluation.prompts import encode_prompts, load_rows
     from anatomy_r1_verl.tiny.model import TinyConfig, build, save
 
-    if cfg.think not in THINK_STYLES:
-        raise ValueError(f"--think must be one of {THINK_STYLES}, got {cfg.think!r}")
-    if cfg.answer not in ANSWER_FORMS:
-        raise ValueError(f"--answer must be one of {ANSWER_FORMS}, got {cfg.answer!r}")
+    check_target_style(cfg.think, cfg.answer)  # before building anything
     torch.set_num_threads(cfg.threads)
     tiny = TinyConfig(seed=cfg.seed, **cfg.tiny)
     meta = {"tiny_config": asdict(tiny), "warmstart": True}  # anatomy_r1_model.json of every saved model
