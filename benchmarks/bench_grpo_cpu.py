@@ -11,9 +11,10 @@ per-class accuracy and the training wall time; with ``--headroom K`` also the he
     .venv/bin/python benchmarks/bench_grpo_cpu.py --seeds 0 1 2 [--steps 100] [--model DIR] [--data DIR]
         [--headroom 8] [key=value ...]
 
-``--data`` defaults to the synthetic benchmark with seed 1 (train 2,048, val 1,000, test 1,000 questions),
-generated into OUT/data when missing; ``--model`` to the shipped warm-started model. A seed whose final
-checkpoint exists is not trained again (rerun the command to finish an interrupted grid).
+``--data`` defaults to the synthetic benchmark with seed 1 (train 2,048, val 1,000, test 1,000 questions, the
+image where the demo puts it), generated into OUT/data when missing; ``--model`` and ``--max-new-tokens`` to the
+demo recipe's model and response length. A seed whose final checkpoint exists is not trained again (rerun the
+command to finish an interrupted grid).
 """
 
 from __future__ import annotations
@@ -98,37 +99,47 @@ def run_seed(seed: int, a, data: Path, out: Path, overrides: list[str]) -> dict:
     return row
 
 
-def ensure_data(data: Path) -> None:
-    if all((data / f"{s}.parquet").is_file() for s in ("train", "val", "test")):
-        return
-    cmd = child_command("prepare", "synthetic", "--out", str(data), "--seed", "1", "--train", "2048", "--val", "1000",
-                        "--test", "1000", "--no-progress")
-    subprocess.run(cmd, cwd=ROOT, check=True)
+def ensure_data(data: Path, image_position: str) -> None:
+    """The default benchmark data, made (again) when missing or made with other settings."""
+    from anatomy_r1_verl.commands.demo import stale_reason
+    from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
+
+    want = SyntheticConfig(out_dir=str(data), seed=1, train=2048, val=1000, test=1000, image_position=image_position)
+    if not (data / "test.parquet").is_file() or stale_reason(str(data), want):
+        generate(want)
 
 
 def main() -> int:
+    from anatomy_r1_verl.commands.demo import DEMO_RECIPE
+    from anatomy_r1_verl.commands.train import compose
     from anatomy_r1_verl.evaluation.intervals import difference_standard_error
-    from anatomy_r1_verl.tiny.assets import DEFAULT_MODEL, asset_path
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--val-every", type=int, default=25)
-    p.add_argument("--model", default=None, help="start model (default: the shipped warm-started model)")
+    p.add_argument("--model", default=None, help="start model (default: the demo recipe's)")
     p.add_argument("--data", default=None, help="synthetic benchmark folder (default OUT/data, made when missing)")
     p.add_argument("--split", default="test", help="the reported split (default test)")
     p.add_argument("--headroom", type=int, default=0, metavar="K", help="also the headroom probe with K samples")
-    p.add_argument("--max-new-tokens", type=int, default=64,
+    p.add_argument("--max-new-tokens", type=int, default=None,
                    help="response budget of the rollout (data.max_response_length), the evaluation and the probe "
-                        "(a scan <think> needs 128)")
+                        "(default: the demo recipe's; a scan <think> needs 128)")
     p.add_argument("--out", default=str(ROOT / "outputs" / "bench_grpo"))
     p.add_argument("overrides", nargs="*", help="extra hydra overrides for every run")
     a = p.parse_args()
-    a.model = str(Path(a.model).resolve()) if a.model else asset_path(DEFAULT_MODEL)
+    demo = compose(DEMO_RECIPE, [])
+    a.model = str(Path(a.model or demo.actor_rollout_ref.model.path).resolve())
+    a.max_new_tokens = a.max_new_tokens or int(demo.data.max_response_length)
     out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    data = Path(a.data).resolve() if a.data else out / "data"
-    ensure_data(data)
+    if a.data:
+        data = Path(a.data).resolve()
+        if not (data / f"{a.split}.parquet").is_file():
+            p.error(f"--data {data} has no {a.split}.parquet (omit --data to make the default benchmark)")
+    else:
+        data = out / "data"
+        ensure_data(data, str(demo.anatomy_r1.demo.image_position))
     env = child_env(out)
     before = test_eval(a.model, data / f"{a.split}.parquet", out / "evals" / "start", env, a.max_new_tokens)
     head_before = (headroom(a.model, data / f"{a.split}.parquet", a.headroom, out / "evals" / "headroom_start.json", env,

@@ -21,7 +21,7 @@ import pytest
 
 from anatomy_r1_verl import trace
 from tests.cluster import LocalCluster
-from tests.helpers import child_command, child_env
+from tests.helpers import MECHANICS_MODEL, child_command, child_env
 
 pytestmark = [
     pytest.mark.integration,
@@ -68,7 +68,8 @@ def overrides(shared: Path, name: str, *extra: str) -> list[str]:
             "anatomy_r1.curriculum.enable=true", f"trainer.experiment_name={name}",
             f"trainer.total_training_steps={SEED_STEPS}", "trainer.test_freq=-1", "trainer.val_before_train=False",
             "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4",
-            "actor_rollout_ref.rollout.n=4", "trainer.nnodes=2", "trainer.n_gpus_per_node=1", *extra]
+            "actor_rollout_ref.rollout.n=4", "trainer.nnodes=2", "trainer.n_gpus_per_node=1", *MECHANICS_MODEL,
+            *extra]
 
 
 def submit_env(cluster: LocalCluster, shared: Path, job: str) -> dict:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from anatomy_r1_verl import trace
-from tests.helpers import child_command, child_env
+from tests.helpers import MECHANICS_MODEL, child_command, child_env
 from reward_fns import accuracy_reward, format_reward
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ def run(tmp_path_factory):
                  "anatomy_r1.curriculum.ramp=4",  # step 2 lies inside the ramp: competence strictly between c0 and 1
                  "trainer.total_training_steps=2", "trainer.test_freq=-1", "trainer.val_before_train=False",
                  "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4",
-                 "actor_rollout_ref.rollout.n=4", f"trainer.rollout_data_dir={out / 'rollouts'}",
+                 "actor_rollout_ref.rollout.n=4", f"trainer.rollout_data_dir={out / 'rollouts'}", *MECHANICS_MODEL,
                  "+reward.custom_reward_function.reward_kwargs.weights.letter=1.0",
                  f"+reward.custom_reward_function.reward_kwargs.components.letter='{letter}'")
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
@@ -165,7 +165,7 @@ def test_composes_with_dapo_dynamic_sampling(run):
                  "anatomy_r1.curriculum.enable=true", "anatomy_r1.gdqa.enable=true",
                  "algorithm.filter_groups.enable=true", "algorithm.filter_groups.metric=acc",
                  "trainer.total_training_steps=2", "trainer.test_freq=-1", "trainer.val_before_train=False",
-                 "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4")
+                 "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4", *MECHANICS_MODEL)
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     recs = [json.loads(x)["data"] for x in (out / "runs" / "dapo" / "metrics.jsonl").read_text().splitlines()]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from anatomy_r1_verl import trace
-from tests.helpers import child_command, child_env
+from tests.helpers import MECHANICS_MODEL, child_command, child_env
 from anatomy_r1_verl.trainer.mode import read_method_state
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,7 @@ def test_resumed_curriculum_draws_the_uninterrupted_batches(tmp_path, mode):
               "anatomy_r1.curriculum.enable=true", f"anatomy_r1.curriculum.mode={mode}",
               "trainer.total_training_steps=3", "trainer.test_freq=-1", "trainer.val_before_train=False",
               "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4",
-              "actor_rollout_ref.rollout.n=4"]
+              "actor_rollout_ref.rollout.n=4", *MECHANICS_MODEL]
     _run(tmp_path, tmp_path / "full", "demo", *common, "trainer.experiment_name=full", "trainer.save_freq=1")
     ckpt = tmp_path / "runs" / "full" / "checkpoints" / "global_step_1"
     assert (ckpt / "data.pt").is_file()

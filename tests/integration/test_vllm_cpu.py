@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from anatomy_r1_verl import trace
-from tests.helpers import child_command, child_env
+from tests.helpers import MECHANICS_MODEL, child_command, child_env
 
 pytestmark = [
     pytest.mark.integration,
@@ -53,7 +53,7 @@ def _train(out, data, *extra):
                    "anatomy_r1.gdqa.enable=true",
                    "trainer.test_freq=-1", "trainer.val_before_train=False",
                    "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4",
-                   "actor_rollout_ref.rollout.n=4", *extra, timeout=900)
+                   "actor_rollout_ref.rollout.n=4", *MECHANICS_MODEL, *extra, timeout=900)
     (out / "run.log").write_text(log)
     metrics_file = out / "runs" / "demo_cpu" / "metrics.jsonl"
     metrics = [json.loads(x) for x in metrics_file.read_text().splitlines()] if metrics_file.exists() else []

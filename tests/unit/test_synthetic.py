@@ -1,5 +1,6 @@
 """The synthetic surgical-scene VQA generator: determinism, splits, answerability, images, loading."""
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -387,14 +388,14 @@ def test_image_position_last_puts_the_image_after_the_instruction(tmp_path):
 def test_demo_prompts_fit_the_demo_recipes_prompt_length(tmp_path):
     """The demo recipe turns verl's overlong-prompt filter off (it renders every prompt at each start): its own
     questions must fit data.max_prompt_length, images included, as verl's agent loop renders them."""
+    from anatomy_r1_verl.commands.demo import demo_data_config
     from anatomy_r1_verl.commands.train import compose
     from anatomy_r1_verl.evaluation.prompts import encode_prompts, load_rows
 
     cfg = compose("demo_cpu", [])
     assert cfg.data.filter_overlong_prompts is False
     demo = cfg.anatomy_r1.demo
-    generate(SyntheticConfig(out_dir=str(tmp_path), seed=int(demo.seed), train=0, val=int(demo.questions.val), test=0),
-             progress=False)
+    generate(dataclasses.replace(demo_data_config(cfg), out_dir=str(tmp_path), train=0, test=0), progress=False)
     ds, proc = load_rows(str(tmp_path / "val.parquet"), str(cfg.actor_rollout_ref.model.path))
     lengths = [encode_prompts(proc, [ds[i]["raw_prompt"]])["input_ids"].shape[1] for i in range(len(ds))]
     assert len(lengths) == int(demo.questions.val)
