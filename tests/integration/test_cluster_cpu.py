@@ -234,7 +234,10 @@ def killed(cluster, shared, full_run):
     tracker = run_dir / "checkpoints" / "latest_checkpointed_iteration.txt"
     wait_for(lambda: tracker.is_file() and tracker.read_text().strip() == "2", 300, "step-2 checkpoint", poll=0.05)
     for pid in victims:
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:  # an actor that already exited (seen once in CI); the driver's end is checked below
+            pass
     end = wait_job_end(cluster, "killed", 120)
     assert end["status"] == "FAILED", end
     assert tracker.read_text().strip() == "2", "the kill came after the step-3 checkpoint: nothing left to test"
