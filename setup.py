@@ -1,4 +1,5 @@
 """anatomy-r1-verl: the Anatomy-R1 method (GRPO + ASCL + GDQA) for multimodal LLMs on verl 0.9.1."""
+
 from setuptools import find_packages, setup
 
 CPU_RUNTIME = [
@@ -46,8 +47,13 @@ setup(
     packages=find_packages(include=["anatomy_r1_verl*", "reward_fns*", "data_prep*"]) + ["anatomy_r1_verl.recipes"],
     package_dir={"anatomy_r1_verl.recipes": "recipes"},
     package_data={
-        "anatomy_r1_verl": ["config/*.yaml", "config/**/*.yaml", "tiny/assets/**/*", "ascl/*.yaml",
-                            "patches/child_startup/sitecustomize.py"],
+        "anatomy_r1_verl": [
+            "config/*.yaml",
+            "config/**/*.yaml",
+            "tiny/assets/**/*",
+            "ascl/*.yaml",
+            "patches/child_startup/sitecustomize.py",
+        ],
         "anatomy_r1_verl.recipes": ["*.yaml"],
     },
     include_package_data=True,

@@ -57,8 +57,10 @@ def self_check() -> list[str]:
 
     names = {ep.value for ep in md.entry_points(group="verl.plugins")}
     if __name__ not in names:
-        raise PluginNotLoaded(f"{__name__} is not declared under the 'verl.plugins' entry point; reinstall the "
-                              "package (pip install -e .) so verl loads it in every Ray worker")
+        raise PluginNotLoaded(
+            f"{__name__} is not declared under the 'verl.plugins' entry point; reinstall the "
+            "package (pip install -e .) so verl loads it in every Ray worker"
+        )
     policy = os.getenv("VERL_USE_EXTERNAL_PLUGINS", "auto").strip().lower()
     if policy == "none":
         raise PluginNotLoaded("VERL_USE_EXTERNAL_PLUGINS=none disables verl's plugin loading; unset it")

@@ -121,7 +121,7 @@ class AsyncMemo:
 
 
 # one memo per event loop (a task belongs to the loop that runs it) and per kind of preparation
-_MEMOS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncMemo]]" = weakref.WeakKeyDictionary()
+_MEMOS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncMemo]] = weakref.WeakKeyDictionary()
 
 
 def memo(kind: str) -> AsyncMemo:
@@ -149,17 +149,21 @@ class PromptCacheMixin:
         data = await memo("multi_modal_info").get(content_key(messages), lambda: parent(messages))
         return _copy_media(data)
 
-    async def ct_build_initial_tokens(self, messages, tools=None, images=None, videos=None, audios=None,
-                                      mm_inputs_out=None) -> list[int]:
+    async def ct_build_initial_tokens(
+        self, messages, tools=None, images=None, videos=None, audios=None, mm_inputs_out=None
+    ) -> list[int]:
         parent = super().ct_build_initial_tokens
         if not self._prompt_cache_enabled():
-            return await parent(messages, tools=tools, images=images, videos=videos, audios=audios,
-                                mm_inputs_out=mm_inputs_out)
+            return await parent(
+                messages, tools=tools, images=images, videos=videos, audios=audios, mm_inputs_out=mm_inputs_out
+            )
 
         key = None if videos else content_key(messages, tools, images, audios)
         if key is None:
-            return await parent(messages, tools=tools, images=images, videos=videos, audios=audios,
-                                mm_inputs_out=mm_inputs_out)
+            return await parent(
+                messages, tools=tools, images=images, videos=videos, audios=audios, mm_inputs_out=mm_inputs_out
+            )
         ids = await memo("initial_tokens").get(
-            key, lambda: parent(messages, tools=tools, images=images, videos=videos, audios=audios))
+            key, lambda: parent(messages, tools=tools, images=images, videos=videos, audios=audios)
+        )
         return list(ids)

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 LETTERS = "ABCDEFGH"
 
@@ -73,8 +74,13 @@ def check_image_position(image_position: str) -> None:
         raise ValueError(f"image_position must be one of {IMAGE_POSITIONS}, got {image_position!r}")
 
 
-def build_prompt_text(question: str, options: Sequence[str], instruction: str = DEFAULT_INSTRUCTION,
-                      options_header: str = "Anatomy Options:", image_position: str = "first") -> str:
+def build_prompt_text(
+    question: str,
+    options: Sequence[str],
+    instruction: str = DEFAULT_INSTRUCTION,
+    options_header: str = "Anatomy Options:",
+    image_position: str = "first",
+) -> str:
     """The paper's prompt: image, question, lettered options, then the think/answer instruction.
 
     ``image_position="last"`` puts the image after the instruction instead, so the response starts at a fixed
@@ -105,9 +111,21 @@ def parse_options(text: str) -> list[str]:
     return opts
 
 
-def make_row(*, data_source: str, question: str, options: Sequence[str], answer: str, image: Any, split: str,
-             index: int, row_id: str, question_type: str = "", instruction: str = DEFAULT_INSTRUCTION,
-             meta: Mapping[str, Any] | None = None, image_position: str = "first") -> dict:
+def make_row(
+    *,
+    data_source: str,
+    question: str,
+    options: Sequence[str],
+    answer: str,
+    image: Any,
+    split: str,
+    index: int,
+    row_id: str,
+    question_type: str = "",
+    instruction: str = DEFAULT_INSTRUCTION,
+    meta: Mapping[str, Any] | None = None,
+    image_position: str = "first",
+) -> dict:
     """Build one verl row. ``answer`` is the correct option text and must be among ``options``.
 
     ``image`` is a path (str) or raw bytes. Raises :class:`SchemaError` naming ``row_id`` on bad input.
@@ -126,8 +144,12 @@ def make_row(*, data_source: str, question: str, options: Sequence[str], answer:
         img = {"image": str(image)}
     return {
         "data_source": data_source,
-        "prompt": [{"role": "user", "content": build_prompt_text(question, options, instruction,
-                                                                  image_position=image_position)}],
+        "prompt": [
+            {
+                "role": "user",
+                "content": build_prompt_text(question, options, instruction, image_position=image_position),
+            }
+        ],
         "images": [img],
         "ability": ABILITY,
         "reward_model": {"style": "rule", "ground_truth": letter},
@@ -163,8 +185,10 @@ def row_options(row: Mapping[str, Any], where: str = "") -> list[str]:
     opts = parse_options(text)
     if len(opts) < 2:
         rid = extra.get("id", extra.get("index", "?")) if isinstance(extra, Mapping) else "?"
-        raise SchemaError(f"{where}row {rid}: no option list in extra_info.options and no 'A. ...' option "
-                          f"lines in the prompt; convert it with `anatomy-r1 prepare` or add the options")
+        raise SchemaError(
+            f"{where}row {rid}: no option list in extra_info.options and no 'A. ...' option "
+            f"lines in the prompt; convert it with `anatomy-r1 prepare` or add the options"
+        )
     return opts
 
 
@@ -191,11 +215,15 @@ def unique_row_keys(extra_infos: Sequence[Mapping[str, Any] | None], purpose: st
     seen: dict = {}
     for i, k in enumerate(keys):
         if k is None:
-            raise SchemaError(f"{purpose}: row {i} has no extra_info.id or extra_info.index; convert the data with "
-                              "`anatomy-r1 prepare` (it writes a unique extra_info.id per row)")
+            raise SchemaError(
+                f"{purpose}: row {i} has no extra_info.id or extra_info.index; convert the data with "
+                "`anatomy-r1 prepare` (it writes a unique extra_info.id per row)"
+            )
         if k in seen:
-            raise SchemaError(f"{purpose}: rows {seen[k]} and {i} share the identity {k!r} (extra_info.id, else "
-                              "extra_info.index), e.g. two train files both numbered from 0 without ids; give "
-                              "every row a unique extra_info.id (`anatomy-r1 prepare` writes one)")
+            raise SchemaError(
+                f"{purpose}: rows {seen[k]} and {i} share the identity {k!r} (extra_info.id, else "
+                "extra_info.index), e.g. two train files both numbered from 0 without ids; give "
+                "every row a unique extra_info.id (`anatomy-r1 prepare` writes one)"
+            )
         seen[k] = i
     return keys

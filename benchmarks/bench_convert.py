@@ -51,17 +51,34 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import PIL  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import PIL
+import pyarrow.parquet as pq
+from PIL import Image
 
-import pyarrow.parquet as pq  # noqa: E402  (import once, outside the timings)
-
-from data_prep import common, omnimedvqa, ssgvqa  # noqa: E402
+from data_prep import common, omnimedvqa, ssgvqa
 
 ANATOMY = ["liver", "gallbladder", "cystic_plate", "gut", "omentum", "abdominal_wall_cavity"]
-OTHER = ["grasper", "hook", "clipper", "bipolar", "irrigator", "scissors", "specimen_bag", "cystic_duct", "red",
-         "yellow", "white", "brown", "0", "1", "2", "3", "True", "False"]
+OTHER = [
+    "grasper",
+    "hook",
+    "clipper",
+    "bipolar",
+    "irrigator",
+    "scissors",
+    "specimen_bag",
+    "cystic_duct",
+    "red",
+    "yellow",
+    "white",
+    "brown",
+    "0",
+    "1",
+    "2",
+    "3",
+    "True",
+    "False",
+]
 TEMPLATES = [
     ("What is the anatomy {rel} the {obj}?", "query_component", "single_and"),
     ("What is the color of the {obj}?", "query_color", "zero_hop"),
@@ -158,8 +175,13 @@ def make_ssg(root: Path, n_lines: int, bank: int) -> dict:
         txt.write_text("\n".join(lines) + "\n")
         files.append((root / "data" / video / f"{frame}.png", frames_bank[i % bank]))
     n, size = write_files(files)
-    return {"frames": n, "image_bytes": size, "lines": n_lines, "anatomy": anatomy,
-            "per_frame": (min(per_frame[:-1] or per_frame), max(per_frame), n_lines / len(per_frame), per_frame[-1])}
+    return {
+        "frames": n,
+        "image_bytes": size,
+        "lines": n_lines,
+        "anatomy": anatomy,
+        "per_frame": (min(per_frame[:-1] or per_frame), max(per_frame), n_lines / len(per_frame), per_frame[-1]),
+    }
 
 
 OMNI_KINDS = [  # (modality, size, colour, format)
@@ -174,8 +196,10 @@ OMNI_SHARE = [1 / 6, 1 / 6, 1 / 3, 1 / 6, 1 / 6]  # a third each: grey PNG, grey
 
 def make_omni(root: Path, n_records: int, bank: int) -> dict:
     rng = random.Random(1)
-    banks = [[encode(medical_image(1000 * k + i, n, colour), fmt) for i in range(bank)]
-             for k, (_, n, colour, fmt) in enumerate(OMNI_KINDS)]
+    banks = [
+        [encode(medical_image(1000 * k + i, n, colour), fmt) for i in range(bank)]
+        for k, (_, n, colour, fmt) in enumerate(OMNI_KINDS)
+    ]
     organs = ["Liver", "Spleen", "Kidney", "Pancreas", "Lung", "Heart", "Brain", "Stomach", "Retina", "Skin"]
     datasets: dict[tuple[str, str], list] = {}
     files, i_img, recs = [], 0, 0
@@ -192,9 +216,15 @@ def make_omni(root: Path, n_records: int, bank: int) -> dict:
             if recs == n_records:
                 break
             opts = rng.sample(organs, rng.choice([2, 3, 4, 4, 4]))
-            rec = {"dataset": ds, "question_id": f"{ds}_{recs:06d}", "question_type": "Anatomy Identification",
-                   "question": f"Which organ is shown in this {modality.split('(')[0].strip()} image?",
-                   "gt_answer": rng.choice(opts), "image_path": rel, "modality_type": modality}
+            rec = {
+                "dataset": ds,
+                "question_id": f"{ds}_{recs:06d}",
+                "question_type": "Anatomy Identification",
+                "question": f"Which organ is shown in this {modality.split('(')[0].strip()} image?",
+                "gt_answer": rng.choice(opts),
+                "image_path": rel,
+                "modality_type": modality,
+            }
             rec.update({f"option_{L}": o for L, o in zip("ABCD", opts)})
             datasets.setdefault((access, ds), []).append(rec)
             recs += 1
@@ -229,8 +259,9 @@ def resident_share(paths: list[Path]) -> str:
     if not shutil.which("fincore"):
         return "not checked (no fincore)"
     sample = [str(p) for p in paths[:: max(1, len(paths) // 200)]]
-    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--raw", "-o", "RES,SIZE", *sample],
-                         capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--raw", "-o", "RES,SIZE", *sample], capture_output=True, text=True
+    ).stdout.split()
     res, size = sum(map(int, out[0::2])), sum(map(int, out[1::2]))
     return f"{100 * res / max(size, 1):.1f}% of a {len(sample)}-file sample resident"
 
@@ -287,8 +318,7 @@ class Timer:
 MAX_CA = 1 / 3  # "bounded by image I/O": Python (the conversion without image checks) at most a third of it
 
 
-def run_case(name: str, root: Path, fixture_line: str, convert, workers: int, sequential: bool,
-             repeat: int) -> None:
+def run_case(name: str, root: Path, fixture_line: str, convert, workers: int, sequential: bool, repeat: int) -> None:
     print(fixture_line, flush=True)
     files = all_files(root)
     evict(root)
@@ -325,28 +355,37 @@ def run_case(name: str, root: Path, fixture_line: str, convert, workers: int, se
     ta, s = best["a"]
     tb, tc = best["b"][0], best["c"][0]
     mb = sum(os.path.getsize(p) for p in paths) / 1e6
-    print(f"{head('a', 'full conversion')}  {s['read'] / ta.wall:,.0f} {unit}/s read; {s['written']:,} rows over "
-          f"{s['images']['distinct']:,} images; image checks {s['seconds']['images']:.1f} s summed over {workers} "
-          f"threads, the converter waited {s['seconds']['image_wait']:.1f} s for them")
-    print(f"{head('b', 'image-only pass')}  {len(paths) / tb.wall:,.0f} images/s, {mb / tb.wall:.0f} MB/s "
-          f"({len(paths):,} files, {mb:,.0f} MB)")
+    print(
+        f"{head('a', 'full conversion')}  {s['read'] / ta.wall:,.0f} {unit}/s read; {s['written']:,} rows over "
+        f"{s['images']['distinct']:,} images; image checks {s['seconds']['images']:.1f} s summed over {workers} "
+        f"threads, the converter waited {s['seconds']['image_wait']:.1f} s for them"
+    )
+    print(
+        f"{head('b', 'image-only pass')}  {len(paths) / tb.wall:,.0f} images/s, {mb / tb.wall:.0f} MB/s "
+        f"({len(paths):,} files, {mb:,.0f} MB)"
+    )
     for key in "cd":
         if key in best:
             assert (best[key][1]["read"], best[key][1]["written"]) == (s["read"], s["written"])
     print(f"{head('c', 'Python-only pass')}  {s['read'] / tc.wall:,.0f} {unit}/s read")
     if sequential:
         td = best["d"][0]
-        print(f"{head('d', 'sequential (0 workers)')}  {s['read'] / td.wall:,.0f} {unit}/s read; "
-              f"(d)/(a) = {td.wall / ta.wall:.2f}")
+        print(
+            f"{head('d', 'sequential (0 workers)')}  {s['read'] / td.wall:,.0f} {unit}/s read; "
+            f"(d)/(a) = {td.wall / ta.wall:.2f}"
+        )
     ab, ca = ta.wall / tb.wall, tc.wall / ta.wall
     cpu_ab, cpu_ca = ta.cpu / tb.cpu, tc.cpu / ta.cpu
     # With every core decoding images, the parsing cannot hide behind the pool: its CPU time adds to the
     # wall time, so (a)/(b) - 1 is about Python's share. What bounds the conversion is the larger share.
     ok = ca <= MAX_CA and cpu_ca <= MAX_CA
     print(f"  (a)/(b) = {ab:.2f} wall, {cpu_ab:.2f} CPU time: the conversion against the image-only floor")
-    print(f"  Python's share of the conversion (c)/(a) = {ca:.2f} wall, {cpu_ca:.2f} CPU time; image checks "
-          f"the rest -> {'bounded by image I/O' if ok else 'NOT bounded by image I/O'}   "
-          f"(criterion: (c)/(a) <= {MAX_CA:.2f} in wall and CPU time)", flush=True)
+    print(
+        f"  Python's share of the conversion (c)/(a) = {ca:.2f} wall, {cpu_ca:.2f} CPU time; image checks "
+        f"the rest -> {'bounded by image I/O' if ok else 'NOT bounded by image I/O'}   "
+        f"(criterion: (c)/(a) <= {MAX_CA:.2f} in wall and CPU time)",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -355,10 +394,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ssg-lines", type=int, default=100_000, help="SSG-VQA question lines (default 100,000)")
     p.add_argument("--omni-records", type=int, default=30_000, help="OmniMedVQA records (default 30,000)")
     p.add_argument("--bank", type=int, default=48, help="distinct generated images per kind (default 48)")
-    p.add_argument("--image-workers", type=int, default=None,
-                   help=f"pool threads (default: the converters' default, here {common.default_image_workers()})")
-    p.add_argument("--repeat", type=int, default=2,
-                   help="rounds of the passes (a, b, c, d, a, b, ...); the fastest run of each is reported (default 2)")
+    p.add_argument(
+        "--image-workers",
+        type=int,
+        default=None,
+        help=f"pool threads (default: the converters' default, here {common.default_image_workers()})",
+    )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="rounds of the passes (a, b, c, d, a, b, ...); the fastest run of each is reported (default 2)",
+    )
     p.add_argument("--no-sequential", action="store_true", help="skip pass (d)")
     p.add_argument("--tmp", default=None, help="folder for the fixtures (default: the system's temp folder)")
     a = p.parse_args(argv)
@@ -368,8 +415,10 @@ def main(argv: list[str] | None = None) -> int:
     except AttributeError:
         cpus = os.cpu_count()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"bench_convert: {cpus} CPUs, load average {load:.2f} at start, "
-          f"Python {sys.version.split()[0]}, Pillow {PIL.__version__}; image workers {workers}, verify full")
+    print(
+        f"bench_convert: {cpus} CPUs, load average {load:.2f} at start, "
+        f"Python {sys.version.split()[0]}, Pillow {PIL.__version__}; image workers {workers}, verify full"
+    )
     quiet = {"show_progress": False}
     for case in ("ssgvqa", "omnimedvqa"):
         if a.case not in (case, "all"):
@@ -380,25 +429,30 @@ def main(argv: list[str] | None = None) -> int:
             if case == "ssgvqa":
                 f = make_ssg(root, a.ssg_lines, a.bank)
                 lo, hi, mean, last = f["per_frame"]
-                line = (f"SSG-VQA: {f['lines']:,} question lines over {f['frames']:,} frames ({lo}-{hi} a frame, the "
-                        f"last {last}, mean {mean:.1f}; {100 * f['anatomy'] / f['lines']:.0f}% anatomy answers), "
-                        f"854x480 PNG, "
-                        f"mean {f['image_bytes'] / f['frames'] / 1e3:,.0f} kB, {f['image_bytes'] / 1e9:.2f} GB "
-                        f"(copies of {a.bank} generated frames); fixtures written in {time.perf_counter() - t:.0f} s")
+                line = (
+                    f"SSG-VQA: {f['lines']:,} question lines over {f['frames']:,} frames ({lo}-{hi} a frame, the "
+                    f"last {last}, mean {mean:.1f}; {100 * f['anatomy'] / f['lines']:.0f}% anatomy answers), "
+                    f"854x480 PNG, "
+                    f"mean {f['image_bytes'] / f['frames'] / 1e3:,.0f} kB, {f['image_bytes'] / 1e9:.2f} GB "
+                    f"(copies of {a.bank} generated frames); fixtures written in {time.perf_counter() - t:.0f} s"
+                )
 
                 def convert(r, out, **kw):
                     return ssgvqa.convert(r, out, test_videos=[], val_videos=[], **quiet, **kw)
             else:
                 f = make_omni(root, a.omni_records, a.bank)
-                line = (f"OmniMedVQA-like: {f['records']:,} records in {f['json_files']} JSON files over "
-                        f"{f['images']:,} images ({f['records'] / f['images']:.2f} questions an image; 256x256 grey "
-                        f"PNG, 512x512 grey JPEG, 384x384 colour JPEG), mean "
-                        f"{f['image_bytes'] / f['images'] / 1e3:,.0f} kB, {f['image_bytes'] / 1e9:.2f} GB "
-                        f"(copies of {a.bank} generated images a kind); fixtures written in "
-                        f"{time.perf_counter() - t:.0f} s")
+                line = (
+                    f"OmniMedVQA-like: {f['records']:,} records in {f['json_files']} JSON files over "
+                    f"{f['images']:,} images ({f['records'] / f['images']:.2f} questions an image; 256x256 grey "
+                    f"PNG, 512x512 grey JPEG, 384x384 colour JPEG), mean "
+                    f"{f['image_bytes'] / f['images'] / 1e3:,.0f} kB, {f['image_bytes'] / 1e9:.2f} GB "
+                    f"(copies of {a.bank} generated images a kind); fixtures written in "
+                    f"{time.perf_counter() - t:.0f} s"
+                )
 
                 def convert(r, out, **kw):
                     return omnimedvqa.convert(r, out, **quiet, **kw)
+
             run_case(case, root, line, convert, workers, not a.no_sequential, a.repeat)
     return 0
 

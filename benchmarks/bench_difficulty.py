@@ -21,14 +21,44 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from anatomy_r1_verl.ascl import difficulty as D  # noqa: E402
-from anatomy_r1_verl.schema import ANATOMY_CLASSES, LETTERS, make_row  # noqa: E402
+from anatomy_r1_verl.ascl import difficulty as D
+from anatomy_r1_verl.schema import ANATOMY_CLASSES, LETTERS, make_row
 
-POOL = [*ANATOMY_CLASSES, "red", "blue", "yellow", "white", "brown", "green", "0", "1", "2", "3", "4",
-        "True", "False", "grasper", "bipolar", "hook", "scissors", "clipper", "irrigator", "specimen bag",
-        "left", "right", "top", "bottom", "center", "cystic duct", "cystic artery", "blood", "fluid", "fat"]
+POOL = [
+    *ANATOMY_CLASSES,
+    "red",
+    "blue",
+    "yellow",
+    "white",
+    "brown",
+    "green",
+    "0",
+    "1",
+    "2",
+    "3",
+    "4",
+    "True",
+    "False",
+    "grasper",
+    "bipolar",
+    "hook",
+    "scissors",
+    "clipper",
+    "irrigator",
+    "specimen bag",
+    "left",
+    "right",
+    "top",
+    "bottom",
+    "center",
+    "cystic duct",
+    "cystic artery",
+    "blood",
+    "fluid",
+    "fat",
+]
 
 
 def synthetic_rows(n: int, seed: int = 0) -> list[dict]:
@@ -37,8 +67,12 @@ def synthetic_rows(n: int, seed: int = 0) -> list[dict]:
     for i in range(n):
         opts = rng.sample(POOL, 4)
         k = rng.randrange(4)
-        rows.append({"reward_model": {"style": "rule", "ground_truth": LETTERS[k]},
-                     "extra_info": {"index": i, "id": f"q{i}", "options": opts, "answer": opts[k]}})
+        rows.append(
+            {
+                "reward_model": {"style": "rule", "ground_truth": LETTERS[k]},
+                "extra_info": {"index": i, "id": f"q{i}", "options": opts, "answer": opts[k]},
+            }
+        )
     return rows
 
 
@@ -84,7 +118,7 @@ def main() -> None:
         table = scorer.table
         t = time.perf_counter()
         naive = []
-        for r in rows[:a.naive_rows]:
+        for r in rows[: a.naive_rows]:
             opts, ans = r["extra_info"]["options"], r["extra_info"]["answer"]
             e = np.asarray(encode([D.normalize(o) for o in opts]), dtype=np.float32)
             e /= np.linalg.norm(e, axis=1, keepdims=True)
@@ -97,18 +131,30 @@ def main() -> None:
                     sims.append(min(1.0, max(0.0, scorer.lam * float(e[k] @ e[j]) + (1 - scorer.lam) * tv)))
             naive.append(float(np.mean(sims)))
         per_row = (time.perf_counter() - t) / a.naive_rows
-        assert np.allclose(naive, scores[:a.naive_rows], atol=1e-5), "naive and vectorised scores differ"
+        assert np.allclose(naive, scores[: a.naive_rows], atol=1e-5), "naive and vectorised scores differ"
         print(f"\nnaive (embed every row's options): {per_row * 1e3:.2f} ms/row measured on {a.naive_rows} rows")
-        print(f"  EXTRAPOLATED to {len(rows):,} rows: {per_row * len(rows):,.0f} s "
-              f"(~{per_row * len(rows) / 3600:.1f} h), {per_row * len(rows) / total:,.0f}x the vectorised time")
+        print(
+            f"  EXTRAPOLATED to {len(rows):,} rows: {per_row * len(rows):,.0f} s "
+            f"(~{per_row * len(rows) / 3600:.1f} h), {per_row * len(rows) / total:,.0f}x the vectorised time"
+        )
 
     if a.parquet:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        full = [make_row(data_source="bench", question="Which structure is marked?", options=r["extra_info"]["options"],
-                         answer=r["extra_info"]["answer"], image=f"/data/frames/{i:07d}.png", split="train",
-                         index=i, row_id=f"q{i}") for i, r in enumerate(rows[:a.parquet])]
+        full = [
+            make_row(
+                data_source="bench",
+                question="Which structure is marked?",
+                options=r["extra_info"]["options"],
+                answer=r["extra_info"]["answer"],
+                image=f"/data/frames/{i:07d}.png",
+                split="train",
+                index=i,
+                row_id=f"q{i}",
+            )
+            for i, r in enumerate(rows[: a.parquet])
+        ]
         with tempfile.TemporaryDirectory() as tmp:
             src = Path(tmp) / "in.parquet"
             pq.write_table(pa.Table.from_pylist(full), src)
@@ -116,8 +162,10 @@ def main() -> None:
             t = time.perf_counter()
             D.score_parquet(src, Path(tmp) / "out.parquet", scorer=scorer, show_progress=False)
             sec = time.perf_counter() - t
-        print(f"\nscore_parquet end to end (read, score, write) on {a.parquet:,} full rows: {sec:.2f} s "
-              f"= {a.parquet / sec:,.0f} rows/s")
+        print(
+            f"\nscore_parquet end to end (read, score, write) on {a.parquet:,} full rows: {sec:.2f} s "
+            f"= {a.parquet / sec:,.0f} rows/s"
+        )
 
 
 if __name__ == "__main__":

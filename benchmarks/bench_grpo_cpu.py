@@ -54,22 +54,46 @@ def run(cmd: list[str], env: dict, log: Path) -> float:
 def test_eval(model: str, parquet: Path, out: Path, env: dict, max_new_tokens: int = 64) -> dict:
     """Greedy test accuracy (overall, per answer class) and format rate through ``anatomy-r1 eval``."""
     if not (out / "metrics.json").is_file():
-        run(child_command("eval", model, str(parquet), "--out", str(out), "--no-progress",
-                          "--max-new-tokens", str(max_new_tokens)), env, out.with_suffix(".log"))
+        run(
+            child_command(
+                "eval", model, str(parquet), "--out", str(out), "--no-progress", "--max-new-tokens", str(max_new_tokens)
+            ),
+            env,
+            out.with_suffix(".log"),
+        )
     m = json.loads((out / "metrics.json").read_text())
     bench = next(iter(m["benchmarks"].values()))
-    return {"acc": bench["overall"]["acc"]["value"], "n": bench["overall"]["n"],
-            "format": bench["overall"]["format"]["value"],
-            "by_class": {g: s["acc"]["value"] for g, s in bench["by"].get("answer_class", {}).items()}}
+    return {
+        "acc": bench["overall"]["acc"]["value"],
+        "n": bench["overall"]["n"],
+        "format": bench["overall"]["format"]["value"],
+        "by_class": {g: s["acc"]["value"] for g, s in bench["by"].get("answer_class", {}).items()},
+    }
 
 
 def headroom(model: str, parquet: Path, k: int, out: Path, env: dict, max_new_tokens: int = 64) -> dict:
     if not out.is_file():
-        run([sys.executable, str(ROOT / "benchmarks" / "bench_headroom.py"), model, str(parquet), "--samples", str(k),
-             "--max-new-tokens", str(max_new_tokens), "--out", str(out)], env, out.with_suffix(".log"))
+        run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "bench_headroom.py"),
+                model,
+                str(parquet),
+                "--samples",
+                str(k),
+                "--max-new-tokens",
+                str(max_new_tokens),
+                "--out",
+                str(out),
+            ],
+            env,
+            out.with_suffix(".log"),
+        )
     o = json.loads(out.read_text())["overall"]
-    return {key: o[key] for key in ("greedy", f"mean@{k}", f"pass@{k}", "p_right_if_greedy_wrong", "sharpenable",
-                                    "reachable")}
+    return {
+        key: o[key]
+        for key in ("greedy", f"mean@{k}", f"pass@{k}", "p_right_if_greedy_wrong", "sharpenable", "reachable")
+    }
 
 
 def run_seed(seed: int, a, data: Path, out: Path, overrides: list[str]) -> dict:
@@ -79,23 +103,43 @@ def run_seed(seed: int, a, data: Path, out: Path, overrides: list[str]) -> dict:
     ckpt = run_dir / "checkpoints" / f"global_step_{a.steps}"
     wall = None
     if not ckpt.is_dir():  # a finished seed is not rerun
-        cmd = child_command("demo", f"trainer.experiment_name={name}", f"trainer.total_training_steps={a.steps}",
-                            f"trainer.test_freq={a.val_every}", "trainer.val_before_train=True",
-                            f"trainer.save_freq={a.steps}", "trainer.resume_mode=disable",
-                            f"data.seed={seed}", f"actor_rollout_ref.rollout.seed={seed}",
-                            f"actor_rollout_ref.model.path={a.model}",
-                            f"data.train_files={data / 'train.parquet'}", f"data.val_files={data / 'val.parquet'}",
-                            f"data.max_response_length={a.max_new_tokens}", *overrides)
+        cmd = child_command(
+            "demo",
+            f"trainer.experiment_name={name}",
+            f"trainer.total_training_steps={a.steps}",
+            f"trainer.test_freq={a.val_every}",
+            "trainer.val_before_train=True",
+            f"trainer.save_freq={a.steps}",
+            "trainer.resume_mode=disable",
+            f"data.seed={seed}",
+            f"actor_rollout_ref.rollout.seed={seed}",
+            f"actor_rollout_ref.model.path={a.model}",
+            f"data.train_files={data / 'train.parquet'}",
+            f"data.val_files={data / 'val.parquet'}",
+            f"data.max_response_length={a.max_new_tokens}",
+            *overrides,
+        )
         wall = round(run(cmd, env, out / f"{name}.log"), 1)
         (run_dir / "bench_wall_s.txt").write_text(str(wall))
     else:
         wall = float((run_dir / "bench_wall_s.txt").read_text())
     after = test_eval(str(ckpt), data / f"{a.split}.parquet", out / "evals" / f"seed{seed}", env, a.max_new_tokens)
-    row = {"seed": seed, "steps": a.steps, "wall_s": wall, "val_curve": val_curve(run_dir / "metrics.jsonl"),
-           "after": after}
+    row = {
+        "seed": seed,
+        "steps": a.steps,
+        "wall_s": wall,
+        "val_curve": val_curve(run_dir / "metrics.jsonl"),
+        "after": after,
+    }
     if a.headroom:
-        row["headroom_after"] = headroom(str(ckpt / "merged_hf"), data / f"{a.split}.parquet", a.headroom,
-                                         out / "evals" / f"headroom_seed{seed}.json", env, a.max_new_tokens)
+        row["headroom_after"] = headroom(
+            str(ckpt / "merged_hf"),
+            data / f"{a.split}.parquet",
+            a.headroom,
+            out / "evals" / f"headroom_seed{seed}.json",
+            env,
+            a.max_new_tokens,
+        )
     return row
 
 
@@ -122,9 +166,13 @@ def main() -> int:
     p.add_argument("--data", default=None, help="synthetic benchmark folder (default OUT/data, made when missing)")
     p.add_argument("--split", default="test", help="the reported split (default test)")
     p.add_argument("--headroom", type=int, default=0, metavar="K", help="also the headroom probe with K samples")
-    p.add_argument("--max-new-tokens", type=int, default=None,
-                   help="response budget of the rollout (data.max_response_length), the evaluation and the probe "
-                        "(default: the demo recipe's; a scan <think> needs 128)")
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="response budget of the rollout (data.max_response_length), the evaluation and the probe "
+        "(default: the demo recipe's; a scan <think> needs 128)",
+    )
     p.add_argument("--out", default=str(ROOT / "outputs" / "bench_grpo"))
     p.add_argument("overrides", nargs="*", help="extra hydra overrides for every run")
     a = p.parse_args()
@@ -142,14 +190,29 @@ def main() -> int:
         ensure_data(data, str(demo.anatomy_r1.demo.image_position))
     env = child_env(out)
     before = test_eval(a.model, data / f"{a.split}.parquet", out / "evals" / "start", env, a.max_new_tokens)
-    head_before = (headroom(a.model, data / f"{a.split}.parquet", a.headroom, out / "evals" / "headroom_start.json", env,
-                            a.max_new_tokens) if a.headroom else None)
+    head_before = (
+        headroom(
+            a.model,
+            data / f"{a.split}.parquet",
+            a.headroom,
+            out / "evals" / "headroom_start.json",
+            env,
+            a.max_new_tokens,
+        )
+        if a.headroom
+        else None
+    )
     n = before["n"]
-    print(f"start model {a.model}: {a.split} acc {before['acc']:.3f} (n {n}), format {before['format']:.3f}"
-          + (f"; headroom {json.dumps({k: round(v, 3) for k, v in head_before.items()})}" if head_before else ""),
-          flush=True)
-    print(f"{'seed':>4} {'steps':>5} {'acc before':>10} {'acc after':>9} {'gain (pts)':>10} {'+-1 s.e.':>8} "
-          f"{'fmt after':>9} {'train wall (s)':>14}  val curve", flush=True)
+    print(
+        f"start model {a.model}: {a.split} acc {before['acc']:.3f} (n {n}), format {before['format']:.3f}"
+        + (f"; headroom {json.dumps({k: round(v, 3) for k, v in head_before.items()})}" if head_before else ""),
+        flush=True,
+    )
+    print(
+        f"{'seed':>4} {'steps':>5} {'acc before':>10} {'acc after':>9} {'gain (pts)':>10} {'+-1 s.e.':>8} "
+        f"{'fmt after':>9} {'train wall (s)':>14}  val curve",
+        flush=True,
+    )
     rows = []
     for seed in a.seeds:
         r = run_seed(seed, a, data, out, a.overrides)
@@ -159,17 +222,34 @@ def main() -> int:
         r["gain_se_points"] = round(100 * difference_standard_error(before["acc"], after["acc"], n), 2)
         rows.append(r)
         curve = " ".join(f"{s}:{v:.3f}" for s, v in sorted(r["val_curve"].items()))
-        print(f"{seed:>4} {a.steps:>5} {before['acc']:>10.3f} {after['acc']:>9.3f} {r['gain_points']:>10.2f} "
-              f"{r['gain_se_points']:>8.2f} {after['format']:>9.3f} {r['wall_s']:>14.1f}  {curve}", flush=True)
-        print("      per class: " + ", ".join(f"{c} {before['by_class'].get(c, float('nan')):.2f}->{v:.2f}"
-                                             for c, v in after["by_class"].items()), flush=True)
+        print(
+            f"{seed:>4} {a.steps:>5} {before['acc']:>10.3f} {after['acc']:>9.3f} {r['gain_points']:>10.2f} "
+            f"{r['gain_se_points']:>8.2f} {after['format']:>9.3f} {r['wall_s']:>14.1f}  {curve}",
+            flush=True,
+        )
+        print(
+            "      per class: "
+            + ", ".join(
+                f"{c} {before['by_class'].get(c, float('nan')):.2f}->{v:.2f}" for c, v in after["by_class"].items()
+            ),
+            flush=True,
+        )
         if a.headroom:
-            print(f"      headroom after: {json.dumps({k: round(v, 3) for k, v in r['headroom_after'].items()})}", flush=True)
-    (out / "results.json").write_text(json.dumps({"model": a.model, "data": str(data), "split": a.split,
-                                                  "headroom_start": head_before, "seeds": rows}, indent=2))
+            print(
+                f"      headroom after: {json.dumps({k: round(v, 3) for k, v in r['headroom_after'].items()})}",
+                flush=True,
+            )
+    (out / "results.json").write_text(
+        json.dumps(
+            {"model": a.model, "data": str(data), "split": a.split, "headroom_start": head_before, "seeds": rows},
+            indent=2,
+        )
+    )
     gains = [r["gain_points"] for r in rows]
-    print(f"mean gain {sum(gains) / len(gains):.2f} points; min {min(gains):.2f}; max train wall "
-          f"{max(r['wall_s'] for r in rows):.0f} s; wrote {out / 'results.json'}")
+    print(
+        f"mean gain {sum(gains) / len(gains):.2f} points; min {min(gains):.2f}; max train wall "
+        f"{max(r['wall_s'] for r in rows):.0f} s; wrote {out / 'results.json'}"
+    )
     return 0
 
 

@@ -43,13 +43,22 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(a.threads)
     t0 = time.time()
     dataset, processor = load_rows(a.parquet, a.model, a.limit)
-    summary, _, _ = headroom.measure(load_model(a.model), processor, dataset, samples=a.samples,
-                                     temperature=a.temperature, batch_size=a.batch_size, seed=a.seed,
-                                     max_new_tokens=a.max_new_tokens)
+    summary, _, _ = headroom.measure(
+        load_model(a.model),
+        processor,
+        dataset,
+        samples=a.samples,
+        temperature=a.temperature,
+        batch_size=a.batch_size,
+        seed=a.seed,
+        max_new_tokens=a.max_new_tokens,
+    )
     summary.update(model=a.model, parquet=a.parquet, temperature=a.temperature, seconds=round(time.time() - t0, 1))
     print(headroom.format_table(summary))
-    print(f"{a.model} on {a.parquet}: {summary['overall']['n']} questions x (1 greedy + {a.samples} samples at "
-          f"T={a.temperature}) in {summary['seconds']:.0f} s")
+    print(
+        f"{a.model} on {a.parquet}: {summary['overall']['n']} questions x (1 greedy + {a.samples} samples at "
+        f"T={a.temperature}) in {summary['seconds']:.0f} s"
+    )
     if a.out:
         Path(a.out).write_text(json.dumps(summary, indent=1))
     return 0

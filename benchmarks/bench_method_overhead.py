@@ -34,9 +34,15 @@ def demo_step_seconds(steps: int, out: Path, batch: int, n: int) -> float:
     from tests.helpers import child_command, child_env
 
     env = child_env(out)
-    cmd = child_command("demo", "trainer.experiment_name=overhead", f"trainer.total_training_steps={steps}",
-                        "trainer.val_before_train=False", "trainer.test_freq=-1",
-                        f"data.train_batch_size={batch}", f"actor_rollout_ref.rollout.n={n}")
+    cmd = child_command(
+        "demo",
+        "trainer.experiment_name=overhead",
+        f"trainer.total_training_steps={steps}",
+        "trainer.val_before_train=False",
+        "trainer.test_freq=-1",
+        f"data.train_batch_size={batch}",
+        f"actor_rollout_ref.rollout.n={n}",
+    )
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])
@@ -87,27 +93,35 @@ def sampler_overhead(n_rows: int, batch: int, rollouts: int, reps: int) -> dict:
     t_rand = per_call(loader(RandomSampler(Rows(), generator=torch.Generator().manual_seed(0))), reps)
     acc = rng.integers(0, 2, batch * rollouts).astype(float)
     sq = rng.uniform(0, 1, batch * rollouts)
-    t_metrics = per_call(lambda: (bucket_accuracy(sq, acc, [0, .2, .4, .6, .8, 1.0]), cur.competence(5),
-                                  len(cur.pool(5))), reps)
-    return {"curriculum_draw_ms": 1e3 * t_cur, "random_draw_ms": 1e3 * t_rand, "metrics_ms": 1e3 * t_metrics,
-            "added_ms": 1e3 * (t_cur - t_rand + t_metrics)}
+    t_metrics = per_call(
+        lambda: (bucket_accuracy(sq, acc, [0, 0.2, 0.4, 0.6, 0.8, 1.0]), cur.competence(5), len(cur.pool(5))), reps
+    )
+    return {
+        "curriculum_draw_ms": 1e3 * t_cur,
+        "random_draw_ms": 1e3 * t_rand,
+        "metrics_ms": 1e3 * t_metrics,
+        "added_ms": 1e3 * (t_cur - t_rand + t_metrics),
+    }
 
 
 def gdqa_overhead(batch: int, rollouts: int, reps: int) -> dict:
+    import pandas as pd
+
     from anatomy_r1_verl.gdqa.agent_loop import variant_messages
     from anatomy_r1_verl.gdqa.metrics import group_rewards, invalid_gradient_metrics
     from anatomy_r1_verl.gdqa.variants import augment_rows, pick_variant
-    from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
     from anatomy_r1_verl.schema import GDQA_GROUND_TRUTH, GDQA_OPTIONS
+    from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
     from reward_fns.combine import own_variant
-    import pandas as pd
 
     with tempfile.TemporaryDirectory() as d:
         generate(SyntheticConfig(out_dir=d, train=batch, val=0, test=0), progress=False)
         rows = pd.read_parquet(f"{d}/train.parquet").to_dict("records")
     rows, _ = augment_rows(rows, k=4)
-    raw = [[{"role": "user", "content": [{"type": "image", "image": "x.png"}, {"type": "text", "text": "q"}]}]
-           for _ in rows]
+    raw = [
+        [{"role": "user", "content": [{"type": "image", "image": "x.png"}, {"type": "text", "text": "q"}]}]
+        for _ in rows
+    ]
 
     def agent_side():
         for i, row in enumerate(rows):
@@ -115,16 +129,22 @@ def gdqa_overhead(batch: int, rollouts: int, reps: int) -> dict:
                 v = pick_variant(row["extra_info"], s)
                 variant_messages(raw[i], v["prompt"])
 
-    extra = [{GDQA_GROUND_TRUTH: "B", GDQA_OPTIONS: json.dumps(["Liver", "Gut", "Omentum", "Gallbladder"])}
-             for _ in range(batch * rollouts)]
+    extra = [
+        {GDQA_GROUND_TRUTH: "B", GDQA_OPTIONS: json.dumps(["Liver", "Gut", "Omentum", "Gallbladder"])}
+        for _ in range(batch * rollouts)
+    ]
     keys = [f"uid{i}_{s}_0" for i in range(batch) for s in range(rollouts)]
     scores = list(np.random.default_rng(0).integers(0, 2, batch * rollouts).astype(float))
     classes = {f"uid{i}": "Liver" for i in range(batch)}
     t_agent = per_call(agent_side, reps)
     t_reward = per_call(lambda: [own_variant("A", e) for e in extra], reps)
     t_metric = per_call(lambda: invalid_gradient_metrics(group_rewards(keys, scores), classes), reps)
-    return {"agent_loop_ms": 1e3 * t_agent, "reward_ms": 1e3 * t_reward, "metrics_ms": 1e3 * t_metric,
-            "added_ms": 1e3 * (t_agent + t_reward + t_metric)}
+    return {
+        "agent_loop_ms": 1e3 * t_agent,
+        "reward_ms": 1e3 * t_reward,
+        "metrics_ms": 1e3 * t_metric,
+        "added_ms": 1e3 * (t_agent + t_reward + t_metric),
+    }
 
 
 def main() -> int:
@@ -145,12 +165,16 @@ def main() -> int:
     print(f"CPU demo step (mean of steps 2..{a.steps}, batch {a.batch} x n {a.n}): {step:.2f} s")
     asc = sampler_overhead(a.rows, a.batch, a.n, a.reps)
     gd = gdqa_overhead(a.batch, a.n, a.reps)
-    print(f"ASCL: curriculum draw {asc['curriculum_draw_ms']:.3f} ms vs RandomSampler {asc['random_draw_ms']:.3f} ms, "
-          f"metrics {asc['metrics_ms']:.3f} ms -> added {asc['added_ms']:.3f} ms/step = "
-          f"{100 * asc['added_ms'] / 1e3 / step:.4f}% of a step")
-    print(f"GDQA: agent loop {gd['agent_loop_ms']:.3f} ms, reward {gd['reward_ms']:.3f} ms, metrics "
-          f"{gd['metrics_ms']:.3f} ms -> added {gd['added_ms']:.3f} ms/step = {100 * gd['added_ms'] / 1e3 / step:.4f}% "
-          "of a step")
+    print(
+        f"ASCL: curriculum draw {asc['curriculum_draw_ms']:.3f} ms vs RandomSampler {asc['random_draw_ms']:.3f} ms, "
+        f"metrics {asc['metrics_ms']:.3f} ms -> added {asc['added_ms']:.3f} ms/step = "
+        f"{100 * asc['added_ms'] / 1e3 / step:.4f}% of a step"
+    )
+    print(
+        f"GDQA: agent loop {gd['agent_loop_ms']:.3f} ms, reward {gd['reward_ms']:.3f} ms, metrics "
+        f"{gd['metrics_ms']:.3f} ms -> added {gd['added_ms']:.3f} ms/step = {100 * gd['added_ms'] / 1e3 / step:.4f}% "
+        "of a step"
+    )
     return 0
 
 

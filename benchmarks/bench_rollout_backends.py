@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -43,17 +42,29 @@ def _cli(env, *args):
 def run_once(backend: str, data: Path, out: Path, steps: int) -> dict:
     env = child_env(out, out / "trace")
     t0 = time.perf_counter()
-    _cli(env, "demo", PROFILES[backend], f"data.train_files={data / 'train_method.parquet'}",
-         f"data.val_files={data / 'val.parquet'}", "anatomy_r1.gdqa.enable=true",
-         f"trainer.total_training_steps={steps}", "trainer.test_freq=-1", "trainer.val_before_train=False",
-         "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4", "actor_rollout_ref.rollout.n=4")
+    _cli(
+        env,
+        "demo",
+        PROFILES[backend],
+        f"data.train_files={data / 'train_method.parquet'}",
+        f"data.val_files={data / 'val.parquet'}",
+        "anatomy_r1.gdqa.enable=true",
+        f"trainer.total_training_steps={steps}",
+        "trainer.test_freq=-1",
+        "trainer.val_before_train=False",
+        "data.train_batch_size=4",
+        "actor_rollout_ref.actor.ppo_mini_batch_size=4",
+        "actor_rollout_ref.rollout.n=4",
+    )
     wall = time.perf_counter() - t0
     recs = [json.loads(x)["data"] for x in (out / "runs" / "demo_cpu" / "metrics.jsonl").read_text().splitlines()]
     recs = [r for r in recs if "training/global_step" in r]
     # per step, the multiset of (question, response): verl's batch order depends on which agent-loop worker
     # finished first, so the same samples may come in another order
-    samples = {e["step"]: sorted((s["ground_truth"] or "", s["response"]) for s in e["samples"])
-               for e in trace.read(str(out / "trace"), "step_samples")}
+    samples = {
+        e["step"]: sorted((s["ground_truth"] or "", s["response"]) for s in e["samples"])
+        for e in trace.read(str(out / "trace"), "step_samples")
+    }
     return {"wall": wall, "metrics": recs, "samples": samples}
 
 
@@ -67,19 +78,30 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         env = child_env(tmp)
         d = tmp / "data"
-        _cli(env, "prepare", "synthetic", "--out", str(d), "--train", "64", "--val", "16", "--test", "8",
-             "--no-progress")
+        _cli(
+            env, "prepare", "synthetic", "--out", str(d), "--train", "64", "--val", "16", "--test", "8", "--no-progress"
+        )
         _cli(env, "prepare", "score", str(d / "train.parquet"), "--out", str(d / "train_scored.parquet"))
-        _cli(env, "prepare", "augment", str(d / "train_scored.parquet"), "--out", str(d / "train_method.parquet"),
-             "--k", "4")
+        _cli(
+            env,
+            "prepare",
+            "augment",
+            str(d / "train_scored.parquet"),
+            "--out",
+            str(d / "train_method.parquet"),
+            "--k",
+            "4",
+        )
         for r in range(a.rounds):
             for backend in PROFILES:
                 res = run_once(backend, d, tmp / f"{backend}{r}", a.steps)
                 results[backend].append(res)
                 print(f"round {r} {backend}: {res['wall']:.1f} s", flush=True)
     print(f"\n{a.rounds} rounds x {a.steps} steps; times are means over steps 2..{a.steps} of every round")
-    print(f"{'backend':8} {'step s':>8} {'gen s':>8} {'sync s':>8} {'run s':>8} {'probs diff max':>15} "
-          f"{'same samples':>13}")
+    print(
+        f"{'backend':8} {'step s':>8} {'gen s':>8} {'sync s':>8} {'run s':>8} {'probs diff max':>15} "
+        f"{'same samples':>13}"
+    )
     means = {}
     for backend, runs in results.items():
         later = [m for res in runs for m in res["metrics"] if m["training/global_step"] >= 2]
@@ -90,7 +112,7 @@ def main(argv=None) -> int:
         diff = max(m["training/rollout_probs_diff_max"] for res in runs for m in res["metrics"])
         same = all(res["samples"] == runs[0]["samples"] for res in runs[1:]) if len(runs) > 1 else None
         means[backend] = step
-        print(f"{backend:8} {step:8.2f} {gen:8.2f} {sync:8.3f} {wall:8.1f} {diff:15.2e} {str(same):>13}")
+        print(f"{backend:8} {step:8.2f} {gen:8.2f} {sync:8.3f} {wall:8.1f} {diff:15.2e} {same!s:>13}")
         if len(runs) > 1:
             first = runs[0]["samples"]
             for res in runs[1:]:

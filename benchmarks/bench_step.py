@@ -51,12 +51,18 @@ def demo_settings() -> dict:
 
     cfg = compose("demo_cpu", [])
     a = cfg.actor_rollout_ref
-    return {"batch": int(cfg.data.train_batch_size), "n": int(a.rollout.n),
-            "response_length": int(cfg.data.max_response_length), "temperature": float(a.rollout.temperature),
-            "lr": float(a.actor.optim.lr), "kl": bool(a.actor.use_kl_loss) and float(a.actor.kl_loss_coef) > 0,
-            "weights": dict(cfg.reward.custom_reward_function.reward_kwargs.weights),
-            "model": str(a.model.path), "seed": int(cfg.anatomy_r1.demo.seed),
-            "questions": dict(cfg.anatomy_r1.demo.questions)}
+    return {
+        "batch": int(cfg.data.train_batch_size),
+        "n": int(a.rollout.n),
+        "response_length": int(cfg.data.max_response_length),
+        "temperature": float(a.rollout.temperature),
+        "lr": float(a.actor.optim.lr),
+        "kl": bool(a.actor.use_kl_loss) and float(a.actor.kl_loss_coef) > 0,
+        "weights": dict(cfg.reward.custom_reward_function.reward_kwargs.weights),
+        "model": str(a.model.path),
+        "seed": int(cfg.anatomy_r1.demo.seed),
+        "questions": dict(cfg.anatomy_r1.demo.questions),
+    }
 
 
 def ensure_data(out: Path, s: dict) -> Path:
@@ -65,8 +71,12 @@ def ensure_data(out: Path, s: dict) -> Path:
     data = out / "data" / "demo"
     if not (data / "train.parquet").is_file():
         q = s["questions"]
-        generate(SyntheticConfig(out_dir=str(data), seed=s["seed"], train=int(q["train"]), val=int(q["val"]),
-                                 test=int(q["test"])), progress=False)
+        generate(
+            SyntheticConfig(
+                out_dir=str(data), seed=s["seed"], train=int(q["train"]), val=int(q["val"]), test=int(q["test"])
+            ),
+            progress=False,
+        )
     return data
 
 
@@ -95,24 +105,34 @@ def bare_torch(data: Path, s: dict, steps: int, threads: int, kl: bool) -> list[
         enc = repeat_batch(encode_prompts(proc, [r["raw_prompt"] for r in rows]), s["n"])
         model.eval()
         with torch.no_grad():
-            seqs = model.generate(**enc, max_new_tokens=s["response_length"], do_sample=True,
-                                  temperature=s["temperature"], top_k=0, top_p=1.0, eos_token_id=eos,
-                                  pad_token_id=tok.pad_token_id)
+            seqs = model.generate(
+                **enc,
+                max_new_tokens=s["response_length"],
+                do_sample=True,
+                temperature=s["temperature"],
+                top_k=0,
+                top_p=1.0,
+                eos_token_id=eos,
+                pad_token_id=tok.pad_token_id,
+            )
         t["gen"] = time.perf_counter()
         width = enc["input_ids"].shape[1]
         resp = seqs[:, width:]
         mask, outs = score_responses(tok, resp, eos, rows, s["n"], s["weights"])
         adv = group_advantages([out["score"] for out in outs], s["n"])
         t["reward"] = time.perf_counter()
-        inputs = {"input_ids": torch.cat([enc["input_ids"], resp], 1),
-                  "attention_mask": torch.cat([enc["attention_mask"], mask], 1),
-                  "pixel_values": enc["pixel_values"], "image_grid_thw": enc["image_grid_thw"]}
+        inputs = {
+            "input_ids": torch.cat([enc["input_ids"], resp], 1),
+            "attention_mask": torch.cat([enc["attention_mask"], mask], 1),
+            "pixel_values": enc["pixel_values"],
+            "image_grid_thw": enc["image_grid_thw"],
+        }
         if "mm_token_type_ids" in enc:
             inputs["mm_token_type_ids"] = torch.cat([enc["mm_token_type_ids"], torch.zeros_like(resp)], 1)
 
-        def logp_of(m):
-            logits = m(**inputs).logits
-            return torch.log_softmax(logits[:, width - 1:-1].float(), -1).gather(-1, resp.unsqueeze(-1)).squeeze(-1)
+        def logp_of(m):  # called within this iteration only (B023)
+            logits = m(**inputs).logits  # noqa: B023
+            return torch.log_softmax(logits[:, width - 1 : -1].float(), -1).gather(-1, resp.unsqueeze(-1)).squeeze(-1)  # noqa: B023
 
         ref_logp = None
         if ref is not None:
@@ -130,8 +150,15 @@ def bare_torch(data: Path, s: dict, steps: int, threads: int, kl: bool) -> list[
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         t["update"] = time.perf_counter()
-        out.append({"gen": t["gen"] - t["start"], "reward": t["reward"] - t["gen"], "ref": t["ref"] - t["reward"],
-                    "update_actor": t["update"] - t["ref"], "step": t["update"] - t["start"]})
+        out.append(
+            {
+                "gen": t["gen"] - t["start"],
+                "reward": t["reward"] - t["gen"],
+                "ref": t["ref"] - t["reward"],
+                "update_actor": t["update"] - t["ref"],
+                "step": t["update"] - t["start"],
+            }
+        )
     return out
 
 
@@ -140,9 +167,15 @@ def verl_run(out: Path, steps: int, overrides: list[str]) -> tuple[list[dict], f
     env = child_env(out)
     name = "bench_step"
     metrics = out / "runs" / name / "metrics.jsonl"
-    cmd = child_command("demo", f"trainer.experiment_name={name}", f"trainer.total_training_steps={steps}",
-                        "trainer.test_freq=-1", "trainer.val_before_train=False", "trainer.save_freq=-1",
-                        *overrides)
+    cmd = child_command(
+        "demo",
+        f"trainer.experiment_name={name}",
+        f"trainer.total_training_steps={steps}",
+        "trainer.test_freq=-1",
+        "trainer.val_before_train=False",
+        "trainer.save_freq=-1",
+        *overrides,
+    )
     first: dict = {}
     done = threading.Event()
 
@@ -177,8 +210,12 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=25, help="steps on each side (default %(default)s)")
     p.add_argument("--warmup", type=int, default=3, help="first steps left out of the medians")
     p.add_argument("--threads", type=int, default=2, help="torch threads of the bare loop (the machine's cores)")
-    p.add_argument("--bare-kl", choices=("auto", "on", "off"), default="auto",
-                   help="reference pass in the bare loop: as the recipe's KL loss (auto), or forced")
+    p.add_argument(
+        "--bare-kl",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="reference pass in the bare loop: as the recipe's KL loss (auto), or forced",
+    )
     p.add_argument("--out", default=None, help="working folder (default: a temporary one)")
     a, overrides = p.parse_known_args()
     if a.steps <= a.warmup:
@@ -189,15 +226,19 @@ def main() -> int:
         out = Path(a.out or tmp)
         data = ensure_data(out, s)
         print(f"[bench_step] bare torch: {a.steps} steps of {s['batch']} x {s['n']}, ref pass {kl}", flush=True)
-        bare = bare_torch(data, s, a.steps, a.threads, kl)[a.warmup:]
+        bare = bare_torch(data, s, a.steps, a.threads, kl)[a.warmup :]
         print(f"[bench_step] verl: {a.steps} steps, overrides {overrides or '-'}", flush=True)
         verl_steps, first_step_s, wall = verl_run(out, a.steps, overrides)
-        verl_steps = verl_steps[a.warmup:]
+        verl_steps = verl_steps[a.warmup :]
     b_step, v_step = median(bare, "step"), median(verl_steps, "timing_s/step")
     v = {ph: median(verl_steps, f"timing_s/{ph}") for ph in PHASES}
     v["other"] = v_step - sum(v.values())
-    b = {"gen": median(bare, "gen"), "reward": median(bare, "reward"), "ref": median(bare, "ref"),
-         "update_actor": median(bare, "update_actor")}
+    b = {
+        "gen": median(bare, "gen"),
+        "reward": median(bare, "reward"),
+        "ref": median(bare, "ref"),
+        "update_actor": median(bare, "update_actor"),
+    }
     print(f"\nmedian over steps {a.warmup + 1}-{a.steps} ({len(bare)} bare, {len(verl_steps)} verl)")
     print(f"{'phase':<14}{'bare torch s':>14}{'verl s':>10}")
     for ph in ("gen", "old_log_prob", "ref", "update_actor", "reward", "other"):
@@ -205,9 +246,23 @@ def main() -> int:
     print(f"{'step':<14}{b_step:>14.3f}{v_step:>10.3f}")
     print(f"verl / bare torch step: {v_step / b_step:.2f}x")
     print(f"verl command start -> first step logged: {first_step_s:.1f} s (whole run {wall:.1f} s)")
-    print(json.dumps({"bare_step_s": b_step, "verl_step_s": v_step, "ratio": v_step / b_step,
-                      "first_step_s": first_step_s, "verl_wall_s": wall, "bare": b, "verl": v,
-                      "steps": a.steps, "warmup": a.warmup, "overrides": overrides, "bare_ref_pass": kl}))
+    print(
+        json.dumps(
+            {
+                "bare_step_s": b_step,
+                "verl_step_s": v_step,
+                "ratio": v_step / b_step,
+                "first_step_s": first_step_s,
+                "verl_wall_s": wall,
+                "bare": b,
+                "verl": v,
+                "steps": a.steps,
+                "warmup": a.warmup,
+                "overrides": overrides,
+                "bare_ref_pass": kl,
+            }
+        )
+    )
     return 0
 
 

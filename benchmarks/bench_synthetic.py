@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate  # noqa: E402
+from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
 
 
 def main() -> None:
@@ -24,8 +24,14 @@ def main() -> None:
     args = p.parse_args()
     n = args.questions
     with tempfile.TemporaryDirectory() as out:
-        cfg = SyntheticConfig(out_dir=out, train=n - 2 * (n // 10), val=n // 10, test=n // 10,
-                              image_size=args.image_size, embed_images=args.embed_images)
+        cfg = SyntheticConfig(
+            out_dir=out,
+            train=n - 2 * (n // 10),
+            val=n // 10,
+            test=n // 10,
+            image_size=args.image_size,
+            embed_images=args.embed_images,
+        )
         t0 = time.perf_counter()
         manifest = generate(cfg, progress=False)
         dt = time.perf_counter() - t0

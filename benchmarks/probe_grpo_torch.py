@@ -36,9 +36,9 @@ from anatomy_r1_verl.patches import torchvision_ops as tv_compat  # noqa: E402
 
 tv_compat.install()
 
-from anatomy_r1_verl.tiny.assets import DEFAULT_MODEL, asset_path  # noqa: E402
 from anatomy_r1_verl.evaluation.evaluate import evaluate  # noqa: E402
 from anatomy_r1_verl.evaluation.prompts import encode_prompts, load_rows  # noqa: E402
+from anatomy_r1_verl.tiny.assets import DEFAULT_MODEL, asset_path  # noqa: E402
 from reward_fns import compute_score  # noqa: E402
 from reward_fns.registry import DEFAULT_WEIGHTS  # noqa: E402
 
@@ -63,8 +63,15 @@ def score_responses(tok, resp, eos: int, rows: list, n: int, weights: dict) -> t
         length = ids.index(eos) + 1 if eos in ids else len(ids)
         mask[i, :length] = 1
         row = rows[i // n]
-        outs.append(compute_score("synthetic_scene", tok.decode(ids[:length], skip_special_tokens=True),
-                                  row["reward_model"]["ground_truth"], row["extra_info"], weights=weights))
+        outs.append(
+            compute_score(
+                "synthetic_scene",
+                tok.decode(ids[:length], skip_special_tokens=True),
+                row["reward_model"]["ground_truth"],
+                row["extra_info"],
+                weights=weights,
+            )
+        )
     return mask, outs
 
 
@@ -86,19 +93,29 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--adam-eps", type=float, default=1e-8)
-    p.add_argument("--weights", type=json.loads, default=dict(DEFAULT_WEIGHTS),
-                   help='reward weights as JSON, e.g. \'{"accuracy": 1, "format": 0.5, "consistency": 0.5}\'')
+    p.add_argument(
+        "--weights",
+        type=json.loads,
+        default=dict(DEFAULT_WEIGHTS),
+        help='reward weights as JSON, e.g. \'{"accuracy": 1, "format": 0.5, "consistency": 0.5}\'',
+    )
     p.add_argument("--only", default="", help="train only parameters whose name matches this regex")
     p.add_argument("--train-limit", type=int, default=0, help="draw prompts from the first N train rows only")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--save", default="", help="write the trained model here")
-    p.add_argument("--max-new-tokens", type=int, default=40,
-                   help="rollout response budget; validation gets at least 64 (a scan <think> needs about 128)")
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=40,
+        help="rollout response budget; validation gets at least 64 (a scan <think> needs about 128)",
+    )
     a = p.parse_args()
     for split in ("train", "val"):
         if not os.path.isfile(os.path.join(a.data, f"{split}.parquet")):
-            p.error(f"--data {a.data}: no {split}.parquet; make one with "
-                    f"`anatomy-r1 prepare synthetic --out {a.data} --seed 1 --train 4096 --val 256 --test 0`")
+            p.error(
+                f"--data {a.data}: no {split}.parquet; make one with "
+                f"`anatomy-r1 prepare synthetic --out {a.data} --seed 1 --train 4096 --val 256 --test 0`"
+            )
 
     from transformers import AutoModelForImageTextToText
 
@@ -119,8 +136,13 @@ def main() -> int:
 
     t0 = time.time()
     val_tokens = max(64, a.max_new_tokens)
-    curve = [{"step": 0, "val_acc": evaluate(model, proc, val, max_new_tokens=val_tokens, progress=False)["acc"],
-              "seconds": 0}]
+    curve = [
+        {
+            "step": 0,
+            "val_acc": evaluate(model, proc, val, max_new_tokens=val_tokens, progress=False)["acc"],
+            "seconds": 0,
+        }
+    ]
     print(f"step 0 val acc {curve[0]['val_acc']:.4f}", flush=True)
     order = list(range(min(a.train_limit, len(train)) if a.train_limit else len(train)))
     rng.shuffle(order)
@@ -130,8 +152,16 @@ def main() -> int:
         enc = repeat_batch(encode_prompts(proc, [r["raw_prompt"] for r in rows]), a.n)
         model.eval()
         with torch.no_grad():
-            seqs = model.generate(**enc, max_new_tokens=a.max_new_tokens, do_sample=True, temperature=a.temperature,
-                                  top_k=0, top_p=1.0, eos_token_id=eos, pad_token_id=tok.pad_token_id)
+            seqs = model.generate(
+                **enc,
+                max_new_tokens=a.max_new_tokens,
+                do_sample=True,
+                temperature=a.temperature,
+                top_k=0,
+                top_p=1.0,
+                eos_token_id=eos,
+                pad_token_id=tok.pad_token_id,
+            )
         width = enc["input_ids"].shape[1]
         resp = seqs[:, width:]
         mask, outs = score_responses(tok, resp, eos, rows, a.n, a.weights)
@@ -142,17 +172,23 @@ def main() -> int:
         extra = {}
         if "mm_token_type_ids" in enc:  # Qwen2.5-VL's 3-D image positions, as in the rollout
             extra["mm_token_type_ids"] = torch.cat([enc["mm_token_type_ids"], torch.zeros_like(resp)], 1)
-        logits = model(input_ids=torch.cat([enc["input_ids"], resp], 1),
-                       attention_mask=torch.cat([enc["attention_mask"], mask], 1),
-                       pixel_values=enc["pixel_values"], image_grid_thw=enc["image_grid_thw"], **extra).logits
-        logp = torch.log_softmax(logits[:, width - 1:-1].float(), -1).gather(-1, resp.unsqueeze(-1)).squeeze(-1)
+        logits = model(
+            input_ids=torch.cat([enc["input_ids"], resp], 1),
+            attention_mask=torch.cat([enc["attention_mask"], mask], 1),
+            pixel_values=enc["pixel_values"],
+            image_grid_thw=enc["image_grid_thw"],
+            **extra,
+        ).logits
+        logp = torch.log_softmax(logits[:, width - 1 : -1].float(), -1).gather(-1, resp.unsqueeze(-1)).squeeze(-1)
         loss = -(adv * logp * mask).sum() / mask.sum()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         if step % 5 == 0:
-            print(f"step {step} sampled train acc {sum(window) / len(window):.3f} t={time.time() - t0:.0f}s", flush=True)
+            print(
+                f"step {step} sampled train acc {sum(window) / len(window):.3f} t={time.time() - t0:.0f}s", flush=True
+            )
             window = []
         if step % a.eval_every == 0 or step == a.steps:
             acc = evaluate(model, proc, val, max_new_tokens=val_tokens, progress=False)["acc"]

@@ -28,9 +28,10 @@ import threading
 import time
 import zlib
 from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from anatomy_r1_verl.schema import SchemaError, make_row
 
@@ -77,8 +78,7 @@ def stable_rng_seed(*parts: Any) -> int:
     return zlib.crc32(":".join(str(p) for p in parts).encode("utf-8"))
 
 
-def progress(iterable: Iterable, *, enabled: bool = True, total: int | None = None, desc: str = "",
-             unit: str = "it"):
+def progress(iterable: Iterable, *, enabled: bool = True, total: int | None = None, desc: str = "", unit: str = "it"):
     if not enabled:
         return iterable
     from tqdm import tqdm
@@ -121,8 +121,15 @@ class ImageStore:
     ``seconds`` is the time spent checking images (summed over threads), ``wait_seconds`` the
     time :meth:`resolve` waited for the pool."""
 
-    def __init__(self, out_images: Path, max_pixels: int | None = None, mirror_root: str | os.PathLike | None = None,
-                 *, verify: str = "full", workers: int | None = None):
+    def __init__(
+        self,
+        out_images: Path,
+        max_pixels: int | None = None,
+        mirror_root: str | os.PathLike | None = None,
+        *,
+        verify: str = "full",
+        workers: int | None = None,
+    ):
         if max_pixels is not None and max_pixels < 1:
             raise ConfigError(f"--max-pixels must be positive, got {max_pixels}")
         if verify not in VERIFY_MODES:
@@ -167,7 +174,7 @@ class ImageStore:
         """Absolute path to store in the row (the original or its resized copy).
 
         Raises :class:`InvalidRecord` (``missing_image`` / ``bad_image``) when it cannot be read."""
-        hit = self._cache.get(path) if type(path) is str else None  # noqa: E721  (a key from prefetch)
+        hit = self._cache.get(path) if type(path) is str else None
         if hit is None:
             key = os.path.abspath(os.fspath(path))
             hit = self._cache.get(key)
@@ -267,8 +274,9 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 
-def read_ahead(items: Iterable[T], prepare: Callable[[T], U], images: ImageStore, *,
-               max_items: int = 1024) -> Iterator[U]:
+def read_ahead(
+    items: Iterable[T], prepare: Callable[[T], U], images: ImageStore, *, max_items: int = 1024
+) -> Iterator[U]:
     """``prepare(item)`` for each item, in order, computed ahead of the consumer.
 
     ``prepare`` parses an item and calls ``images.prefetch`` for the image it will need, so the pool
@@ -295,17 +303,28 @@ def read_ahead(items: Iterable[T], prepare: Callable[[T], U], images: ImageStore
 class ConversionRun:
     """Bookkeeping of one conversion; see the module docstring for the protocol."""
 
-    def __init__(self, *, source: str, out_dir: str | os.PathLike, splits: Sequence[str], skip_invalid: bool = False,
-                 max_pixels: int | None = None, mirror_root: str | os.PathLike | None = None,
-                 options: Mapping[str, Any] | None = None, verify: str = "full", image_workers: int | None = None):
+    def __init__(
+        self,
+        *,
+        source: str,
+        out_dir: str | os.PathLike,
+        splits: Sequence[str],
+        skip_invalid: bool = False,
+        max_pixels: int | None = None,
+        mirror_root: str | os.PathLike | None = None,
+        options: Mapping[str, Any] | None = None,
+        verify: str = "full",
+        image_workers: int | None = None,
+    ):
         self.source = source
         self.out_dir = Path(out_dir).resolve()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.splits = list(splits)
         self.skip_invalid = skip_invalid
         self.options = dict(options or {})
-        self.images = ImageStore(self.out_dir / IMAGES_DIR, max_pixels, mirror_root, verify=verify,
-                                 workers=image_workers)
+        self.images = ImageStore(
+            self.out_dir / IMAGES_DIR, max_pixels, mirror_root, verify=verify, workers=image_workers
+        )
         self.rows: dict[str, list[dict]] = {s: [] for s in self.splits}
         self.read = self.written = self.rejected = self.filtered = self.pending = 0
         self.filtered_by: Counter = Counter()
@@ -393,9 +412,11 @@ class ConversionRun:
         if self.pending:
             raise RuntimeError(f"converter bug: {self.pending} built rows were never emitted")
         if self.read != self.written + self.rejected + self.filtered:  # a real check: `python -O` keeps it
-            raise RuntimeError(f"converter bug in {self.source}: read {self.read} records but wrote {self.written}, "
-                               f"rejected {self.rejected} and filtered {self.filtered}; nothing was written to "
-                               f"{self.out_dir}. Please report it with the command line")
+            raise RuntimeError(
+                f"converter bug in {self.source}: read {self.read} records but wrote {self.written}, "
+                f"rejected {self.rejected} and filtered {self.filtered}; nothing was written to "
+                f"{self.out_dir}. Please report it with the command line"
+            )
         files: dict[str, str] = {}
         for split, rows in self.rows.items():
             path = self.out_dir / f"{split}.parquet"
@@ -417,12 +438,20 @@ class ConversionRun:
             "rejects_file": str(self._rejects_path) if self.rejected else None,
             "rejected_by_kind": dict(sorted(self.rejected_by.items())),
             "filtered_by_reason": dict(sorted(self.filtered_by.items())),
-            "images": {"distinct": self.images.distinct, "unreadable": self.images.failed,
-                       "resized": self.images.resized, "max_pixels": self.images.max_pixels,
-                       "verify": self.images.verify, "workers": self.images.workers},
+            "images": {
+                "distinct": self.images.distinct,
+                "unreadable": self.images.failed,
+                "resized": self.images.resized,
+                "max_pixels": self.images.max_pixels,
+                "verify": self.images.verify,
+                "workers": self.images.workers,
+            },
             # images: checking them, summed over the pool's threads; image_wait: the converter waiting for them
-            "seconds": {"total": round(total_s, 3), "images": round(self.images.seconds, 3),
-                        "image_wait": round(self.images.wait_seconds, 3)},
+            "seconds": {
+                "total": round(total_s, 3),
+                "images": round(self.images.seconds, 3),
+                "image_wait": round(self.images.wait_seconds, 3),
+            },
             "options": self.options,
         }
         (self.out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
@@ -443,17 +472,32 @@ def write_parquet(rows: list[dict], path: Path) -> None:
 
 def add_common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder: <split>.parquet, summary.json, rejects.jsonl, images/")
-    p.add_argument("--skip-invalid", action="store_true",
-                   help="write bad rows to <out>/rejects.jsonl and convert the rest (default: stop at the first)")
-    p.add_argument("--max-pixels", type=int, default=None,
-                   help="downscale images above this many pixels (w*h); copies go under <out>/images/")
-    p.add_argument("--verify", choices=VERIFY_MODES, default="full",
-                   help="image check: 'full' (default) decodes every image as training will, so truncated or "
-                        "corrupt files are caught now; 'header' only checks headers and PNG chunk CRCs with "
-                        "PIL's verify() (faster; misses e.g. a truncated JPEG)")
-    p.add_argument("--image-workers", type=int, default=None,
-                   help=f"threads checking images while records are parsed (default: one per CPU, at most 8; "
-                        f"here {default_image_workers()}); 0 checks each image in the main thread")
+    p.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="write bad rows to <out>/rejects.jsonl and convert the rest (default: stop at the first)",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=None,
+        help="downscale images above this many pixels (w*h); copies go under <out>/images/",
+    )
+    p.add_argument(
+        "--verify",
+        choices=VERIFY_MODES,
+        default="full",
+        help="image check: 'full' (default) decodes every image as training will, so truncated or "
+        "corrupt files are caught now; 'header' only checks headers and PNG chunk CRCs with "
+        "PIL's verify() (faster; misses e.g. a truncated JPEG)",
+    )
+    p.add_argument(
+        "--image-workers",
+        type=int,
+        default=None,
+        help=f"threads checking images while records are parsed (default: one per CPU, at most 8; "
+        f"here {default_image_workers()}); 0 checks each image in the main thread",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -472,14 +516,20 @@ def format_summary(s: Mapping[str, Any]) -> str:
     if s["filtered_by_reason"]:
         lines.append("filtered: " + ", ".join(f"{k}={v}" for k, v in s["filtered_by_reason"].items()))
     if s["rejected"]:
-        lines.append("rejected: " + ", ".join(f"{k}={v}" for k, v in s["rejected_by_kind"].items())
-                     + f" (see {s['rejects_file']})")
+        lines.append(
+            "rejected: "
+            + ", ".join(f"{k}={v}" for k, v in s["rejected_by_kind"].items())
+            + f" (see {s['rejects_file']})"
+        )
     im, sec = s["images"], s["seconds"]
-    lines.append(f"images: {im['distinct']} distinct, {im['unreadable']} unreadable, {im['resized']} resized "
-                 f"(verify {im['verify']}, {im['workers']} workers); {sec['total']:.1f}s total, "
-                 f"{sec['images']:.1f}s checking images, {sec['image_wait']:.1f}s waiting for them")
-    lines.append(f"wrote {', '.join(s['files'].values()) or 'no parquet (no rows)'} and "
-                 f"{Path(s['out_dir']) / SUMMARY_FILE}")
+    lines.append(
+        f"images: {im['distinct']} distinct, {im['unreadable']} unreadable, {im['resized']} resized "
+        f"(verify {im['verify']}, {im['workers']} workers); {sec['total']:.1f}s total, "
+        f"{sec['images']:.1f}s checking images, {sec['image_wait']:.1f}s waiting for them"
+    )
+    lines.append(
+        f"wrote {', '.join(s['files'].values()) or 'no parquet (no rows)'} and {Path(s['out_dir']) / SUMMARY_FILE}"
+    )
     return "\n".join(lines)
 
 
@@ -501,11 +551,11 @@ def load_json_list(run: ConversionRun, path: Path, rel: str) -> list | None:
             data = json.load(fh)
     except json.JSONDecodeError as e:
         with run.record(rel, f"line {e.lineno} column {e.colno} (whole file)", None):
-            raise InvalidRecord("bad_json", f"invalid JSON: {e.msg}")
+            raise InvalidRecord("bad_json", f"invalid JSON: {e.msg}") from e
         return None
     except (OSError, UnicodeDecodeError) as e:
         with run.record(rel, "whole file", None):
-            raise InvalidRecord("bad_json", f"cannot read the file: {e}")
+            raise InvalidRecord("bad_json", f"cannot read the file: {e}") from e
         return None
     if not isinstance(data, list):
         with run.record(rel, "whole file", None):

@@ -19,13 +19,24 @@ import os
 import random
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, LETTERS
 
-from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, attempt, load_json_list,
-                     progress, read_ahead, run_cli, stable_rng_seed)
+from .common import (
+    ConfigError,
+    ConversionRun,
+    InvalidRecord,
+    add_common_args,
+    attempt,
+    load_json_list,
+    progress,
+    read_ahead,
+    run_cli,
+    stable_rng_seed,
+)
 
 DATA_SOURCE = "omnimedvqa"
 SPLITS = ("train", "test")
@@ -49,11 +60,23 @@ def record_options(rec: dict) -> list[str]:
     return [str(v).strip() for _, v in present]
 
 
-def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, test_fraction: float = 0.2, seed: int = 0,
-            split_by: str = "image", modalities: Iterable[str] | None = None,
-            question_types: Iterable[str] | None = None, datasets: Iterable[str] | None = None,
-            instruction: str = DEFAULT_INSTRUCTION, skip_invalid: bool = False, max_pixels: int | None = None,
-            show_progress: bool = True, verify: str = "full", image_workers: int | None = None) -> dict:
+def convert(
+    root: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    split_by: str = "image",
+    modalities: Iterable[str] | None = None,
+    question_types: Iterable[str] | None = None,
+    datasets: Iterable[str] | None = None,
+    instruction: str = DEFAULT_INSTRUCTION,
+    skip_invalid: bool = False,
+    max_pixels: int | None = None,
+    show_progress: bool = True,
+    verify: str = "full",
+    image_workers: int | None = None,
+) -> dict:
     """Convert an OmniMedVQA tree; returns the summary (also saved as ``<out>/summary.json``).
 
     Records are checked ahead (:func:`data_prep.common.read_ahead`); the image of each record that
@@ -69,11 +92,24 @@ def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, test_fractio
     filters = {"modality_type": modalities, "question_type": question_types, "dataset": datasets}
     filters = {k: {_norm(v) for v in vals} for k, vals in filters.items() if vals}
 
-    options = {"root": str(root), "test_fraction": test_fraction, "seed": seed, "split_by": split_by,
-               "filters": {k: sorted(v) for k, v in filters.items()}}
-    run = ConversionRun(source=DATA_SOURCE, out_dir=out_dir, splits=SPLITS, skip_invalid=skip_invalid,
-                        max_pixels=max_pixels, mirror_root=root, options=options, verify=verify,
-                        image_workers=image_workers)
+    options = {
+        "root": str(root),
+        "test_fraction": test_fraction,
+        "seed": seed,
+        "split_by": split_by,
+        "filters": {k: sorted(v) for k, v in filters.items()},
+    }
+    run = ConversionRun(
+        source=DATA_SOURCE,
+        out_dir=out_dir,
+        splits=SPLITS,
+        skip_invalid=skip_invalid,
+        max_pixels=max_pixels,
+        mirror_root=root,
+        options=options,
+        verify=verify,
+        image_workers=image_workers,
+    )
 
     files = [p for d in ACCESS_DIRS for p in sorted((qa_dir / d).glob("*.json"))]
     if not files:
@@ -93,8 +129,7 @@ def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, test_fractio
         return (*item, attempt(_prepare, run, root, item[3], filters))
 
     checked = read_ahead(items, prepare, run.images)
-    for path, rel, idx, rec, got in progress(checked, enabled=show_progress, total=total, desc="omnimedvqa",
-                                             unit="q"):
+    for path, rel, idx, rec, got in progress(checked, enabled=show_progress, total=total, desc="omnimedvqa", unit="q"):
         with run.record(rel, f"record {idx}", rec):
             prepared = run.settle(got)
             if prepared is not None:
@@ -125,19 +160,37 @@ def _prepare(run: ConversionRun, root: Path, rec: Any, filters: dict) -> tuple[l
     return opts, matches[0], run.images.prefetch(root / str(rec["image_path"]).strip())
 
 
-def _one(run: ConversionRun, prepared: tuple, path: Path, rel: str, idx: int, rec: dict, split_by: str,
-         instruction: str) -> tuple[str, str, dict]:
+def _one(
+    run: ConversionRun, prepared: tuple, path: Path, rel: str, idx: int, rec: dict, split_by: str, instruction: str
+) -> tuple[str, str, dict]:
     opts, answer, image_key = prepared
     image = run.images.resolve(image_key)
     orig_id = str(rec.get("question_id", idx))
     row_id = f"{path.parent.name}/{path.stem}/{orig_id}"
     modality = str(rec["modality_type"]).strip()
-    meta = {"source_file": rel, "record": idx, "original_id": orig_id, "modality": modality,
-            "dataset": str(rec["dataset"]), "access": path.parent.name, "image_path": str(rec["image_path"]),
-            "answer_class": answer}
-    row = run.build(row_id=row_id, file=rel, where=f"record {idx}", data_source=DATA_SOURCE,
-                    question=str(rec["question"]).strip(), options=opts, answer=answer, image=image,
-                    question_type=str(rec["question_type"]).strip(), instruction=instruction, meta=meta)
+    meta = {
+        "source_file": rel,
+        "record": idx,
+        "original_id": orig_id,
+        "modality": modality,
+        "dataset": str(rec["dataset"]),
+        "access": path.parent.name,
+        "image_path": str(rec["image_path"]),
+        "answer_class": answer,
+    }
+    row = run.build(
+        row_id=row_id,
+        file=rel,
+        where=f"record {idx}",
+        data_source=DATA_SOURCE,
+        question=str(rec["question"]).strip(),
+        options=opts,
+        answer=answer,
+        image=image,
+        question_type=str(rec["question_type"]).strip(),
+        instruction=instruction,
+        meta=meta,
+    )
     return modality, (image if split_by == "image" else row_id), row
 
 
@@ -154,15 +207,24 @@ def _test_groups(kept: list, fraction: float, seed: int) -> set[tuple[str, str]]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="anatomy-r1 prepare omnimedvqa", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="anatomy-r1 prepare omnimedvqa",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--root", required=True, help="OmniMedVQA folder with QA_information/ and Images/")
     add_common_args(p)
     p.add_argument("--test-fraction", type=float, default=0.2, help="share of each modality in test (default 0.2)")
-    p.add_argument("--split-by", choices=("image", "question"), default="image",
-                   help="unit of the split: image (default; no image in both splits) or question")
+    p.add_argument(
+        "--split-by",
+        choices=("image", "question"),
+        default="image",
+        help="unit of the split: image (default; no image in both splits) or question",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--modality", action="append", default=None, help="keep only these modality_type values (repeatable)")
+    p.add_argument(
+        "--modality", action="append", default=None, help="keep only these modality_type values (repeatable)"
+    )
     p.add_argument("--question-type", action="append", default=None, help="keep only these question_type values")
     p.add_argument("--dataset", action="append", default=None, help="keep only these dataset values")
     return p
@@ -171,10 +233,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     # modality names contain commas rarely but parentheses often: repeat the flag rather than comma-split
-    return run_cli(convert, root=a.root, out_dir=a.out, test_fraction=a.test_fraction, seed=a.seed,
-                   split_by=a.split_by, modalities=a.modality, question_types=a.question_type, datasets=a.dataset,
-                   skip_invalid=a.skip_invalid, max_pixels=a.max_pixels, show_progress=not a.no_progress,
-                   verify=a.verify, image_workers=a.image_workers)
+    return run_cli(
+        convert,
+        root=a.root,
+        out_dir=a.out,
+        test_fraction=a.test_fraction,
+        seed=a.seed,
+        split_by=a.split_by,
+        modalities=a.modality,
+        question_types=a.question_type,
+        datasets=a.dataset,
+        skip_invalid=a.skip_invalid,
+        max_pixels=a.max_pixels,
+        show_progress=not a.no_progress,
+        verify=a.verify,
+        image_workers=a.image_workers,
+    )
 
 
 if __name__ == "__main__":

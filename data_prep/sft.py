@@ -30,8 +30,12 @@ def sft_row(row: dict, where: str = "") -> dict:
     letter = str(row["reward_model"]["ground_truth"])
     prompt = build_prompt_text(extra["question"], options, SFT_INSTRUCTION)
     extra["instruction"] = SFT_INSTRUCTION
-    return {**row, "prompt": [{"role": "user", "content": prompt}], "extra_info": extra,
-            "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": sft_target(letter)}]}
+    return {
+        **row,
+        "prompt": [{"role": "user", "content": prompt}],
+        "extra_info": extra,
+        "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": sft_target(letter)}],
+    }
 
 
 def convert(src: str, out: str) -> int:
@@ -39,8 +43,10 @@ def convert(src: str, out: str) -> int:
         raise SchemaError(f"{src}: no such parquet file")
     rows = pq.read_table(src).to_pylist()
     if rows and not {"prompt", "reward_model", "extra_info"} <= set(rows[0]):
-        raise SchemaError(f"{src}: not in the project's row format (needs prompt, reward_model, extra_info); "
-                          "convert it with `anatomy-r1 prepare ...`")
+        raise SchemaError(
+            f"{src}: not in the project's row format (needs prompt, reward_model, extra_info); "
+            "convert it with `anatomy-r1 prepare ...`"
+        )
     out_rows = [sft_row(r, f"{src}: ") for r in rows]
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     pq.write_table(pa.Table.from_pylist(out_rows), out)
@@ -48,8 +54,9 @@ def convert(src: str, out: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="anatomy-r1 prepare sft", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="anatomy-r1 prepare sft", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("parquet", help="a split in the project's row format")
     p.add_argument("--out", required=True, help="the SFT parquet to write")
     a = p.parse_args(argv)

@@ -22,13 +22,23 @@ import json
 import os
 import random
 import re
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from anatomy_r1_verl.schema import ANATOMY_CLASSES, DEFAULT_INSTRUCTION
 
-from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, attempt, progress, read_ahead,
-                     run_cli, split_list, stable_rng_seed)
+from .common import (
+    ConfigError,
+    ConversionRun,
+    InvalidRecord,
+    add_common_args,
+    attempt,
+    progress,
+    read_ahead,
+    run_cli,
+    split_list,
+    stable_rng_seed,
+)
 
 DATA_SOURCE = "ssgvqa"
 SPLITS = ("train", "val", "test")
@@ -107,14 +117,28 @@ def _load_similarity(config: dict | None) -> Callable[[str, str], float]:
     return build_similarity(config)
 
 
-def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, images_dir: str | os.PathLike | None = None,
-            image_ext: str = ".png", test_videos: Iterable[str | int] = DEFAULT_TEST_VIDEOS,
-            val_videos: Iterable[str | int] = DEFAULT_VAL_VIDEOS, answer_classes: Iterable[str] | None = None,
-            question_types: Iterable[str] | None = None, complexities: Iterable[str] | None = None,
-            num_options: int = 4, distractors: str = "random", similarity_config: dict | None = None,
-            seed: int = 0, instruction: str = DEFAULT_INSTRUCTION, skip_invalid: bool = False,
-            max_pixels: int | None = None, show_progress: bool = True, verify: str = "full",
-            image_workers: int | None = None) -> dict:
+def convert(
+    root: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    images_dir: str | os.PathLike | None = None,
+    image_ext: str = ".png",
+    test_videos: Iterable[str | int] = DEFAULT_TEST_VIDEOS,
+    val_videos: Iterable[str | int] = DEFAULT_VAL_VIDEOS,
+    answer_classes: Iterable[str] | None = None,
+    question_types: Iterable[str] | None = None,
+    complexities: Iterable[str] | None = None,
+    num_options: int = 4,
+    distractors: str = "random",
+    similarity_config: dict | None = None,
+    seed: int = 0,
+    instruction: str = DEFAULT_INSTRUCTION,
+    skip_invalid: bool = False,
+    max_pixels: int | None = None,
+    show_progress: bool = True,
+    verify: str = "full",
+    image_workers: int | None = None,
+) -> dict:
     """Convert an SSG-VQA tree; returns the summary (also saved as ``<out>/summary.json``).
 
     Each frame's text file is read and parsed ahead (:func:`data_prep.common.read_ahead`) and its
@@ -134,13 +158,29 @@ def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, images_dir: 
     ext = image_ext if image_ext.startswith(".") else "." + image_ext
     picker = DistractorPicker(list(classes.values()), num_options, distractors, seed, similarity_config)
 
-    options = {"root": str(root), "images_dir": str(img_dir), "test_videos": sorted(test_v),
-               "val_videos": sorted(val_v), "answer_classes": list(classes), "question_types": sorted(qtypes or []),
-               "complexities": sorted(cplx or []), "num_options": num_options, "distractors": distractors,
-               "seed": seed}
-    run = ConversionRun(source=DATA_SOURCE, out_dir=out_dir, splits=SPLITS, skip_invalid=skip_invalid,
-                        max_pixels=max_pixels, mirror_root=img_dir, options=options, verify=verify,
-                        image_workers=image_workers)
+    options = {
+        "root": str(root),
+        "images_dir": str(img_dir),
+        "test_videos": sorted(test_v),
+        "val_videos": sorted(val_v),
+        "answer_classes": list(classes),
+        "question_types": sorted(qtypes or []),
+        "complexities": sorted(cplx or []),
+        "num_options": num_options,
+        "distractors": distractors,
+        "seed": seed,
+    }
+    run = ConversionRun(
+        source=DATA_SOURCE,
+        out_dir=out_dir,
+        splits=SPLITS,
+        skip_invalid=skip_invalid,
+        max_pixels=max_pixels,
+        mirror_root=img_dir,
+        options=options,
+        verify=verify,
+        image_workers=image_workers,
+    )
 
     def read_frame(path: Path) -> tuple:
         video, frame = path.parent.name, path.stem
@@ -160,8 +200,9 @@ def convert(root: str | os.PathLike, out_dir: str | os.PathLike, *, images_dir: 
 
     files = sorted(p for p in qa_dir.glob("*/*.txt") if p.is_file())
     frames = read_ahead(files, read_frame, run.images)
-    for video, frame, split, rel, image, parsed in progress(frames, enabled=show_progress, total=len(files),
-                                                            desc="ssgvqa frames", unit="frame"):
+    for video, frame, split, rel, image, parsed in progress(
+        frames, enabled=show_progress, total=len(files), desc="ssgvqa frames", unit="frame"
+    ):
         for lineno, line, got in parsed:
             with run.record(rel, f"line {lineno}", line):
                 fields = run.settle(got)
@@ -194,42 +235,103 @@ def _parse(line: str, classes: dict, qtypes: set | None, cplx: set | None) -> tu
     return question, answer_raw, type1, type2, extra_fields, key
 
 
-def _one(run: ConversionRun, fields: tuple, rel: str, lineno: int, video: str, frame: str, split: str,
-         image_key: str, classes: dict, picker: DistractorPicker, instruction: str) -> None:
+def _one(
+    run: ConversionRun,
+    fields: tuple,
+    rel: str,
+    lineno: int,
+    video: str,
+    frame: str,
+    split: str,
+    image_key: str,
+    classes: dict,
+    picker: DistractorPicker,
+    instruction: str,
+) -> None:
     question, answer_raw, type1, type2, extra_fields, key = fields
     image = run.images.resolve(image_key)
     answer = classes[key]
     qid = f"{video}/{frame}/{lineno}"
     opts = picker.options(answer, f"{video}:{frame}:{lineno}")
-    meta = {"source_file": rel, "line": lineno, "original_id": qid, "video": video, "frame": frame,
-            "answer_raw": answer_raw, "answer_class": answer, "question_type": type1, "complexity": type2,
-            "extra_fields": extra_fields,
-            "distractors": picker.mode}
-    row = run.build(row_id=qid, file=rel, where=f"line {lineno}", data_source=DATA_SOURCE, question=question,
-                    options=opts, answer=answer, image=image, question_type=type1, instruction=instruction, meta=meta)
+    meta = {
+        "source_file": rel,
+        "line": lineno,
+        "original_id": qid,
+        "video": video,
+        "frame": frame,
+        "answer_raw": answer_raw,
+        "answer_class": answer,
+        "question_type": type1,
+        "complexity": type2,
+        "extra_fields": extra_fields,
+        "distractors": picker.mode,
+    }
+    row = run.build(
+        row_id=qid,
+        file=rel,
+        where=f"line {lineno}",
+        data_source=DATA_SOURCE,
+        question=question,
+        options=opts,
+        answer=answer,
+        image=image,
+        question_type=type1,
+        instruction=instruction,
+        meta=meta,
+    )
     run.emit(row, split)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="anatomy-r1 prepare ssgvqa", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="anatomy-r1 prepare ssgvqa",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--root", required=True, help="SSG-VQA folder with qa_txt/VIDxx/<frame>.txt")
     add_common_args(p)
     p.add_argument("--images-dir", default=None, help="frames folder with VIDxx/<frame>.png (default <root>/data)")
     p.add_argument("--image-ext", default=".png", help="frame file extension (default .png)")
-    p.add_argument("--test-videos", action="append", default=None,
-                   help=f"test videos, repeatable or comma-separated (default {','.join(map(str, DEFAULT_TEST_VIDEOS))})")
-    p.add_argument("--val-videos", action="append", default=None,
-                   help=f"val videos (default {','.join(map(str, DEFAULT_VAL_VIDEOS))}); all others are train")
-    p.add_argument("--answer-class", action="append", default=None, dest="answer_classes",
-                   help="answer classes to keep, e.g. liver,cystic_plate (default: the six anatomy classes)")
-    p.add_argument("--question-type", action="append", default=None, dest="question_types",
-                   help="keep only these type1 values (repeatable or comma-separated)")
-    p.add_argument("--complexity", action="append", default=None, dest="complexities",
-                   help="keep only these type2 values (repeatable or comma-separated)")
+    p.add_argument(
+        "--test-videos",
+        action="append",
+        default=None,
+        help=f"test videos, repeatable or comma-separated (default {','.join(map(str, DEFAULT_TEST_VIDEOS))})",
+    )
+    p.add_argument(
+        "--val-videos",
+        action="append",
+        default=None,
+        help=f"val videos (default {','.join(map(str, DEFAULT_VAL_VIDEOS))}); all others are train",
+    )
+    p.add_argument(
+        "--answer-class",
+        action="append",
+        default=None,
+        dest="answer_classes",
+        help="answer classes to keep, e.g. liver,cystic_plate (default: the six anatomy classes)",
+    )
+    p.add_argument(
+        "--question-type",
+        action="append",
+        default=None,
+        dest="question_types",
+        help="keep only these type1 values (repeatable or comma-separated)",
+    )
+    p.add_argument(
+        "--complexity",
+        action="append",
+        default=None,
+        dest="complexities",
+        help="keep only these type2 values (repeatable or comma-separated)",
+    )
     p.add_argument("--num-options", type=int, default=4)
-    p.add_argument("--distractors", choices=("random", "similarity"), default="random",
-                   help="random (seeded per question) or the most similar classes (anatomy_r1_verl.ascl.difficulty)")
+    p.add_argument(
+        "--distractors",
+        choices=("random", "similarity"),
+        default="random",
+        help="random (seeded per question) or the most similar classes (anatomy_r1_verl.ascl.difficulty)",
+    )
     p.add_argument("--similarity-config", default=None, help="JSON file passed to build_similarity")
     p.add_argument("--seed", type=int, default=0)
     return p
@@ -242,13 +344,25 @@ def main(argv: list[str] | None = None) -> int:
         with open(a.similarity_config, encoding="utf-8") as fh:
             sim_cfg = json.load(fh)
     return run_cli(
-        convert, root=a.root, out_dir=a.out, images_dir=a.images_dir, image_ext=a.image_ext,
+        convert,
+        root=a.root,
+        out_dir=a.out,
+        images_dir=a.images_dir,
+        image_ext=a.image_ext,
         test_videos=split_list(a.test_videos) if a.test_videos is not None else DEFAULT_TEST_VIDEOS,
         val_videos=split_list(a.val_videos) if a.val_videos is not None else DEFAULT_VAL_VIDEOS,
-        answer_classes=split_list(a.answer_classes), question_types=split_list(a.question_types),
-        complexities=split_list(a.complexities), num_options=a.num_options, distractors=a.distractors,
-        similarity_config=sim_cfg, seed=a.seed, skip_invalid=a.skip_invalid, max_pixels=a.max_pixels,
-        show_progress=not a.no_progress, verify=a.verify, image_workers=a.image_workers,
+        answer_classes=split_list(a.answer_classes),
+        question_types=split_list(a.question_types),
+        complexities=split_list(a.complexities),
+        num_options=a.num_options,
+        distractors=a.distractors,
+        similarity_config=sim_cfg,
+        seed=a.seed,
+        skip_invalid=a.skip_invalid,
+        max_pixels=a.max_pixels,
+        show_progress=not a.no_progress,
+        verify=a.verify,
+        image_workers=a.image_workers,
     )
 
 

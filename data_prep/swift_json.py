@@ -27,13 +27,23 @@ import argparse
 import json
 import os
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, LETTERS, parse_options
 
-from .common import (ConfigError, ConversionRun, InvalidRecord, add_common_args, attempt, load_json_list,
-                     progress, read_ahead, run_cli)
+from .common import (
+    ConfigError,
+    ConversionRun,
+    InvalidRecord,
+    add_common_args,
+    attempt,
+    load_json_list,
+    progress,
+    read_ahead,
+    run_cli,
+)
 
 DATA_SOURCE = "anatomy_r1_release"
 _OPTION_LINE = re.compile(r"^\s*\(?([A-H])[\.\):]\s*(.+?)\s*$")
@@ -61,7 +71,7 @@ def split_instruction(text: str) -> tuple[str, list[str], str]:
     while head and (not head[-1].strip() or _HEADER_LINE.match(head[-1])):
         head.pop()
     question = "\n".join(head).replace("<image>", "").strip()
-    request = "\n".join(lines[end + 1:]).strip()
+    request = "\n".join(lines[end + 1 :]).strip()
     if not question:
         raise InvalidRecord("no_question", "no question text before the option lines")
     return question, options, request
@@ -70,8 +80,12 @@ def split_instruction(text: str) -> tuple[str, list[str], str]:
 class ImagePathMapper:
     """Rewrites the release's image paths under ``image_root``; see the module docstring for the rule."""
 
-    def __init__(self, image_root: str | os.PathLike | None, keep_components: int | None = None,
-                 strip_components: int | None = None):
+    def __init__(
+        self,
+        image_root: str | os.PathLike | None,
+        keep_components: int | None = None,
+        strip_components: int | None = None,
+    ):
         if keep_components is not None and strip_components is not None:
             raise ConfigError("give --keep-components or --strip-components, not both")
         for name, v in (("keep_components", keep_components), ("strip_components", strip_components)):
@@ -106,14 +120,14 @@ class ImagePathMapper:
         if parts and re.fullmatch(r"[A-Za-z]:", parts[0]):
             parts = parts[1:]
         if self.keep is not None:
-            return str(self.root.joinpath(*parts[-self.keep:]))
+            return str(self.root.joinpath(*parts[-self.keep :]))
         if self.strip is not None:
             if self.strip >= len(parts):
                 raise InvalidRecord("missing_image", f"--strip-components {self.strip} leaves nothing of {path!r}")
-            return str(self.root.joinpath(*parts[self.strip:]))
+            return str(self.root.joinpath(*parts[self.strip :]))
         for prefix in self._prefixes:
             if parts[: len(prefix)] == prefix and len(parts) > len(prefix):
-                cand = self.root.joinpath(*parts[len(prefix):])
+                cand = self.root.joinpath(*parts[len(prefix) :])
                 if cand.is_file():
                     return str(cand)
         for k in range(len(parts)):
@@ -121,8 +135,11 @@ class ImagePathMapper:
             if cand.is_file():
                 self._prefixes.insert(0, parts[:k])
                 return str(cand)
-        raise InvalidRecord("missing_image", f"no trailing part of {path!r} exists under --image-root {self.root}; "
-                                             f"check the root or pass --keep-components N")
+        raise InvalidRecord(
+            "missing_image",
+            f"no trailing part of {path!r} exists under --image-root {self.root}; "
+            f"check the root or pass --keep-components N",
+        )
 
 
 def iter_records(run: ConversionRun, path: Path, rel: str) -> Iterator[tuple[str, Any, InvalidRecord | None]]:
@@ -136,19 +153,32 @@ def iter_records(run: ConversionRun, path: Path, rel: str) -> Iterator[tuple[str
                 try:
                     yield f"line {lineno}", json.loads(line), None
                 except json.JSONDecodeError as e:
-                    yield (f"line {lineno}", line.rstrip("\n"),
-                           InvalidRecord("bad_json", f"invalid JSON: {e.msg} (column {e.colno})"))
+                    yield (
+                        f"line {lineno}",
+                        line.rstrip("\n"),
+                        InvalidRecord("bad_json", f"invalid JSON: {e.msg} (column {e.colno})"),
+                    )
         return
     data = load_json_list(run, path, rel)
     for i, rec in enumerate(data or []):
         yield f"record {i}", rec, None
 
 
-def convert(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
-            image_root: str | os.PathLike | None = None, keep_components: int | None = None,
-            strip_components: int | None = None, split: str = "train", instruction: str = "source",
-            skip_invalid: bool = False, max_pixels: int | None = None, show_progress: bool = True,
-            verify: str = "full", image_workers: int | None = None) -> dict:
+def convert(
+    inputs: str | os.PathLike | Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    image_root: str | os.PathLike | None = None,
+    keep_components: int | None = None,
+    strip_components: int | None = None,
+    split: str = "train",
+    instruction: str = "source",
+    skip_invalid: bool = False,
+    max_pixels: int | None = None,
+    show_progress: bool = True,
+    verify: str = "full",
+    image_workers: int | None = None,
+) -> dict:
     """Convert one or more release files (all into ``split``); returns the summary.
 
     ``instruction``: ``"source"`` keeps the release's think/answer request after the options (the
@@ -167,12 +197,25 @@ def convert(inputs: str | os.PathLike | Sequence[str | os.PathLike], out_dir: st
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", split):
         raise ConfigError(f"split name {split!r} must be letters, digits, '_' or '-'")
     mapper = ImagePathMapper(image_root, keep_components, strip_components)
-    options = {"inputs": [str(p.resolve()) for p in paths], "image_root": str(mapper.root) if mapper.root else None,
-               "keep_components": keep_components, "strip_components": strip_components, "split": split,
-               "instruction": instruction if instruction in ("source", "default") else "custom"}
-    run = ConversionRun(source=DATA_SOURCE, out_dir=out_dir, splits=[split], skip_invalid=skip_invalid,
-                        max_pixels=max_pixels, mirror_root=mapper.root, options=options, verify=verify,
-                        image_workers=image_workers)
+    options = {
+        "inputs": [str(p.resolve()) for p in paths],
+        "image_root": str(mapper.root) if mapper.root else None,
+        "keep_components": keep_components,
+        "strip_components": strip_components,
+        "split": split,
+        "instruction": instruction if instruction in ("source", "default") else "custom",
+    }
+    run = ConversionRun(
+        source=DATA_SOURCE,
+        out_dir=out_dir,
+        splits=[split],
+        skip_invalid=skip_invalid,
+        max_pixels=max_pixels,
+        mirror_root=mapper.root,
+        options=options,
+        verify=verify,
+        image_workers=image_workers,
+    )
     names = [p.name for p in paths]
     for path in paths:
         rel = str(path)
@@ -197,8 +240,9 @@ def _text_field(rec: dict, *names: str) -> str | None:
     return None
 
 
-def _prepare(run: ConversionRun, path: Path, rec: Any, mapper: ImagePathMapper,
-             instruction_mode: str) -> tuple[str, list[str], str, str, str, str]:
+def _prepare(
+    run: ConversionRun, path: Path, rec: Any, mapper: ImagePathMapper, instruction_mode: str
+) -> tuple[str, list[str], str, str, str, str]:
     """``(question, options, letter, answer, instruction, image key)`` of a record (its image is prefetched);
     raises InvalidRecord for a bad record."""
     if not isinstance(rec, dict):
@@ -221,18 +265,35 @@ def _prepare(run: ConversionRun, path: Path, rec: Any, mapper: ImagePathMapper,
     return question, opts, letter, answer, instr, image
 
 
-def _one(run: ConversionRun, prepared: tuple, path: Path, rel: str, id_prefix: str, where: str, rec: dict,
-         split: str) -> None:
+def _one(
+    run: ConversionRun, prepared: tuple, path: Path, rel: str, id_prefix: str, where: str, rec: dict, split: str
+) -> None:
     question, opts, letter, answer, instr, image_key = prepared
     image = run.images.resolve(image_key)
     index = int(where.split()[-1])
     orig_id = rec.get("id")
     row_id = str(orig_id) if orig_id is not None else f"{id_prefix}:{index}"
-    meta = {"source_file": rel, where.split()[0]: index, "original_id": orig_id, "answer_class": answer,
-            "solution": letter, "original_image": rec.get("images", rec.get("image"))}
-    row = run.build(row_id=row_id, file=rel, where=where, data_source=DATA_SOURCE, question=question, options=opts,
-                    answer=answer, image=image, question_type=str(rec.get("question_type") or ""),
-                    instruction=instr, meta=meta)
+    meta = {
+        "source_file": rel,
+        where.split()[0]: index,
+        "original_id": orig_id,
+        "answer_class": answer,
+        "solution": letter,
+        "original_image": rec.get("images", rec.get("image")),
+    }
+    row = run.build(
+        row_id=row_id,
+        file=rel,
+        where=where,
+        data_source=DATA_SOURCE,
+        question=question,
+        options=opts,
+        answer=answer,
+        image=image,
+        question_type=str(rec.get("question_type") or ""),
+        instruction=instr,
+        meta=meta,
+    )
     run.emit(row, split)
 
 
@@ -253,8 +314,9 @@ def _answer(rec: dict, opts: list[str]) -> tuple[str, str]:
     m = _SOLUTION.match(str(sol))
     letter = m.group(1).upper() if m else None
     if letter is None or letter not in LETTERS[: len(opts)]:
-        raise InvalidRecord("unknown_letter", f"solution {sol!r} is not one of the option letters "
-                                              f"{LETTERS[: len(opts)]}")
+        raise InvalidRecord(
+            "unknown_letter", f"solution {sol!r} is not one of the option letters {LETTERS[: len(opts)]}"
+        )
     i = LETTERS.index(letter)
     if by_text is not None and by_text != i:
         raise InvalidRecord("answer_mismatch", f"solution {letter} ({opts[i]!r}) disagrees with answer {ans!r}")
@@ -262,8 +324,12 @@ def _answer(rec: dict, opts: list[str]) -> tuple[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="anatomy-r1 prepare swift-json", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="anatomy-r1 prepare swift-json",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("inputs", nargs="+", help="release file(s), .json (a list) or .jsonl")
     add_common_args(p)
     p.add_argument("--image-root", default=None, help="folder the images now live in (see the path rule below)")
@@ -271,17 +337,31 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--keep-components", type=int, default=None, help="keep the last N components of each path")
     g.add_argument("--strip-components", type=int, default=None, help="drop the first N components of each path")
     p.add_argument("--split", default="train", help="split name of the output parquet (default train)")
-    p.add_argument("--instruction", default="source",
-                   help="'source' (the release's think/answer request, default), 'default' (the project's) or a text")
+    p.add_argument(
+        "--instruction",
+        default="source",
+        help="'source' (the release's think/answer request, default), 'default' (the project's) or a text",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    return run_cli(convert, inputs=a.inputs, out_dir=a.out, image_root=a.image_root,
-                   keep_components=a.keep_components, strip_components=a.strip_components, split=a.split,
-                   instruction=a.instruction, skip_invalid=a.skip_invalid, max_pixels=a.max_pixels,
-                   show_progress=not a.no_progress, verify=a.verify, image_workers=a.image_workers)
+    return run_cli(
+        convert,
+        inputs=a.inputs,
+        out_dir=a.out,
+        image_root=a.image_root,
+        keep_components=a.keep_components,
+        strip_components=a.strip_components,
+        split=a.split,
+        instruction=a.instruction,
+        skip_invalid=a.skip_invalid,
+        max_pixels=a.max_pixels,
+        show_progress=not a.no_progress,
+        verify=a.verify,
+        image_workers=a.image_workers,
+    )
 
 
 if __name__ == "__main__":

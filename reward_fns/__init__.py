@@ -3,4 +3,11 @@
 from reward_fns.combine import compute_score
 from reward_fns.mcq import accuracy_reward, consistency_reward, extract_answer, format_reward, normalize_choice
 
-__all__ = ["compute_score", "format_reward", "accuracy_reward", "consistency_reward", "extract_answer", "normalize_choice"]
+__all__ = [
+    "accuracy_reward",
+    "compute_score",
+    "consistency_reward",
+    "extract_answer",
+    "format_reward",
+    "normalize_choice",
+]

@@ -54,16 +54,29 @@ def own_variant(ground_truth: Any, extra_info: Any) -> tuple[Any, Any]:
     return extra_info[GDQA_GROUND_TRUTH], {**extra_info, "options": options}
 
 
-def compute_score(data_source: Any, solution_str: Any, ground_truth: Any, extra_info: Any = None,
-                  weights: Any = None, components: Any = None, **kwargs: Any) -> dict[str, float]:
+def compute_score(
+    data_source: Any,
+    solution_str: Any,
+    ground_truth: Any,
+    extra_info: Any = None,
+    weights: Any = None,
+    components: Any = None,
+    **kwargs: Any,
+) -> dict[str, float]:
     """Score one completion. Raises ValueError only for a bad ``weights``/``components`` config, never for
     model output."""
     parts = resolve_components(weights, components)
     ground_truth, extra_info = own_variant(ground_truth, extra_info)
-    sample = dict(solution_str=as_text(solution_str), ground_truth=ground_truth,
-                  extra_info=extra_info, data_source=data_source)
+    sample = dict(
+        solution_str=as_text(solution_str), ground_truth=ground_truth, extra_info=extra_info, data_source=data_source
+    )
     failed: list[str] = []
     values = {name: call_safely(name, fn, failures=failed, **sample) for name, fn, _ in parts}
     score = sum(weight * values[name] for name, _, weight in parts)
-    return {"score": float(score), "acc": values.pop("accuracy"), "format": values.pop("format"), **values,
-            ERRORS_KEY: float(len(failed))}
+    return {
+        "score": float(score),
+        "acc": values.pop("accuracy"),
+        "format": values.pop("format"),
+        **values,
+        ERRORS_KEY: float(len(failed)),
+    }

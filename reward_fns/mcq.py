@@ -17,7 +17,6 @@ from typing import Any
 
 from anatomy_r1_verl.schema import LETTERS  # the one option-letter alphabet
 
-
 # Special tokens that may survive decoding at the end of a completion.
 _END_TOKENS = ("<|im_end|>", "<|endoftext|>")
 _TAGS = ("<think>", "</think>", "<answer>", "</answer>")
@@ -61,7 +60,7 @@ def _as_options(options: Any) -> list[str]:
     for i, opt in enumerate(opts[: len(LETTERS)]):
         m = re.match(rf"\(?{LETTERS[i]}[.):]\s+", opt)
         if m:
-            opts[i] = opt[m.end():]
+            opts[i] = opt[m.end() :]
     return opts
 
 
@@ -91,7 +90,7 @@ def extract_answer(solution_str: Any) -> str | None:
     start = text.rfind("<answer>", 0, end) if end >= 0 else -1
     if start < 0:
         return None
-    return text[start + len("<answer>"): end].strip()
+    return text[start + len("<answer>") : end].strip()
 
 
 def normalize_choice(answer_text: Any, options: Sequence[str] | None = None) -> str | None:
@@ -146,7 +145,7 @@ def _think(text: str) -> str | None:
     """Content of the first complete ``<think> ... </think>`` block, or None."""
     start = text.find("<think>")
     end = text.find("</think>", start + 1) if start >= 0 else -1
-    return text[start + len("<think>"): end] if end >= 0 else None
+    return text[start + len("<think>") : end] if end >= 0 else None
 
 
 def concluded_option(reasoning: Any, options: Sequence[str] | None) -> str | None:

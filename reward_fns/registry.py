@@ -32,8 +32,11 @@ logger = logging.getLogger(__name__)
 
 WEIGHTS_KEY = "reward.custom_reward_function.reward_kwargs.weights"
 SOURCES_KEY = "reward.custom_reward_function.reward_kwargs.components"
-BUILTINS: dict[str, Callable[..., Any]] = {"accuracy": accuracy_reward, "format": format_reward,
-                                           "consistency": consistency_reward}
+BUILTINS: dict[str, Callable[..., Any]] = {
+    "accuracy": accuracy_reward,
+    "format": format_reward,
+    "consistency": consistency_reward,
+}
 DEFAULT_WEIGHTS: dict[str, float] = {"accuracy": 1.0, "format": 0.5}
 
 # Failures of components on single samples, by component name (never reset; read it for diagnostics).
@@ -59,8 +62,11 @@ def parse_weights(weights: Any) -> dict[str, float]:
     if weights is None:
         return merged
     if not isinstance(weights, Mapping):
-        raise _config_error(None, f"expected a mapping of component name -> weight, got {weights!r}",
-                            "Write it as e.g. {accuracy: 1.0, format: 0.5}")
+        raise _config_error(
+            None,
+            f"expected a mapping of component name -> weight, got {weights!r}",
+            "Write it as e.g. {accuracy: 1.0, format: 0.5}",
+        )
     for key, value in dict(weights).items():
         name = str(key)
         try:
@@ -81,9 +87,11 @@ def resolve(name: str) -> Callable[..., Any]:
         return BUILTINS[name]
     target, sep, fn_name = name.rpartition(":")
     if not (sep and target and fn_name) or target == "file":
-        raise _config_error(name, "unknown reward component",
-                            f"Use a built-in ({', '.join(BUILTINS)}), 'package.module:function' "
-                            "or '/path/to/file.py:function'")
+        raise _config_error(
+            name,
+            "unknown reward component",
+            f"Use a built-in ({', '.join(BUILTINS)}), 'package.module:function' or '/path/to/file.py:function'",
+        )
     is_file = target.startswith("file://") or target.endswith(".py") or "/" in target or os.sep in target
     module = _load_file(name, target.removeprefix("file://")) if is_file else _import(name, target)
     fn = getattr(module, fn_name, None)
@@ -98,8 +106,11 @@ def _import(name: str, module_name: str) -> Any:
     try:
         return importlib.import_module(module_name)
     except Exception as exc:
-        raise _config_error(name, f"cannot import module {module_name!r} ({type(exc).__name__}: {exc})",
-                            "Install it or put it on PYTHONPATH, or give a file path instead") from exc
+        raise _config_error(
+            name,
+            f"cannot import module {module_name!r} ({type(exc).__name__}: {exc})",
+            "Install it or put it on PYTHONPATH, or give a file path instead",
+        ) from exc
 
 
 def _load_file(name: str, path: str) -> Any:
@@ -108,9 +119,11 @@ def _load_file(name: str, path: str) -> Any:
         if path in _file_modules:
             return _file_modules[path]
         if not os.path.isfile(path):
-            raise _config_error(name, f"file {path} does not exist",
-                                "Give an absolute path (the reward runs in Ray workers whose working "
-                                "directory may differ)")
+            raise _config_error(
+                name,
+                f"file {path} does not exist",
+                "Give an absolute path (the reward runs in Ray workers whose working directory may differ)",
+            )
         module_name = f"reward_fns_user_{abs(hash(path)):x}"
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
@@ -121,8 +134,9 @@ def _load_file(name: str, path: str) -> Any:
             spec.loader.exec_module(module)
         except Exception as exc:
             del sys.modules[module_name]
-            raise _config_error(name, f"loading {path} failed ({type(exc).__name__}: {exc})",
-                                "Fix the error in that file") from exc
+            raise _config_error(
+                name, f"loading {path} failed ({type(exc).__name__}: {exc})", "Fix the error in that file"
+            ) from exc
         _file_modules[path] = module
         return module
 
@@ -136,13 +150,13 @@ def parse_sources(sources: Any) -> dict[str, str]:
     if sources is None:
         return {}
     if not isinstance(sources, Mapping):
-        raise ValueError(f"{SOURCES_KEY}: expected a mapping of name -> 'module:function' or "
-                         f"'/file.py:function', got {sources!r}")
+        raise ValueError(
+            f"{SOURCES_KEY}: expected a mapping of name -> 'module:function' or '/file.py:function', got {sources!r}"
+        )
     out = {}
     for name, target in dict(sources).items():
         if not isinstance(target, str) or not target:
-            raise ValueError(f"{SOURCES_KEY}.{name}: expected 'module:function' or '/file.py:function', "
-                             f"got {target!r}")
+            raise ValueError(f"{SOURCES_KEY}.{name}: expected 'module:function' or '/file.py:function', got {target!r}")
         out[str(name)] = target
     return out
 
@@ -155,8 +169,7 @@ def components(weights: Any, sources: Any = None) -> list[tuple[str, Callable[..
     key = (tuple(sorted(parsed.items())), tuple(sorted(where.items())))
     with _lock:
         if key not in _resolved:
-            _resolved[key] = [(name, _resolve_named(name, where.get(name)), weight)
-                              for name, weight in parsed.items()]
+            _resolved[key] = [(name, _resolve_named(name, where.get(name)), weight) for name, weight in parsed.items()]
         return _resolved[key]
 
 
@@ -186,6 +199,10 @@ def call_safely(name: str, fn: Callable[..., Any], failures: list | None = None,
         first = name not in _warned
         _warned.add(name)
     if first:
-        logger.warning("reward component %r %s; scoring it 0.0 (this warning is shown once per component, "
-                       "failures are counted in reward_fns.registry.ERROR_COUNTS)", name, problem)
+        logger.warning(
+            "reward component %r %s; scoring it 0.0 (this warning is shown once per component, "
+            "failures are counted in reward_fns.registry.ERROR_COUNTS)",
+            name,
+            problem,
+        )
     return 0.0

@@ -83,22 +83,40 @@ class LocalCluster:
         """``ray start --block`` in its own session: the node's processes (GCS, raylet, dashboard, workers)
         are ours by session id, so teardown ends exactly them (a plain ``ray stop`` would end every Ray
         on this shared machine)."""
-        cmd = [RAY, "start", "--block", f"--temp-dir={self.root / name}", f"--node-ip-address={self.ips[name]}",
-               f"--num-cpus={self.num_cpus}", "--num-gpus=1", f"--resources={json.dumps({f'node_{name}': 1})}",
-               f"--object-store-memory={self.object_store}", f"--dashboard-agent-listen-port={free_port()}",
-               f"--metrics-export-port={free_port()}", "--disable-usage-stats", *args]
+        cmd = [
+            RAY,
+            "start",
+            "--block",
+            f"--temp-dir={self.root / name}",
+            f"--node-ip-address={self.ips[name]}",
+            f"--num-cpus={self.num_cpus}",
+            "--num-gpus=1",
+            f"--resources={json.dumps({f'node_{name}': 1})}",
+            f"--object-store-memory={self.object_store}",
+            f"--dashboard-agent-listen-port={free_port()}",
+            f"--metrics-export-port={free_port()}",
+            "--disable-usage-stats",
+            *args,
+        ]
         log = open(self.root / f"{name}.log", "w")
-        self.procs[name] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+        self.procs[name] = subprocess.Popen(
+            cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
-    def start(self, attempts: int = 2) -> "LocalCluster":
+    def start(self, attempts: int = 2) -> LocalCluster:
         """Head, then worker. A head that does not register within the wait (seen once in a fresh-clone CI run on
         a loaded machine: no error, no node for 120 s) is stopped and started again on new ports, once."""
         t0 = time.monotonic()
         for attempt in range(attempts):
-            self._start("head", "--head", f"--port={self.gcs_port}", f"--dashboard-port={self.dashboard_port}",
-                        f"--dashboard-host={self.ips['head']}", "--include-dashboard=true",
-                        f"--ray-client-server-port={free_port()}")
+            self._start(
+                "head",
+                "--head",
+                f"--port={self.gcs_port}",
+                f"--dashboard-port={self.dashboard_port}",
+                f"--dashboard-host={self.ips['head']}",
+                "--include-dashboard=true",
+                f"--ray-client-server-port={free_port()}",
+            )
             try:
                 self.wait_nodes(1)
                 break
@@ -122,8 +140,13 @@ class LocalCluster:
         that imported Ray before this cluster existed (earlier tests) keeps ``RAY_AUTH_MODE`` disabled, so its
         clients are refused by a token cluster (``AuthenticationError: InvalidAuthToken``; seen in full CI runs).
         ``op``: ``nodes`` | ``job JOB`` | ``actors JOB`` | ``wait_job JOB TIMEOUT_S``; returns the JSON it prints."""
-        proc = subprocess.run([sys.executable, "-c", _STATE_SCRIPT, self.address, self.dashboard, op,
-                               *map(str, args)], env=self.env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-c", _STATE_SCRIPT, self.address, self.dashboard, op, *map(str, args)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"cluster state query {op} {args} failed (rc {proc.returncode}): {proc.stderr[-3000:]}")
         return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -150,8 +173,9 @@ class LocalCluster:
                 last = f"{type(e).__name__}: {e}"
             time.sleep(0.5)
         head = (self.root / "head.log").read_text()[-2000:] if (self.root / "head.log").is_file() else ""
-        raise TimeoutError(f"the cluster at {self.address} did not reach {n} nodes in {timeout} s (last: {last});"
-                           f" head log:\n{head}")
+        raise TimeoutError(
+            f"the cluster at {self.address} did not reach {n} nodes in {timeout} s (last: {last}); head log:\n{head}"
+        )
 
     def session_pids(self) -> list[int]:
         """Every live process of this cluster's nodes (same session id as a node's ``ray start``)."""

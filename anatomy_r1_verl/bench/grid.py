@@ -36,9 +36,9 @@ CPU_VARIANT = ("profile=cpu", "model=tiny", "benchmark=synthetic")
 @dataclass(frozen=True)
 class Budget:
     steps: int = 16
-    prompts: int = 8      # questions per step (data.train_batch_size)
-    rollouts: int = 8     # rollouts per question (actor_rollout_ref.rollout.n)
-    save_every: int = 8   # checkpoint interval: an interrupted run resumes from here
+    prompts: int = 8  # questions per step (data.train_batch_size)
+    rollouts: int = 8  # rollouts per question (actor_rollout_ref.rollout.n)
+    save_every: int = 8  # checkpoint interval: an interrupted run resumes from here
 
     def __post_init__(self):
         for name in ("steps", "prompts", "rollouts", "save_every"):
@@ -51,9 +51,9 @@ class Run:
     method: str
     seed: int
     recipe: str
-    train_args: tuple[str, ...]   # anatomy-r1 train RECIPE ARGS
-    run_dir: Path                  # where the trainer writes metrics.jsonl and checkpoints
-    checkpoint: Path               # the final checkpoint, evaluated
+    train_args: tuple[str, ...]  # anatomy-r1 train RECIPE ARGS
+    run_dir: Path  # where the trainer writes metrics.jsonl and checkpoints
+    checkpoint: Path  # the final checkpoint, evaluated
     test_file: Path
     eval_dir: Path
 
@@ -62,8 +62,17 @@ class Run:
         return f"{self.method}/seed{self.seed}"
 
     def eval_args(self) -> tuple[str, ...]:
-        return (str(self.checkpoint), str(self.test_file), "--out", str(self.eval_dir), "--method", self.method,
-                "--seed", str(self.seed), "--no-progress")
+        return (
+            str(self.checkpoint),
+            str(self.test_file),
+            "--out",
+            str(self.eval_dir),
+            "--method",
+            self.method,
+            "--seed",
+            str(self.seed),
+            "--no-progress",
+        )
 
 
 def parse_methods(names: list[str] | None) -> list[str]:
@@ -79,8 +88,15 @@ def experiment(method: str, seed: int) -> str:
     return f"bench_{method}_seed{seed}"
 
 
-def plan(methods: list[str], seeds: list[int], budget: Budget, data_dir: Path, out_dir: Path,
-         model: str | None = None, overrides: tuple[str, ...] = ()) -> list[Run]:
+def plan(
+    methods: list[str],
+    seeds: list[int],
+    budget: Budget,
+    data_dir: Path,
+    out_dir: Path,
+    model: str | None = None,
+    overrides: tuple[str, ...] = (),
+) -> list[Run]:
     """The runs, seed-major (every method's seed 0 first: a partial grid already compares the methods).
     ``overrides`` (hydra ``key=value``) go to every RL run, after the budget's."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
@@ -89,26 +105,48 @@ def plan(methods: list[str], seeds: list[int], budget: Budget, data_dir: Path, o
         for method in parse_methods(methods):
             name = experiment(method, seed)
             run_dir = out_dir / "runs" / name
-            common = (*CPU_VARIANT, f"anatomy_r1.data_dir={data_dir}", f"trainer.experiment_name={name}",
-                      f"trainer.total_training_steps={budget.steps}", f"trainer.save_freq={budget.save_every}",
-                      "trainer.resume_mode=auto")
+            common = (
+                *CPU_VARIANT,
+                f"anatomy_r1.data_dir={data_dir}",
+                f"trainer.experiment_name={name}",
+                f"trainer.total_training_steps={budget.steps}",
+                f"trainer.save_freq={budget.save_every}",
+                "trainer.resume_mode=auto",
+            )
             if method in RL_METHODS:
-                args = (*common,
-                        f"data.train_files={data_dir / 'train_augmented.parquet'}",
-                        f"data.val_files={data_dir / 'val.parquet'}",
-                        "trainer.val_before_train=False", "trainer.test_freq=-1",
-                        f"data.train_batch_size={budget.prompts}",
-                        f"actor_rollout_ref.actor.ppo_mini_batch_size={budget.prompts}",
-                        f"actor_rollout_ref.rollout.n={budget.rollouts}",
-                        f"data.seed={seed}", f"actor_rollout_ref.rollout.seed={seed}",
-                        *([f"actor_rollout_ref.model.path={model}"] if model else []))
+                args = (
+                    *common,
+                    f"data.train_files={data_dir / 'train_augmented.parquet'}",
+                    f"data.val_files={data_dir / 'val.parquet'}",
+                    "trainer.val_before_train=False",
+                    "trainer.test_freq=-1",
+                    f"data.train_batch_size={budget.prompts}",
+                    f"actor_rollout_ref.actor.ppo_mini_batch_size={budget.prompts}",
+                    f"actor_rollout_ref.rollout.n={budget.rollouts}",
+                    f"data.seed={seed}",
+                    f"actor_rollout_ref.rollout.seed={seed}",
+                    *([f"actor_rollout_ref.model.path={model}"] if model else []),
+                )
                 test_file = data_dir / "test.parquet"
             else:
-                args = (*common, f"data.train_files={sft_train_file(data_dir, seed)}",
-                        f"data.train_batch_size={budget.prompts * budget.rollouts}",
-                        f"trainer.seed={seed}", *([f"model.path={model}"] if model else []))
+                args = (
+                    *common,
+                    f"data.train_files={sft_train_file(data_dir, seed)}",
+                    f"data.train_batch_size={budget.prompts * budget.rollouts}",
+                    f"trainer.seed={seed}",
+                    *([f"model.path={model}"] if model else []),
+                )
                 test_file = data_dir / "sft_test.parquet"
-            runs.append(Run(method=method, seed=seed, recipe=METHODS[method], train_args=(*args, *(overrides if method in RL_METHODS else ())),
-                            run_dir=run_dir, checkpoint=run_dir / "checkpoints" / f"global_step_{budget.steps}",
-                            test_file=test_file, eval_dir=out_dir / "evals" / method / f"seed{seed}"))
+            runs.append(
+                Run(
+                    method=method,
+                    seed=seed,
+                    recipe=METHODS[method],
+                    train_args=(*args, *(overrides if method in RL_METHODS else ())),
+                    run_dir=run_dir,
+                    checkpoint=run_dir / "checkpoints" / f"global_step_{budget.steps}",
+                    test_file=test_file,
+                    eval_dir=out_dir / "evals" / method / f"seed{seed}",
+                )
+            )
     return runs

@@ -24,7 +24,7 @@ DONE = "bench_done.json"
 @dataclass
 class Outcome:
     run: Run
-    wall_s: float | None = None        # training wall time, child process start to exit, all attempts
+    wall_s: float | None = None  # training wall time, child process start to exit, all attempts
     eval_s: float | None = None
     error: str | None = None
     skipped: list[str] = field(default_factory=list)  # what was found done already
@@ -43,8 +43,9 @@ def _child(args: list[str], env: dict, log: Path) -> tuple[int, float]:
     with open(log, "a") as f:
         f.write(f"\n$ anatomy-r1 {' '.join(args)}\n")
         f.flush()
-        rc = subprocess.run([sys.executable, "-m", "anatomy_r1_verl", *args], env=env, stdout=f,
-                            stderr=subprocess.STDOUT).returncode
+        rc = subprocess.run(
+            [sys.executable, "-m", "anatomy_r1_verl", *args], env=env, stdout=f, stderr=subprocess.STDOUT
+        ).returncode
     return rc, time.time() - t0
 
 
@@ -54,8 +55,11 @@ def train(run: Run, out_dir: Path, env: dict) -> Outcome:
         record = json.loads(done.read_text())
         if record.get("args") != list(run.train_args):  # another budget, data or override in the same OUT
             changed = sorted(set(run.train_args) ^ set(record.get("args") or []))
-            return Outcome(run, error=f"{run.run_dir} was trained with other arguments (differing: {changed}); "
-                                      "give another --out, or delete that run folder to train it again")
+            return Outcome(
+                run,
+                error=f"{run.run_dir} was trained with other arguments (differing: {changed}); "
+                "give another --out, or delete that run folder to train it again",
+            )
         return Outcome(run, wall_s=record["wall_s"], skipped=["train"])
     log = out_dir / "logs" / f"{run.method}_seed{run.seed}.train.log"
     partial = run.run_dir / "bench_partial_wall_s.txt"  # wall time of interrupted attempts
@@ -90,8 +94,11 @@ def evaluate_start(model: str, test_file: Path, out_dir: Path, env: dict, method
     if (eval_dir / "metrics.json").is_file():
         return None
     log = out_dir / "logs" / f"{method}.eval.log"
-    rc, _ = _child(["eval", model, str(test_file), "--out", str(eval_dir), "--method", method, "--seed", "0",
-                    "--no-progress"], env, log)
+    rc, _ = _child(
+        ["eval", model, str(test_file), "--out", str(eval_dir), "--method", method, "--seed", "0", "--no-progress"],
+        env,
+        log,
+    )
     return None if rc == 0 else f"eval of the start model failed (rc {rc}); log: {log}"
 
 
@@ -107,7 +114,10 @@ def run_grid(runs: list[Run], out_dir: Path, log=print) -> list[Outcome]:
         elapsed = time.time() - t0
         fresh = [x for x in outcomes if "train" not in x.skipped and x.error is None]
         eta = f", about {(elapsed / len(fresh)) * (len(runs) - i) / 60:.0f} min left" if fresh else ""
-        state = o.error or ("done before" if o.skipped == ["train", "eval"] else
-                            f"trained {o.wall_s:.0f} s" + (f", eval {o.eval_s:.0f} s" if o.eval_s else ""))
+        state = o.error or (
+            "done before"
+            if o.skipped == ["train", "eval"]
+            else f"trained {o.wall_s:.0f} s" + (f", eval {o.eval_s:.0f} s" if o.eval_s else "")
+        )
         log(f"[bench] {i}/{len(runs)} {run.name}: {state}; elapsed {elapsed / 60:.1f} min{eta}")
     return outcomes

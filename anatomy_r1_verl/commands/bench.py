@@ -25,8 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     from anatomy_r1_verl.bench.grid import Budget
 
     b, d = Budget(), DataSpec()
-    p = argparse.ArgumentParser(prog="anatomy-r1 bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="anatomy-r1 bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--methods", nargs="+", default=None, help="rows to run (default: all, in the paper's order)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=b.steps, help=f"training steps per run (default {b.steps})")
@@ -39,8 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", type=int, default=d.train, help=f"train questions (default {d.train})")
     p.add_argument("--test", type=int, default=d.test, help=f"test questions (default {d.test})")
     p.add_argument("--tau", type=float, default=d.tau, help="GDQA: vary only train rows with S(q) >= tau")
-    p.add_argument("--keep-instruction", action="store_true",
-                   help="GDQA: variants keep the instruction wording (vary question and option order only)")
+    p.add_argument(
+        "--keep-instruction",
+        action="store_true",
+        help="GDQA: variants keep the instruction wording (vary question and option order only)",
+    )
     p.add_argument("--model", default=None, help="start model (default: the shipped warm-started tiny model)")
     p.add_argument("--report-dir", default=None, help="where the report goes (default OUT/report)")
     p.add_argument("--dry-run", action="store_true", help="print the runs' commands and stop")
@@ -74,8 +78,10 @@ def write_report(out: Path, report_dir: Path, log=print) -> bool:
     by_method: dict[str, list] = {}
     for run in runs:
         by_method.setdefault(training.method_and_seed(run[0])[0], []).append(run)
-    for name, draw, pair in (("figure1.png", figures.figure1, ("grpo", "grpo_ascl")),
-                             ("figure2.png", figures.figure2, ("grpo", "grpo_gdqa"))):
+    for name, draw, pair in (
+        ("figure1.png", figures.figure1, ("grpo", "grpo_ascl")),
+        ("figure2.png", figures.figure2, ("grpo", "grpo_gdqa")),
+    ):
         chosen = [figures.average_runs(m, by_method[m]) for m in pair if by_method.get(m)]
         if not chosen:
             continue
@@ -102,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     model = str(Path(a.model).resolve()) if a.model else None
     bad = [o for o in a.overrides if "=" not in o]
     if bad:
-        print(f"anatomy-r1 bench: {bad[0]!r} is not a key=value override (and not an option; see --help)",
-              file=sys.stderr)
+        print(
+            f"anatomy-r1 bench: {bad[0]!r} is not a key=value override (and not an option; see --help)", file=sys.stderr
+        )
         return 2
     try:
         budget = grid.Budget(steps=a.steps, prompts=a.prompts, rollouts=a.rollouts, save_every=a.save_every)
@@ -116,9 +123,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"anatomy-r1 train {r.recipe} {' '.join(r.train_args)}\nanatomy-r1 eval {' '.join(r.eval_args())}")
         return 0
     try:
-        data.ensure(data_dir, data.DataSpec(seed=a.data_seed, train=a.train, test=a.test, tau=a.tau,
-                                            keep_instruction=a.keep_instruction), log=log,
-                    sft_seeds=tuple(a.seeds) if any(r.method in grid.SFT_METHODS for r in runs) else ())
+        data.ensure(
+            data_dir,
+            data.DataSpec(seed=a.data_seed, train=a.train, test=a.test, tau=a.tau, keep_instruction=a.keep_instruction),
+            log=log,
+            sft_seeds=tuple(a.seeds) if any(r.method in grid.SFT_METHODS for r in runs) else (),
+        )
     except data.BenchDataError as e:
         print(f"anatomy-r1 bench: {e}", file=sys.stderr)
         return 2
@@ -126,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     err = runner.evaluate_start(model or asset_path(DEFAULT_MODEL), data_dir / "test.parquet", out, env)
     if err:
         log(f"[bench] {err}")
-    log(f"[bench] {len(runs)} runs ({len({r.method for r in runs})} methods x {len(a.seeds)} seeds), "
-        f"{budget.steps} steps x {budget.prompts} prompts x {budget.rollouts} rollouts each; out {out}")
+    log(
+        f"[bench] {len(runs)} runs ({len({r.method for r in runs})} methods x {len(a.seeds)} seeds), "
+        f"{budget.steps} steps x {budget.prompts} prompts x {budget.rollouts} rollouts each; out {out}"
+    )
     outcomes = runner.run_grid(runs, out, log=log)
     ok = write_report(out, Path(a.report_dir).resolve() if a.report_dir else out / "report", log=log)
     failed = [o for o in outcomes if o.error] + ([1] if err else [])

@@ -1,23 +1,23 @@
 """``anatomy-r1``: the command line of the project.
 
-    anatomy-r1 train RECIPE [key=value ...]      run verl's GRPO trainer on a recipe (any verl key overridable)
-    anatomy-r1 train --list                      the shipped recipes
-    anatomy-r1 submit RECIPE --address URL ...   run a recipe on a Ray cluster as a Ray job (docs/cluster.md)
-    anatomy-r1 jobs list|status|logs|stop [ID]   the cluster's jobs: list, follow the log, stop
-    anatomy-r1 demo [key=value ...]              build the CPU demo assets if missing and train on them
-    anatomy-r1 prepare WHAT ...                  write verl parquet: synthetic | ssgvqa | omnimedvqa | swift-json,
-                                                 or add S(q) (score) / question variants (augment) to one,
-                                                 or make the SFT baseline's files from one (sft)
-    anatomy-r1 build-model OUT_DIR               build the tiny random-init Qwen2.5-VL offline
-    anatomy-r1 warmstart --data D --out M        SFT the tiny model on a synthetic train split (CPU)
-    anatomy-r1 eval MODEL PARQUET... [--out DIR] accuracy / format rate with 95 % intervals of a model or verl
-                                                 checkpoint on test splits (--samples K --temperature T; --rescore DIR)
-    anatomy-r1 report EVAL_DIR... [--runs RUN...] the paper's table (Markdown + CSV) from eval folders, and
-                                                 its Figures 1-2 (PNG) from training runs' metrics.jsonl
-    anatomy-r1 bench [--methods M...] [--seeds S...]  the table's rows (GRPO, Dr.GRPO, DAPO, GPG, +ASCL, +GDQA,
-                                                 Anatomy-R1, SFT) trained side by side on CPU, evaluated, reported
-    anatomy-r1 doctor                            check the install: every verl registration and runtime patch,
-                                                 torchvision, processor (--ray: a Ray worker)
+anatomy-r1 train RECIPE [key=value ...]      run verl's GRPO trainer on a recipe (any verl key overridable)
+anatomy-r1 train --list                      the shipped recipes
+anatomy-r1 submit RECIPE --address URL ...   run a recipe on a Ray cluster as a Ray job (docs/cluster.md)
+anatomy-r1 jobs list|status|logs|stop [ID]   the cluster's jobs: list, follow the log, stop
+anatomy-r1 demo [key=value ...]              build the CPU demo assets if missing and train on them
+anatomy-r1 prepare WHAT ...                  write verl parquet: synthetic | ssgvqa | omnimedvqa | swift-json,
+                                             or add S(q) (score) / question variants (augment) to one,
+                                             or make the SFT baseline's files from one (sft)
+anatomy-r1 build-model OUT_DIR               build the tiny random-init Qwen2.5-VL offline
+anatomy-r1 warmstart --data D --out M        SFT the tiny model on a synthetic train split (CPU)
+anatomy-r1 eval MODEL PARQUET... [--out DIR] accuracy / format rate with 95 % intervals of a model or verl
+                                             checkpoint on test splits (--samples K --temperature T; --rescore DIR)
+anatomy-r1 report EVAL_DIR... [--runs RUN...] the paper's table (Markdown + CSV) from eval folders, and
+                                             its Figures 1-2 (PNG) from training runs' metrics.jsonl
+anatomy-r1 bench [--methods M...] [--seeds S...]  the table's rows (GRPO, Dr.GRPO, DAPO, GPG, +ASCL, +GDQA,
+                                             Anatomy-R1, SFT) trained side by side on CPU, evaluated, reported
+anatomy-r1 doctor                            check the install: every verl registration and runtime patch,
+                                             torchvision, processor (--ray: a Ray worker)
 """
 
 from __future__ import annotations

@@ -24,8 +24,14 @@ def demo_data_config(cfg: DictConfig):
 
     demo = cfg.anatomy_r1.demo
     q = demo.questions
-    return SyntheticConfig(out_dir=str(demo.data_dir), seed=int(demo.seed), train=int(q.train), val=int(q.val),
-                           test=int(q.test), image_position=str(demo.image_position))
+    return SyntheticConfig(
+        out_dir=str(demo.data_dir),
+        seed=int(demo.seed),
+        train=int(q.train),
+        val=int(q.val),
+        test=int(q.test),
+        image_position=str(demo.image_position),
+    )
 
 
 def stale_reason(data_dir: str, want) -> str | None:
@@ -36,9 +42,11 @@ def stale_reason(data_dir: str, want) -> str | None:
     if not os.path.isfile(path):
         from anatomy_r1_verl.commands.train import RecipeError
 
-        raise RecipeError(f"{data_dir} holds parquet files but no manifest.json, so the demo cannot tell how they "
-                          "were made: delete the folder (the demo makes it again) or set anatomy_r1.demo.data_dir "
-                          "to another folder")
+        raise RecipeError(
+            f"{data_dir} holds parquet files but no manifest.json, so the demo cannot tell how they "
+            "were made: delete the folder (the demo makes it again) or set anatomy_r1.demo.data_dir "
+            "to another folder"
+        )
     with open(path) as fh:
         have = {"image_position": "first", **json.load(fh).get("config", {})}  # older manifests: image first
     diff = [f"{k} {have.get(k)} -> {getattr(want, k)}" for k in DEMO_KEYS if have.get(k) != getattr(want, k)]

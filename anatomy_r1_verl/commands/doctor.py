@@ -46,7 +46,6 @@ def _torchvision() -> str:
 
 def _processor() -> str:
     from PIL import Image
-
     from verl.utils import hf_processor
 
     from anatomy_r1_verl.tiny.model import build
@@ -67,8 +66,9 @@ def rollout_backends() -> dict[str, str]:
 
     out = {"hfcpu": "ok: HF generate in a Ray actor (profile=cpu, the default)"}
     if importlib.util.find_spec("vllm") is None:
-        out["vllm"] = ("no: vLLM is not installed (GPU: pip install .[gpu]; CPU: scripts/setup.sh --vllm, then "
-                       "profile=cpu_vllm)")
+        out["vllm"] = (
+            "no: vLLM is not installed (GPU: pip install .[gpu]; CPU: scripts/setup.sh --vllm, then profile=cpu_vllm)"
+        )
         return out
     try:
         import torch
@@ -117,12 +117,17 @@ def _ray_worker() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="anatomy-r1 doctor", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="anatomy-r1 doctor", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--ray", action="store_true", help="also start a local Ray worker and check the plugin there")
     a = p.parse_args(argv)
-    checks = [("verl plugin", _plugin), ("torchvision", _torchvision), ("processor -> pixel_values", _processor),
-              ("rollout backends", _backends)]
+    checks = [
+        ("verl plugin", _plugin),
+        ("torchvision", _torchvision),
+        ("processor -> pixel_values", _processor),
+        ("rollout backends", _backends),
+    ]
     if a.ray:
         checks.append(("Ray worker", _ray_worker))
     ok = [_check(name, fn) for name, fn in checks]

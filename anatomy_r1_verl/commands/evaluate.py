@@ -19,14 +19,20 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="anatomy-r1 eval", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="anatomy-r1 eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("model", nargs="?", help="HF model directory or verl checkpoint (global_step_N[/actor])")
     p.add_argument("parquets", nargs="*", help="test parquet files in the project's row format")
     p.add_argument("--rescore", metavar="DIR", help="re-score DIR/responses.jsonl; no generation")
     p.add_argument("--out", help="output folder (default $ANATOMY_R1_OUTPUT_DIR/evals/<method>/seed<seed>)")
     p.add_argument("--method", help="row name in reports (default: the run's experiment name, else the model dir name)")
-    p.add_argument("--seed", type=int, default=None, help="the training seed this model belongs to (default: the run's data.seed, else 0)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="the training seed this model belongs to (default: the run's data.seed, else 0)",
+    )
     p.add_argument("--samples", type=int, default=1, help="K responses per question (mean@K, pass@K); default 1")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); K > 1 needs T > 0")
     p.add_argument("--top-p", type=float, default=1.0)
@@ -35,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--limit", type=int, default=None, help="first N rows of each file")
     p.add_argument("--device", default="auto", help="cpu | cuda | auto (cuda when available); HF generate either way")
-    p.add_argument("--merged-dir", default=None, help="where a verl checkpoint is merged (default global_step_N/merged_hf)")
+    p.add_argument(
+        "--merged-dir", default=None, help="where a verl checkpoint is merged (default global_step_N/merged_hf)"
+    )
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--json", action="store_true", help="print metrics.json instead of the summary")
     return p
@@ -54,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
             out, metrics = a.rescore, results.rescore(a.rescore)
         else:
             if not a.model or not a.parquets:
-                print("anatomy-r1 eval: give MODEL and at least one PARQUET (or --rescore DIR); see --help", file=sys.stderr)
+                print(
+                    "anatomy-r1 eval: give MODEL and at least one PARQUET (or --rescore DIR); see --help",
+                    file=sys.stderr,
+                )
                 return 2
             import torch
 
@@ -62,10 +73,26 @@ def main(argv: list[str] | None = None) -> int:
             from anatomy_r1_verl.evaluation.generate import GenerationConfig
 
             device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
-            cfg = GenerationConfig(samples=a.samples, temperature=a.temperature, top_p=a.top_p,
-                                   max_new_tokens=a.max_new_tokens, batch_size=a.batch_size, seed=a.sampling_seed)
-            out, metrics = run_eval(a.model, a.parquets, a.out, cfg=cfg, method=a.method, seed=a.seed, limit=a.limit,
-                                    device=device, merged_dir=a.merged_dir, progress=not a.no_progress)
+            cfg = GenerationConfig(
+                samples=a.samples,
+                temperature=a.temperature,
+                top_p=a.top_p,
+                max_new_tokens=a.max_new_tokens,
+                batch_size=a.batch_size,
+                seed=a.sampling_seed,
+            )
+            out, metrics = run_eval(
+                a.model,
+                a.parquets,
+                a.out,
+                cfg=cfg,
+                method=a.method,
+                seed=a.seed,
+                limit=a.limit,
+                device=device,
+                merged_dir=a.merged_dir,
+                progress=not a.no_progress,
+            )
     except (EvalInputError, FileNotFoundError, ValueError) as e:
         print(f"anatomy-r1 eval: {e}", file=sys.stderr)
         return 2

@@ -25,8 +25,9 @@ def _output_root() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="anatomy-r1 report", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="anatomy-r1 report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("evals", nargs="*", help="eval folders (default $ANATOMY_R1_OUTPUT_DIR/evals)")
     p.add_argument("--runs", nargs="+", default=[], help="training run folders for the figures")
     p.add_argument("--out", default=None, help="output folder (default $ANATOMY_R1_OUTPUT_DIR/report)")

@@ -37,8 +37,9 @@ class SubmitError(RuntimeError):
 def resolve_address(address: str | None) -> str:
     address = address or os.environ.get("RAY_ADDRESS")
     if not address:
-        raise SubmitError("no cluster address: pass --address http://HEAD:8265 (the head's dashboard port) "
-                          "or set RAY_ADDRESS")
+        raise SubmitError(
+            "no cluster address: pass --address http://HEAD:8265 (the head's dashboard port) or set RAY_ADDRESS"
+        )
     if "://" not in address:
         address = f"http://{address}"
     return address
@@ -51,8 +52,10 @@ def client(address: str | None):
     try:
         return JobSubmissionClient(addr)
     except ConnectionError as e:
-        raise SubmitError(f"no Ray dashboard at {addr} ({e}); is the head running (`ray start --head "
-                          "--dashboard-host 0.0.0.0`) and its dashboard port reachable?") from e
+        raise SubmitError(
+            f"no Ray dashboard at {addr} ({e}); is the head running (`ray start --head "
+            "--dashboard-host 0.0.0.0`) and its dashboard port reachable?"
+        ) from e
 
 
 def job_env(environ: dict | None = None) -> dict[str, str]:
@@ -60,8 +63,10 @@ def job_env(environ: dict | None = None) -> dict[str, str]:
     environ = dict(os.environ if environ is None else environ)
     out_dir = environ.get("ANATOMY_R1_OUTPUT_DIR")
     if not out_dir:
-        raise SubmitError("set ANATOMY_R1_OUTPUT_DIR (or --output-dir) to a folder every node of the cluster "
-                          "sees (shared filesystem): runs, metrics and checkpoints are written there")
+        raise SubmitError(
+            "set ANATOMY_R1_OUTPUT_DIR (or --output-dir) to a folder every node of the cluster "
+            "sees (shared filesystem): runs, metrics and checkpoints are written there"
+        )
     from anatomy_r1_verl.commands.train import forwarded_env
 
     env = dict(OFFLINE_DEFAULTS)
@@ -74,8 +79,13 @@ def entrypoint(recipe_name: str, overrides: list[str]) -> str:
     return shlex.join(["anatomy-r1", "train", recipe_name, *overrides])
 
 
-def submit(recipe: str, overrides: list[str], address: str | None = None, job_id: str | None = None,
-           environ: dict | None = None) -> tuple[str, str]:
+def submit(
+    recipe: str,
+    overrides: list[str],
+    address: str | None = None,
+    job_id: str | None = None,
+    environ: dict | None = None,
+) -> tuple[str, str]:
     """Compose the recipe (fails fast), submit it, return ``(job_id, address)``."""
     from anatomy_r1_verl.commands.train import compose, resolve_recipe
 
@@ -95,9 +105,12 @@ def submit(recipe: str, overrides: list[str], address: str | None = None, job_id
     with tempfile.TemporaryDirectory(prefix="anatomy-r1-job-") as tmp:
         shutil.copy(path, Path(tmp) / path.name)  # the recipe travels as the job's working_dir
         runtime_env = {"working_dir": tmp, "env_vars": env}
-        job_id = jobs.submit_job(entrypoint=entrypoint(path.name, overrides), runtime_env=runtime_env,
-                                 submission_id=job_id,
-                                 metadata={"recipe": str(path), "experiment": str(cfg.trainer.experiment_name)})
+        job_id = jobs.submit_job(
+            entrypoint=entrypoint(path.name, overrides),
+            runtime_env=runtime_env,
+            submission_id=job_id,
+            metadata={"recipe": str(path), "experiment": str(cfg.trainer.experiment_name)},
+        )
     return job_id, resolve_address(address)
 
 
@@ -121,16 +134,19 @@ def follow(job_id: str, address: str | None, out=sys.stdout, poll_s: float = 1.0
 
 
 def how_to_follow(job_id: str, address: str) -> str:
-    return (f"  logs:   anatomy-r1 jobs logs {job_id} --follow --address {address}\n"
-            f"  status: anatomy-r1 jobs status {job_id} --address {address}\n"
-            f"  stop:   anatomy-r1 jobs stop {job_id} --address {address}")
+    return (
+        f"  logs:   anatomy-r1 jobs logs {job_id} --follow --address {address}\n"
+        f"  status: anatomy-r1 jobs status {job_id} --address {address}\n"
+        f"  stop:   anatomy-r1 jobs stop {job_id} --address {address}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     from anatomy_r1_verl.commands.train import RecipeError
 
-    ap = argparse.ArgumentParser(prog="anatomy-r1 submit", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="anatomy-r1 submit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("recipe", help="recipe YAML path or shipped recipe name (anatomy-r1 train --list)")
     ap.add_argument("--address", help="the head's dashboard, http://HEAD:8265 (default: $RAY_ADDRESS)")
     ap.add_argument("--no-wait", action="store_true", help="return once submitted (default: stream the log)")

@@ -52,8 +52,10 @@ def resolve_recipe(recipe: str) -> Path:
     for cand in (p, p.with_suffix(".yaml"), shipped / p.name, shipped / f"{p.name}.yaml"):
         if cand.is_file():
             return cand.resolve()
-    raise RecipeError(f"recipe {recipe!r} not found (looked in . and {shipped}); pass the path of a recipe YAML "
-                      "or one of `anatomy-r1 train --list`")
+    raise RecipeError(
+        f"recipe {recipe!r} not found (looked in . and {shipped}); pass the path of a recipe YAML "
+        "or one of `anatomy-r1 train --list`"
+    )
 
 
 def compose(recipe: str, overrides: list[str] | None = None) -> DictConfig:
@@ -70,8 +72,9 @@ def compose(recipe: str, overrides: list[str] | None = None) -> DictConfig:
             cfg = hydra_compose(config_name=path.stem, overrides=list(overrides or []))
     except HydraException as e:
         cause = f" ({e.__cause__})" if e.__cause__ else ""
-        raise RecipeError(f"{path}: {e}{cause}. A key that verl's config does not have needs a leading '+' "
-                          "(+section.key=value)") from e
+        raise RecipeError(
+            f"{path}: {e}{cause}. A key that verl's config does not have needs a leading '+' (+section.key=value)"
+        ) from e
     with open_dict(cfg):
         cfg.anatomy_r1.recipe = str(path)
         cfg.anatomy_r1.output_dir = os.path.abspath(os.path.expanduser(cfg.anatomy_r1.output_dir))
@@ -80,8 +83,10 @@ def compose(recipe: str, overrides: list[str] | None = None) -> DictConfig:
 
 def _check_reward(cfg: DictConfig) -> None:
     if OmegaConf.select(cfg, "custom_reward_function.path", default=None):
-        raise RecipeError("top-level `custom_reward_function.*` is silently ignored by verl 0.9.1: "
-                          "use `reward.custom_reward_function.{path,name,reward_kwargs}`")
+        raise RecipeError(
+            "top-level `custom_reward_function.*` is silently ignored by verl 0.9.1: "
+            "use `reward.custom_reward_function.{path,name,reward_kwargs}`"
+        )
     path = OmegaConf.select(cfg, "reward.custom_reward_function.path", default=None)
     if path and not str(path).startswith("pkg://") and not os.path.isfile(path):
         raise RecipeError(f"reward.custom_reward_function.path: no such file {path!r}")
@@ -91,8 +96,10 @@ def _check_reward(cfg: DictConfig) -> None:
 
         kwargs = "reward.custom_reward_function.reward_kwargs"
         try:
-            components(OmegaConf.select(cfg, f"{kwargs}.weights", default=None),
-                       OmegaConf.select(cfg, f"{kwargs}.components", default=None))
+            components(
+                OmegaConf.select(cfg, f"{kwargs}.weights", default=None),
+                OmegaConf.select(cfg, f"{kwargs}.components", default=None),
+            )
         except ValueError as e:
             raise RecipeError(str(e)) from e
 
@@ -101,8 +108,10 @@ def trainer_kind(cfg: DictConfig) -> str:
     """``ppo`` (verl's main_ppo: every RL recipe) or ``sft`` (verl's SFT trainer), from ``anatomy_r1.trainer``."""
     kind = OmegaConf.select(cfg, "anatomy_r1.trainer", default="ppo")
     if kind not in ("ppo", "sft"):
-        raise RecipeError(f"anatomy_r1.trainer: {kind!r} is not a trainer; use ppo (verl's main_ppo) or sft "
-                          "(verl.trainer.sft_trainer)")
+        raise RecipeError(
+            f"anatomy_r1.trainer: {kind!r} is not a trainer; use ppo (verl's main_ppo) or sft "
+            "(verl.trainer.sft_trainer)"
+        )
     return kind
 
 
@@ -116,27 +125,28 @@ def _check_files(cfg: DictConfig) -> None:
         files = [val] if isinstance(val, str) else list(val or [])
         for f in files:
             if "://" not in str(f) and not os.path.isfile(os.path.expanduser(str(f))):
-                raise RecipeError(f"{key}: no such file {f!r}; build it with `anatomy-r1 prepare ...` "
-                                  "or override the key")
+                raise RecipeError(
+                    f"{key}: no such file {f!r}; build it with `anatomy-r1 prepare ...` or override the key"
+                )
     key = model_key(cfg)
     model = OmegaConf.select(cfg, key)
     local = os.path.expanduser(str(model))
-    if os.path.isabs(local) or os.path.exists(local):
-        if not os.path.isfile(os.path.join(local, "config.json")):
-            raise RecipeError(f"{key}: no model at {model!r} (no config.json)")
+    if (os.path.isabs(local) or os.path.exists(local)) and not os.path.isfile(os.path.join(local, "config.json")):
+        raise RecipeError(f"{key}: no model at {model!r} (no config.json)")
 
 
 def check_processor(model_path: str) -> None:
     """A multimodal model must get a processor from verl, or training silently becomes text-only."""
     from transformers import AutoConfig
-
     from verl.utils import hf_processor
 
     if not hasattr(AutoConfig.from_pretrained(model_path), "vision_config"):
         return
     if hf_processor(model_path) is None:
-        raise RecipeError(f"verl's hf_processor({model_path!r}) returned None: images would be dropped and "
-                          "training would be text-only. Run `anatomy-r1 doctor` (torchvision?)")
+        raise RecipeError(
+            f"verl's hf_processor({model_path!r}) returned None: images would be dropped and "
+            "training would be text-only. Run `anatomy-r1 doctor` (torchvision?)"
+        )
 
 
 def _check_resume(cfg: DictConfig) -> None:
@@ -150,11 +160,19 @@ def _check_resume(cfg: DictConfig) -> None:
         return
     text = Path(tracker).read_text().strip()
     if not text.isdigit() or not os.path.isdir(os.path.join(ckpt_dir, f"global_step_{text}")):
-        done = sorted((int(d.name.split("_")[-1]) for d in Path(ckpt_dir).glob("global_step_*")
-                       if d.name.split("_")[-1].isdigit()), reverse=True)
-        raise RecipeError(f"{tracker} reads {text!r}, not a saved step (a kill while verl wrote it?). Write the "
-                          f"last complete step into it (saved folders: {done or 'none'}; a folder is complete "
-                          "when it has data.pt) or delete it to start from scratch")
+        done = sorted(
+            (
+                int(d.name.split("_")[-1])
+                for d in Path(ckpt_dir).glob("global_step_*")
+                if d.name.split("_")[-1].isdigit()
+            ),
+            reverse=True,
+        )
+        raise RecipeError(
+            f"{tracker} reads {text!r}, not a saved step (a kill while verl wrote it?). Write the "
+            f"last complete step into it (saved folders: {done or 'none'}; a folder is complete "
+            "when it has data.pt) or delete it to start from scratch"
+        )
 
 
 def preflight(cfg: DictConfig) -> None:
@@ -198,8 +216,14 @@ def run_env(cfg: DictConfig) -> dict:
 # variables of the launching shell that every Ray process of a run needs (on a cluster they do not inherit
 # the driver's environment: they get them through the runtime environment, see connect_cluster)
 FORWARD_PREFIXES = ("ANATOMY_R1_", "VERL_", "WANDB_")
-FORWARD_KEYS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "TOKENIZERS_PARALLELISM",
-                "OMP_NUM_THREADS", "TENSORBOARD_DIR")
+FORWARD_KEYS = (
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+    "TOKENIZERS_PARALLELISM",
+    "OMP_NUM_THREADS",
+    "TENSORBOARD_DIR",
+)
 
 
 def forwarded_env(environ=None) -> dict[str, str]:
@@ -223,7 +247,6 @@ def connect_cluster(cfg: DictConfig, address: str) -> None:
     worker on another node would otherwise not have. Inside a Ray job they merge with the job's runtime
     environment, these values winning on a conflict."""
     import ray
-
     from verl.trainer.constants_ppo import get_ppo_ray_runtime_env
 
     if ray.is_initialized():
@@ -240,8 +263,11 @@ def connect_cluster(cfg: DictConfig, address: str) -> None:
         runtime_env.pop("working_dir")
     os.environ["RAY_OVERRIDE_JOB_RUNTIME_ENV"] = "1"
     kwargs["address"] = address
-    print(f"[anatomy-r1] joining the Ray cluster at {address} (its own resources count; ignoring "
-          f"ray_kwargs.ray_init {sorted(dropped)})", flush=True)
+    print(
+        f"[anatomy-r1] joining the Ray cluster at {address} (its own resources count; ignoring "
+        f"ray_kwargs.ray_init {sorted(dropped)})",
+        flush=True,
+    )
     ray.init(runtime_env=runtime_env, **kwargs)
 
 
@@ -277,13 +303,24 @@ def train(cfg: DictConfig) -> Path:
 def sft_command(cfg: DictConfig, run_dir: Path) -> list[str]:
     """torchrun running verl's SFT trainer on the composed config saved as ``run_dir/config.yaml``."""
     if int(cfg.trainer.nnodes) > 1:
-        raise RecipeError(f"trainer.nnodes={cfg.trainer.nnodes}: a multi-node SFT run needs torchrun on every node; "
-                          f"run `torchrun --nnodes N --node_rank R --rdzv_endpoint HOST:PORT --nproc_per_node "
-                          f"{cfg.trainer.n_gpus_per_node} -m verl.trainer.sft_trainer --config-path {run_dir} "
-                          "--config-name config` there")
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
-            f"--nproc_per_node={int(cfg.trainer.n_gpus_per_node)}", "-m", "verl.trainer.sft_trainer",
-            f"--config-path={run_dir}", "--config-name=config"]
+        raise RecipeError(
+            f"trainer.nnodes={cfg.trainer.nnodes}: a multi-node SFT run needs torchrun on every node; "
+            f"run `torchrun --nnodes N --node_rank R --rdzv_endpoint HOST:PORT --nproc_per_node "
+            f"{cfg.trainer.n_gpus_per_node} -m verl.trainer.sft_trainer --config-path {run_dir} "
+            "--config-name config` there"
+        )
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nnodes=1",
+        f"--nproc_per_node={int(cfg.trainer.n_gpus_per_node)}",
+        "-m",
+        "verl.trainer.sft_trainer",
+        f"--config-path={run_dir}",
+        "--config-name=config",
+    ]
 
 
 def train_sft(cfg: DictConfig, run_dir: Path) -> Path:
@@ -294,7 +331,9 @@ def train_sft(cfg: DictConfig, run_dir: Path) -> Path:
     print("[anatomy-r1] " + " ".join(cmd), flush=True)
     rc = subprocess.call(cmd, env=dict(os.environ))
     if rc != 0:
-        raise RecipeError(f"verl's SFT trainer exited with {rc} (its log is above; the config is {run_dir}/config.yaml)")
+        raise RecipeError(
+            f"verl's SFT trainer exited with {rc} (its log is above; the config is {run_dir}/config.yaml)"
+        )
     return run_dir
 
 
@@ -308,7 +347,7 @@ def read_metrics(run_dir: Path | str) -> list[dict]:
 def final_validation(records: list[dict], first: bool = False) -> dict:
     """The last (``first``: the first) logged validation metrics ``val-core/*`` (accuracy per data source) and
     their step."""
-    for rec in (records if first else reversed(records)):
+    for rec in records if first else reversed(records):
         data = rec.get("data", rec)
         val = {k: v for k, v in data.items() if k.startswith("val-core/")}
         if val:
@@ -325,8 +364,10 @@ def val_questions(run_dir: Path) -> int | None:
         from anatomy_r1_verl.trainer.kept_rows import expected_rows, file_list
 
         cfg = OmegaConf.load(cfg_path)
-        return expected_rows(file_list(OmegaConf.select(cfg, "data.val_files")),
-                             OmegaConf.select(cfg, "data.val_max_samples", default=-1))[1]
+        return expected_rows(
+            file_list(OmegaConf.select(cfg, "data.val_files")),
+            OmegaConf.select(cfg, "data.val_max_samples", default=-1),
+        )[1]
     except Exception:  # a moved or unreadable file: the line goes without its standard error
         return None
 
@@ -347,8 +388,10 @@ def gain_line(before: float, after: float, n: int | None) -> str:
 def main_train(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
-        print("usage: anatomy-r1 train RECIPE [key=value ...]   (--cfg: print the composed config and exit)\n"
-              "       anatomy-r1 train --list                    (the shipped recipes)")
+        print(
+            "usage: anatomy-r1 train RECIPE [key=value ...]   (--cfg: print the composed config and exit)\n"
+            "       anatomy-r1 train --list                    (the shipped recipes)"
+        )
         return 0 if argv else 2
     if argv[0] == "--list":
         rows = list_recipes()
@@ -388,18 +431,22 @@ def report_final(run_dir: Path) -> dict:
     losses = {k: v for rec in records for k, v in rec.get("data", rec).items() if k in ("train/loss", "val/loss")}
     if not final and losses:  # the SFT trainer logs losses, not validation accuracy
         pretty = ", ".join(f"{k} = {v:.4f}" for k, v in sorted(losses.items()))
-        print(f"[anatomy-r1] final losses (step {records[-1].get('step')}): {pretty}; accuracy: `anatomy-r1 eval "
-              f"{run_dir}/checkpoints/global_step_N TEST.parquet`", flush=True)
+        print(
+            f"[anatomy-r1] final losses (step {records[-1].get('step')}): {pretty}; accuracy: `anatomy-r1 eval "
+            f"{run_dir}/checkpoints/global_step_N TEST.parquet`",
+            flush=True,
+        )
         return losses
     if final:
         accs = {k: v for k, v in final.items() if "/acc/" in k}
         pretty = ", ".join(f"{k} = {v:.3f}" for k, v in sorted(accs.items()))
         first = final_validation(records, first=True)
         if first["step"] != final["step"] and len(accs) == 1:  # validated before training too: the gain
-            (key, after), = accs.items()
+            ((key, after),) = accs.items()
             if key in first:
                 pretty += f"; from {first[key]:.3f} at step {first['step']}: " + gain_line(
-                    first[key], after, val_questions(run_dir))
+                    first[key], after, val_questions(run_dir)
+                )
         print(f"[anatomy-r1] final validation accuracy (step {final['step']}): {pretty}", flush=True)
     else:
         print(f"[anatomy-r1] no validation metrics in {run_dir}/metrics.jsonl", flush=True)

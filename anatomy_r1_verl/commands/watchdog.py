@@ -20,7 +20,6 @@ import logging
 import os
 import sys
 import threading
-import time
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +58,10 @@ def failure(actor) -> str | None:
 
 def describe(actor, why: str) -> str:
     name = f" {actor.name!r}" if actor.name else ""
-    return (f"actor {actor.class_name}{name} (pid {actor.pid}, node {actor.node_id[:12] if actor.node_id else '?'}) "
-            f"died: {why}")
+    return (
+        f"actor {actor.class_name}{name} (pid {actor.pid}, node {actor.node_id[:12] if actor.node_id else '?'}) "
+        f"died: {why}"
+    )
 
 
 class ActorWatchdog(threading.Thread):
@@ -75,8 +76,12 @@ class ActorWatchdog(threading.Thread):
     def dead_actors(self) -> list:
         from ray.util.state import list_actors
 
-        return list_actors(filters=[("job_id", "=", self.job_id), ("state", "=", "DEAD")], detail=True,
-                           limit=10000, raise_on_missing_output=False)
+        return list_actors(
+            filters=[("job_id", "=", self.job_id), ("state", "=", "DEAD")],
+            detail=True,
+            limit=10000,
+            raise_on_missing_output=False,
+        )
 
     def check(self) -> str | None:
         """The message for the first failed actor, or None."""
@@ -103,9 +108,12 @@ class ActorWatchdog(threading.Thread):
 
 
 def fail_driver(message: str) -> None:
-    print(f"[anatomy-r1] a worker of this run died, failing the job: {message}\n"
-          "[anatomy-r1] resume from the last complete checkpoint: the same command with trainer.resume_mode=auto",
-          file=sys.stderr, flush=True)
+    print(
+        f"[anatomy-r1] a worker of this run died, failing the job: {message}\n"
+        "[anatomy-r1] resume from the last complete checkpoint: the same command with trainer.resume_mode=auto",
+        file=sys.stderr,
+        flush=True,
+    )
     sys.stdout.flush()
     os._exit(EXIT_CODE)
 
@@ -118,6 +126,5 @@ def start(interval_s: float = 2.0) -> ActorWatchdog | None:
         return None
     dog = ActorWatchdog(ray.get_runtime_context().get_job_id(), interval_s)
     dog.start()
-    print(f"[anatomy-r1] watching the job's actors every {interval_s:g} s (anatomy_r1.watchdog.interval_s)",
-          flush=True)
+    print(f"[anatomy-r1] watching the job's actors every {interval_s:g} s (anatomy_r1.watchdog.interval_s)", flush=True)
     return dog

@@ -13,9 +13,11 @@ def register() -> list[str]:
     decorators; a module may be mid-import here when user code imported it before verl)."""
     from anatomy_r1_verl.cpu import platform, rollout  # noqa: F401
 
-    return [f"PlatformRegistry[{PLATFORM_NAME!r}] = anatomy_r1_verl.cpu.platform.PlatformCPU (register)",
-            f"EngineRegistry[language_model, value_model][fsdp, fsdp2][{PLATFORM_NAME!r}] = verl's FSDP engines, "
-            f"setting their process's torch threads from {ENGINE_THREADS_ENV} (register)",
-            f"RolloutReplicaRegistry[{ROLLOUT_NAME!r}] = anatomy_r1_verl.cpu.rollout.HFRolloutReplica (register)",
-            f"rollout.base._ROLLOUT_REGISTRY[({ROLLOUT_NAME!r}, 'async')] = anatomy_r1_verl.cpu.rollout.HFServerAdapter "
-            "(verl 0.9.1 has no public function for it)"]
+    return [
+        f"PlatformRegistry[{PLATFORM_NAME!r}] = anatomy_r1_verl.cpu.platform.PlatformCPU (register)",
+        f"EngineRegistry[language_model, value_model][fsdp, fsdp2][{PLATFORM_NAME!r}] = verl's FSDP engines, "
+        f"setting their process's torch threads from {ENGINE_THREADS_ENV} (register)",
+        f"RolloutReplicaRegistry[{ROLLOUT_NAME!r}] = anatomy_r1_verl.cpu.rollout.HFRolloutReplica (register)",
+        f"rollout.base._ROLLOUT_REGISTRY[({ROLLOUT_NAME!r}, 'async')] = anatomy_r1_verl.cpu.rollout.HFServerAdapter "
+        "(verl 0.9.1 has no public function for it)",
+    ]

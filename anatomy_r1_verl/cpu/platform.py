@@ -55,7 +55,8 @@ class _CpuDeviceModule(types.ModuleType):
         raise UnsupportedDeviceCall(
             f"cpu platform: verl called torch.<device>.{name}, which has no CPU meaning known to anatomy-r1 "
             f"(anatomy_r1_verl/cpu/platform.py, _CpuDeviceModule). Add it there as a no-op or a stand-in, "
-            f"after checking what verl expects from it")
+            f"after checking what verl expects from it"
+        )
 
 
 _DEVICE_MODULE = _CpuDeviceModule("anatomy_r1_verl_cpu_device")
@@ -145,8 +146,11 @@ def _engine_threads() -> None:
     threads = os.environ.get(ENGINE_THREADS_ENV)
     if threads:
         torch.set_num_threads(max(1, int(threads)))
-        print(f"[anatomy-r1] FSDP engine process {os.getpid()}: {torch.get_num_threads()} torch threads "
-              f"({ENGINE_THREADS_ENV})", flush=True)
+        print(
+            f"[anatomy-r1] FSDP engine process {os.getpid()}: {torch.get_num_threads()} torch threads "
+            f"({ENGINE_THREADS_ENV})",
+            flush=True,
+        )
 
 
 def _register_engines() -> None:
@@ -168,6 +172,7 @@ def _threaded_init(base):
     def __init__(self, *args, **kwargs):
         _engine_threads()
         base.__init__(self, *args, **kwargs)
+
     return __init__
 
 

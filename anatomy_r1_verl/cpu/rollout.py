@@ -21,10 +21,9 @@ import logging
 import torch
 
 from anatomy_r1_verl import trace
+from anatomy_r1_verl.cpu import ROLLOUT_NAME
 
 log = logging.getLogger(__name__)
-
-from anatomy_r1_verl.cpu import ROLLOUT_NAME
 
 
 def server_actor_name(replica_rank: int) -> str:
@@ -39,10 +38,17 @@ class HFGenerateServer:
     token.
     """
 
-    def __init__(self, model_path: str, response_length: int, threads: int = 1, max_batch: int = 256,
-                 batch_wait_s: float = 0.05, max_wait_s: float = 1.0, seed: int = 0):
+    def __init__(
+        self,
+        model_path: str,
+        response_length: int,
+        threads: int = 1,
+        max_batch: int = 256,
+        batch_wait_s: float = 0.05,
+        max_wait_s: float = 1.0,
+        seed: int = 0,
+    ):
         from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
-
         from verl.utils import hf_processor
 
         from anatomy_r1_verl.cpu.sampling import DrawCounter
@@ -55,8 +61,10 @@ class HFGenerateServer:
         self.model = cls.from_pretrained(model_path, dtype=torch.float32).eval()
         self.processor = hf_processor(model_path) if self.is_multimodal else None
         if self.is_multimodal and self.processor is None:
-            raise RuntimeError(f"hfcpu: {model_path} is multimodal but verl's hf_processor() returned None "
-                               "(torchvision broken?); run `anatomy-r1 doctor`")
+            raise RuntimeError(
+                f"hfcpu: {model_path} is multimodal but verl's hf_processor() returned None "
+                "(torchvision broken?); run `anatomy-r1 doctor`"
+            )
         self.response_length = int(response_length)
         gen_cfg = self.model.generation_config
         self.eos = gen_cfg.eos_token_id
@@ -69,22 +77,45 @@ class HFGenerateServer:
         # A response must never contain vision special tokens: verl's rope-index code would count them as
         # image slots. A barely trained model samples them, so they are suppressed.
         c = self.model.config
-        self.suppress = sorted({t for t in (getattr(c, "image_token_id", None), getattr(c, "video_token_id", None),
-                                            getattr(c, "vision_start_token_id", None),
-                                            getattr(c, "vision_end_token_id", None)) if t is not None})
+        self.suppress = sorted(
+            {
+                t
+                for t in (
+                    getattr(c, "image_token_id", None),
+                    getattr(c, "video_token_id", None),
+                    getattr(c, "vision_start_token_id", None),
+                    getattr(c, "vision_end_token_id", None),
+                )
+                if t is not None
+            }
+        )
         self._own = self.model.state_dict()
         self._names: dict[str, str] = {}  # incoming weight name -> own name (resolved once, then reused)
-        trace.emit("rollout_server_started", model_path=model_path, multimodal=self.is_multimodal,
-                   checksum=trace.checksum(self.model.named_parameters()))
+        trace.emit(
+            "rollout_server_started",
+            model_path=model_path,
+            multimodal=self.is_multimodal,
+            checksum=trace.checksum(self.model.named_parameters()),
+        )
 
-    async def generate(self, prompt_ids, sampling_params, request_id=None, image_data=None, video_data=None,
-                       audio_data=None, mm_processor_kwargs=None, **kwargs):
+    async def generate(
+        self,
+        prompt_ids,
+        sampling_params,
+        request_id=None,
+        image_data=None,
+        video_data=None,
+        audio_data=None,
+        mm_processor_kwargs=None,
+        **kwargs,
+    ):
         """Queue one request; concurrent requests are generated together as one left-padded batch."""
         if video_data:
             raise NotImplementedError("hfcpu rollout: video inputs are not supported")
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((list(prompt_ids), dict(sampling_params or {}), list(image_data or []),
-                              mm_processor_kwargs, future))
+        self._pending.append(
+            (list(prompt_ids), dict(sampling_params or {}), list(image_data or []), mm_processor_kwargs, future)
+        )
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.ensure_future(self._drain())
         return await future
@@ -103,7 +134,7 @@ class HFGenerateServer:
     async def _drain(self):
         while self._pending:
             await self._gather()
-            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             groups: dict = {}
             for req in batch:  # one generate() call per distinct sampling setting
                 groups.setdefault(self._sampling_key(req[1]), []).append(req)
@@ -134,12 +165,22 @@ class HFGenerateServer:
         types = self._mm_token_types(x, mask)
         n_pads = int(types.sum())
         if n_features != n_pads:
-            raise ValueError(f"hfcpu rollout: prompts have {n_pads} image-pad tokens but the images give "
-                             f"{n_features} features; the processor config differs from verl's")
-        trace.emit("rollout_images", n_images=len(images), pixel_values=list(out["pixel_values"].shape),
-                   image_pad_tokens=n_pads, batch=int(x.shape[0]))
-        return {"pixel_values": out["pixel_values"], "image_grid_thw": out["image_grid_thw"],
-                "mm_token_type_ids": types}
+            raise ValueError(
+                f"hfcpu rollout: prompts have {n_pads} image-pad tokens but the images give "
+                f"{n_features} features; the processor config differs from verl's"
+            )
+        trace.emit(
+            "rollout_images",
+            n_images=len(images),
+            pixel_values=list(out["pixel_values"].shape),
+            image_pad_tokens=n_pads,
+            batch=int(x.shape[0]),
+        )
+        return {
+            "pixel_values": out["pixel_values"],
+            "image_grid_thw": out["image_grid_thw"],
+            "mm_token_type_ids": types,
+        }
 
     def _mm_token_types(self, x, mask) -> torch.Tensor:
         """Modality of each prompt token of a padded batch: 1 for image pads, 0 otherwise (padding too).
@@ -156,14 +197,13 @@ class HFGenerateServer:
         x = torch.full((len(prompts), width), self.pad, dtype=torch.long)
         mask = torch.zeros_like(x)
         for i, p in enumerate(prompts):
-            x[i, width - len(p):] = torch.tensor(p)
-            mask[i, width - len(p):] = 1
+            x[i, width - len(p) :] = torch.tensor(p)
+            mask[i, width - len(p) :] = 1
         return x, mask
 
     @torch.no_grad()
     def _generate_batch(self, reqs) -> list:
         from transformers import LogitsProcessorList
-
         from verl.workers.rollout.replica import TokenOutput
 
         from anatomy_r1_verl.cpu.sampling import SeededSampler, prompt_key
@@ -173,8 +213,13 @@ class HFGenerateServer:
         x, mask = self._left_pad(prompts)
         width = x.shape[1]
         max_new = int(sp.get("max_tokens") or sp.get("max_new_tokens") or self.response_length)
-        kw = dict(max_new_tokens=max_new, eos_token_id=self.eos, pad_token_id=self.pad, attention_mask=mask,
-                  return_dict_in_generate=True)
+        kw = dict(
+            max_new_tokens=max_new,
+            eos_token_id=self.eos,
+            pad_token_id=self.pad,
+            attention_mask=mask,
+            return_dict_in_generate=True,
+        )
         if self.suppress:
             kw["suppress_tokens"] = self.suppress
         if sp.get("ignore_eos"):
@@ -186,8 +231,12 @@ class HFGenerateServer:
         if temperature > 0:  # sampling, reproducible whatever the batch (see sampling.py)
             top_k = sp.get("top_k", -1)
             seeds = self.draws.seeds(self.version, [prompt_key(r[0], r[2]) for r in reqs])
-            sampler = SeededSampler(seeds, temperature=temperature, top_p=float(sp.get("top_p", 1.0)),
-                                    top_k=0 if top_k in (None, -1) else int(top_k))
+            sampler = SeededSampler(
+                seeds,
+                temperature=temperature,
+                top_p=float(sp.get("top_p", 1.0)),
+                top_k=0 if top_k in (None, -1) else int(top_k),
+            )
             kw["logits_processor"] = LogitsProcessorList([sampler])  # keeps the noise-free scores itself
         else:
             kw["output_scores"] = True
@@ -203,8 +252,11 @@ class HFGenerateServer:
             if self.eos in ids:
                 ids = ids[: ids.index(self.eos) + 1]
             lps = [logp[i, t, tok].item() for t, tok in enumerate(ids)] if logp is not None else None
-            results.append(TokenOutput(token_ids=ids, log_probs=lps, stop_reason="completed",
-                                       extra_fields={"global_steps": self.version}))
+            results.append(
+                TokenOutput(
+                    token_ids=ids, log_probs=lps, stop_reason="completed", extra_fields={"global_steps": self.version}
+                )
+            )
         return results
 
     def _resolve(self, name: str) -> str:
@@ -227,14 +279,15 @@ class HFGenerateServer:
         remapped = {self._resolve(k): v for k, v in state_dict.items()}
         missing, unexpected = self.model.load_state_dict(remapped, strict=False)
         if getattr(self.model.config, "tie_word_embeddings", False) or getattr(
-                self.model.config.get_text_config(), "tie_word_embeddings", False):
+            self.model.config.get_text_config(), "tie_word_embeddings", False
+        ):
             missing = [m for m in missing if m != "lm_head.weight"]
         if missing or unexpected:
-            raise RuntimeError(f"hfcpu rollout: weight update incomplete: missing {missing[:5]}, "
-                               f"unexpected {list(unexpected)[:5]}")
+            raise RuntimeError(
+                f"hfcpu rollout: weight update incomplete: missing {missing[:5]}, unexpected {list(unexpected)[:5]}"
+            )
         self.version = global_steps
-        info = {"version": global_steps, "n_tensors": len(state_dict),
-                "checksum": trace.checksum(state_dict.items())}
+        info = {"version": global_steps, "n_tensors": len(state_dict), "checksum": trace.checksum(state_dict.items())}
         trace.emit("rollout_weights_loaded", **info)
         return info
 
@@ -279,14 +332,15 @@ def server_kwargs(rollout_config) -> dict:
     raw = dict(engine.get(ROLLOUT_NAME, None) or {})
     unknown = sorted(set(raw) - set(SERVER_KWARGS))
     if unknown:
-        raise ValueError(f"actor_rollout_ref.rollout.engine_kwargs.{ROLLOUT_NAME}: unknown keys {unknown}; "
-                         f"known: {list(SERVER_KWARGS)}")
+        raise ValueError(
+            f"actor_rollout_ref.rollout.engine_kwargs.{ROLLOUT_NAME}: unknown keys {unknown}; "
+            f"known: {list(SERVER_KWARGS)}"
+        )
     return raw
 
 
 def _replica_class():
     import ray
-
     from verl.workers.rollout.replica import RolloutReplica
 
     class HFRolloutReplica(RolloutReplica):
@@ -296,11 +350,21 @@ def _replica_class():
         async def launch_servers(self):
             mc = self.model_config
             path = getattr(mc, "local_path", None) or mc.get("path")
-            server = ray.remote(HFGenerateServer).options(
-                name=server_actor_name(self.replica_rank), num_cpus=0, max_concurrency=self.max_concurrency,
-                get_if_exists=True,
-            ).remote(path, self.config.response_length, seed=int(getattr(self.config, "seed", 0) or 0),
-                     **server_kwargs(self.config))
+            server = (
+                ray.remote(HFGenerateServer)
+                .options(
+                    name=server_actor_name(self.replica_rank),
+                    num_cpus=0,
+                    max_concurrency=self.max_concurrency,
+                    get_if_exists=True,
+                )
+                .remote(
+                    path,
+                    self.config.response_length,
+                    seed=int(getattr(self.config, "seed", 0) or 0),
+                    **server_kwargs(self.config),
+                )
+            )
             self.servers = [server]
             self._server_handle = server
             self._server_address = f"{ROLLOUT_NAME}://{self.replica_rank}"
@@ -358,8 +422,10 @@ def register() -> None:
 
     registry = getattr(rollout_base, "_ROLLOUT_REGISTRY", None)
     if not isinstance(registry, dict):
-        raise RuntimeError("verl.workers.rollout.base._ROLLOUT_REGISTRY is gone (verl is not 0.9.1?): the hfcpu "
-                           "rollout cannot be registered; install the pinned verl or update cpu/rollout.py")
+        raise RuntimeError(
+            "verl.workers.rollout.base._ROLLOUT_REGISTRY is gone (verl is not 0.9.1?): the hfcpu "
+            "rollout cannot be registered; install the pinned verl or update cpu/rollout.py"
+        )
     registry[(ROLLOUT_NAME, "async")] = f"{__name__}.HFServerAdapter"
     RolloutReplicaRegistry.register(ROLLOUT_NAME, _replica_class)
 

@@ -19,15 +19,27 @@ from anatomy_r1_verl.evaluation.prompts import load_rows
 from anatomy_r1_verl.evaluation.scoring import DEFAULT_REWARD_KWARGS, row_fields, score
 
 
-def response_records(model, processor, dataset, cfg: GenerationConfig, *, benchmark: str | dict = "",
-                     file: str = "", reward_kwargs: dict | None = None, progress: bool = True) -> list[dict]:
+def response_records(
+    model,
+    processor,
+    dataset,
+    cfg: GenerationConfig,
+    *,
+    benchmark: str | dict = "",
+    file: str = "",
+    reward_kwargs: dict | None = None,
+    progress: bool = True,
+) -> list[dict]:
     """Generate and score: one record per response (see :mod:`.results`). ``benchmark`` is a name, or a map
     data_source -> name."""
     records = []
     for i, row, texts in generate(model, processor, dataset, cfg, progress=progress, desc=Path(file).name or "eval"):
         fields = row_fields(row)
-        bench = benchmark.get(fields["data_source"], fields["data_source"]) if isinstance(benchmark, dict) \
+        bench = (
+            benchmark.get(fields["data_source"], fields["data_source"])
+            if isinstance(benchmark, dict)
             else (benchmark or fields["data_source"])
+        )
         for k, text in enumerate(texts):
             rec = {"benchmark": bench, "file": file, "row": i, **fields, "sample": k, "response": text}
             rec.update(score(rec, reward_kwargs))
@@ -35,8 +47,7 @@ def response_records(model, processor, dataset, cfg: GenerationConfig, *, benchm
     return records
 
 
-def evaluate(model, processor, dataset, batch_size: int = 32, max_new_tokens: int = 64,
-             progress: bool = True) -> dict:
+def evaluate(model, processor, dataset, batch_size: int = 32, max_new_tokens: int = 64, progress: bool = True) -> dict:
     """Greedy accuracy and format rate over a dataset, overall and per question type (the warm start's check)."""
     cfg = GenerationConfig(batch_size=batch_size, max_new_tokens=max_new_tokens)
     recs = response_records(model, processor, dataset, cfg, benchmark="all", progress=progress)
@@ -44,9 +55,13 @@ def evaluate(model, processor, dataset, batch_size: int = 32, max_new_tokens: in
     by_type = defaultdict(list)
     for r in recs:
         by_type[r["question_type"] or "all"].append(r["acc"])
-    return {"n": n, "acc": sum(r["acc"] for r in recs) / max(n, 1), "format": sum(r["format"] for r in recs) / max(n, 1),
-            "acc_by_type": {k: sum(v) / len(v) for k, v in sorted(by_type.items())},
-            "samples": [r["response"] for r in recs[:3]]}
+    return {
+        "n": n,
+        "acc": sum(r["acc"] for r in recs) / max(n, 1),
+        "format": sum(r["format"] for r in recs) / max(n, 1),
+        "acc_by_type": {k: sum(v) / len(v) for k, v in sorted(by_type.items())},
+        "samples": [r["response"] for r in recs[:3]],
+    }
 
 
 def load_model(model_dir: str | Path, device: str = "cpu"):
@@ -90,9 +105,20 @@ def run_provenance(model_src: str) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def run_eval(model_src: str, parquets: list[str], out_dir: str | None = None, *, cfg: GenerationConfig,
-             method: str | None = None, seed: int | None = None, limit: int | None = None, device: str = "cpu",
-             merged_dir: str | None = None, reward_kwargs: dict | None = None, progress: bool = True) -> tuple[Path, dict]:
+def run_eval(
+    model_src: str,
+    parquets: list[str],
+    out_dir: str | None = None,
+    *,
+    cfg: GenerationConfig,
+    method: str | None = None,
+    seed: int | None = None,
+    limit: int | None = None,
+    device: str = "cpu",
+    merged_dir: str | None = None,
+    reward_kwargs: dict | None = None,
+    progress: bool = True,
+) -> tuple[Path, dict]:
     """``anatomy-r1 eval``: check the inputs, merge a checkpoint if needed, generate, score, write the folder."""
     cfg.validate()
     for p in parquets:
@@ -115,13 +141,33 @@ def run_eval(model_src: str, parquets: list[str], out_dir: str | None = None, *,
     t0 = time.time()
     for p in parquets:
         dataset, processor = load_rows(p, str(model_dir), limit)
-        records += response_records(model, processor, dataset, cfg, benchmark=names[p], file=os.path.abspath(p),
-                                    reward_kwargs=reward_kwargs, progress=progress)
+        records += response_records(
+            model,
+            processor,
+            dataset,
+            cfg,
+            benchmark=names[p],
+            file=os.path.abspath(p),
+            reward_kwargs=reward_kwargs,
+            progress=progress,
+        )
     results.write_responses(out, records)
-    settings = {"model": str(model_src), "model_dir": str(model_dir), "method": method, "seed": seed,
-                **{k: v for k, v in prov.items() if k in ("step", "recipe")},
-                "files": [os.path.abspath(p) for p in parquets], "limit": limit, "device": device,
-                "backend": "hf-generate", "samples": cfg.samples, "temperature": cfg.temperature, "top_p": cfg.top_p,
-                "max_new_tokens": cfg.max_new_tokens, "sampling_seed": cfg.seed, "reward_kwargs": reward_kwargs,
-                "generation_s": round(time.time() - t0, 1)}
+    settings = {
+        "model": str(model_src),
+        "model_dir": str(model_dir),
+        "method": method,
+        "seed": seed,
+        **{k: v for k, v in prov.items() if k in ("step", "recipe")},
+        "files": [os.path.abspath(p) for p in parquets],
+        "limit": limit,
+        "device": device,
+        "backend": "hf-generate",
+        "samples": cfg.samples,
+        "temperature": cfg.temperature,
+        "top_p": cfg.top_p,
+        "max_new_tokens": cfg.max_new_tokens,
+        "sampling_seed": cfg.seed,
+        "reward_kwargs": reward_kwargs,
+        "generation_s": round(time.time() - t0, 1),
+    }
     return out, results.write_metrics(out, records, settings)

@@ -16,12 +16,12 @@ from anatomy_r1_verl.evaluation.prompts import encode_prompts
 
 @dataclass
 class GenerationConfig:
-    samples: int = 1            # K responses per question
-    temperature: float = 0.0    # 0: greedy (needs samples == 1)
+    samples: int = 1  # K responses per question
+    temperature: float = 0.0  # 0: greedy (needs samples == 1)
     top_p: float = 1.0
     max_new_tokens: int = 64
-    batch_size: int = 32        # questions per generate call
-    seed: int = 0               # sampling seed; batch b draws from seed + b
+    batch_size: int = 32  # questions per generate call
+    seed: int = 0  # sampling seed; batch b draws from seed + b
 
     def validate(self) -> None:
         if self.samples < 1:
@@ -47,8 +47,9 @@ def generate(model, processor, dataset, cfg: GenerationConfig, progress: bool = 
     if greedy:
         kwargs.update(do_sample=False)
     else:
-        kwargs.update(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, top_k=0,
-                      num_return_sequences=cfg.samples)
+        kwargs.update(
+            do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, top_k=0, num_return_sequences=cfg.samples
+        )
     n = len(dataset)
     with tqdm(total=n, desc=desc, unit="q", disable=not progress) as bar:
         for b, start in enumerate(range(0, n, cfg.batch_size)):
@@ -58,8 +59,8 @@ def generate(model, processor, dataset, cfg: GenerationConfig, progress: bool = 
             if not greedy:
                 torch.manual_seed(cfg.seed + b)
             out = model.generate(**enc, **kwargs)
-            texts = tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            texts = tok.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
             k = 1 if greedy else cfg.samples
             for j, (i, row) in enumerate(zip(idx, rows)):
-                yield i, row, texts[j * k:(j + 1) * k]
+                yield i, row, texts[j * k : (j + 1) * k]
             bar.update(len(idx))

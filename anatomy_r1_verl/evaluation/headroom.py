@@ -18,7 +18,7 @@ works on records of :mod:`anatomy_r1_verl.evaluation.evaluate` (``benchmarks/ben
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 from anatomy_r1_verl.evaluation.intervals import standard_error
 
@@ -46,8 +46,11 @@ def _stats(pairs: list[tuple[float, list[float]]], k: int) -> dict:
     for pi in p:
         hist[round(pi * k)] += 1
     return {
-        "n": n, "greedy": g_mean, "greedy_se": standard_error(g_mean, n),
-        f"mean@{k}": sum(p) / n, f"pass@{k}": sum(pi > 0 for pi in p) / n,
+        "n": n,
+        "greedy": g_mean,
+        "greedy_se": standard_error(g_mean, n),
+        f"mean@{k}": sum(p) / n,
+        f"pass@{k}": sum(pi > 0 for pi in p) / n,
         "p_right_if_greedy_wrong": sum(wrong) / len(wrong) if wrong else float("nan"),
         "p_right_if_greedy_right": sum(right) / len(right) if right else float("nan"),
         "sharpenable": sum(pi >= 0.5 for pi in wrong) / n,
@@ -72,31 +75,66 @@ def summarize(greedy_records: Iterable[dict], sampled_records: Iterable[dict]) -
     for q, pair in pairs.items():
         for b in BREAKDOWNS:
             by[b][greedy[q][0].get(b) or "-"].append(pair)
-    return {"samples": k, "overall": _stats(list(pairs.values()), k),
-            "by": {b: {g: _stats(v, k) for g, v in sorted(groups.items())} for b, groups in by.items()}}
+    return {
+        "samples": k,
+        "overall": _stats(list(pairs.values()), k),
+        "by": {b: {g: _stats(v, k) for g, v in sorted(groups.items())} for b, groups in by.items()},
+    }
 
 
-def measure(model, processor, dataset, samples: int = 16, temperature: float = 1.0, batch_size: int = 32,
-            seed: int = 0, progress: bool = True, max_new_tokens: int = 64) -> tuple[dict, list[dict], list[dict]]:
+def measure(
+    model,
+    processor,
+    dataset,
+    samples: int = 16,
+    temperature: float = 1.0,
+    batch_size: int = 32,
+    seed: int = 0,
+    progress: bool = True,
+    max_new_tokens: int = 64,
+) -> tuple[dict, list[dict], list[dict]]:
     """Greedy and ``samples`` sampled responses per row of a verl dataset: (summary, greedy, sampled records).
     ``max_new_tokens`` must cover the model's longest response (a truncated one scores as unformatted)."""
     from anatomy_r1_verl.evaluation.evaluate import response_records
     from anatomy_r1_verl.evaluation.generate import GenerationConfig
 
-    greedy = response_records(model, processor, dataset,
-                              GenerationConfig(batch_size=batch_size, max_new_tokens=max_new_tokens),
-                              benchmark="headroom", progress=progress)
-    sampled = response_records(model, processor, dataset,
-                               GenerationConfig(samples=samples, temperature=temperature, seed=seed,
-                                                batch_size=max(1, batch_size // 4), max_new_tokens=max_new_tokens),
-                               benchmark="headroom", progress=progress)
+    greedy = response_records(
+        model,
+        processor,
+        dataset,
+        GenerationConfig(batch_size=batch_size, max_new_tokens=max_new_tokens),
+        benchmark="headroom",
+        progress=progress,
+    )
+    sampled = response_records(
+        model,
+        processor,
+        dataset,
+        GenerationConfig(
+            samples=samples,
+            temperature=temperature,
+            seed=seed,
+            batch_size=max(1, batch_size // 4),
+            max_new_tokens=max_new_tokens,
+        ),
+        benchmark="headroom",
+        progress=progress,
+    )
     return summarize(greedy, sampled), greedy, sampled
 
 
 def format_table(summary: dict) -> str:
     k = summary["samples"]
-    cols = ("n", "greedy", f"mean@{k}", f"pass@{k}", "p_right_if_greedy_wrong", "p_right_if_greedy_right",
-            "sharpenable", "reachable")
+    cols = (
+        "n",
+        "greedy",
+        f"mean@{k}",
+        f"pass@{k}",
+        "p_right_if_greedy_wrong",
+        "p_right_if_greedy_right",
+        "sharpenable",
+        "reachable",
+    )
     head = f"{'group':<28}" + "".join(f"{c.replace('p_right_if_greedy_', 'p|g.'):>12}" for c in cols)
     lines = [head]
 
@@ -109,6 +147,8 @@ def format_table(summary: dict) -> str:
         for g, st in groups.items():
             row(f"{b[:8]}={g}"[:28], st)
     o = summary["overall"]
-    lines.append(f"p(correct) histogram over 0/{k}..{k}/{k}: {o['p_hist']}; greedy {o['greedy']:.3f} "
-                 f"+- {o['greedy_se']:.3f} (1 s.e.)")
+    lines.append(
+        f"p(correct) histogram over 0/{k}..{k}/{k}: {o['p_hist']}; greedy {o['greedy']:.3f} "
+        f"+- {o['greedy_se']:.3f} (1 s.e.)"
+    )
     return "\n".join(lines)

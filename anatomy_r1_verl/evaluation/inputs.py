@@ -49,11 +49,15 @@ def resolve_model(src: str | os.PathLike, merged_dir: str | os.PathLike) -> Path
     actor = checkpoint_actor_dir(d)
     if actor is None:
         if (d / "dist_ckpt").is_dir() or (d / "actor" / "dist_ckpt").is_dir() or (d / "model" / "dist_ckpt").is_dir():
-            raise EvalInputError(f"{d}: a Megatron checkpoint; merge it first with `python -m verl.model_merger merge "
-                                 "--backend megatron --local_dir <global_step_N/actor> --target_dir <dir>` and pass <dir>")
-        raise EvalInputError(f"{d}: neither a Hugging Face model directory (no config.json) nor a verl FSDP checkpoint "
-                             "(global_step_N or global_step_N/actor with huggingface/ and model_world_size_*_rank_*.pt); "
-                             "pass one of those")
+            raise EvalInputError(
+                f"{d}: a Megatron checkpoint; merge it first with `python -m verl.model_merger merge "
+                "--backend megatron --local_dir <global_step_N/actor> --target_dir <dir>` and pass <dir>"
+            )
+        raise EvalInputError(
+            f"{d}: neither a Hugging Face model directory (no config.json) nor a verl FSDP checkpoint "
+            "(global_step_N or global_step_N/actor with huggingface/ and model_world_size_*_rank_*.pt); "
+            "pass one of those"
+        )
     return merge_checkpoint(actor, Path(merged_dir))
 
 
@@ -61,8 +65,11 @@ def merge_checkpoint(actor: Path, target: Path) -> Path:
     """verl's own FSDP merger (``python -m verl.model_merger merge --backend fsdp``), in this process."""
     stamp_file = target / "anatomy_r1_merged_from.json"
     shards = sorted(glob.glob(str(actor / "model_world_size_*_rank_*.pt")))
-    stamp = {"actor": str(actor.resolve()), "shards": {os.path.basename(s): os.path.getsize(s) for s in shards},
-             "mtime": max(os.path.getmtime(s) for s in shards)}
+    stamp = {
+        "actor": str(actor.resolve()),
+        "shards": {os.path.basename(s): os.path.getsize(s) for s in shards},
+        "mtime": max(os.path.getmtime(s) for s in shards),
+    }
     if stamp_file.is_file() and (target / "config.json").is_file() and json.loads(stamp_file.read_text()) == stamp:
         print(f"[anatomy-r1 eval] reusing the merged model {target} (from {actor})", flush=True)
         return target.resolve()
@@ -71,8 +78,13 @@ def merge_checkpoint(actor: Path, target: Path) -> Path:
 
     print(f"[anatomy-r1 eval] merging the verl checkpoint {actor} -> {target} (verl.model_merger, fsdp)", flush=True)
     target.mkdir(parents=True, exist_ok=True)
-    config = ModelMergerConfig(operation="merge", backend="fsdp", target_dir=str(target), local_dir=str(actor),
-                               hf_model_config_path=str(actor / "huggingface"))
+    config = ModelMergerConfig(
+        operation="merge",
+        backend="fsdp",
+        target_dir=str(target),
+        local_dir=str(actor),
+        hf_model_config_path=str(actor / "huggingface"),
+    )
     merger = FSDPModelMerger(config)
     try:
         merger.merge_and_save()
@@ -90,12 +102,16 @@ def check_model_dir(model_dir: Path) -> None:
 
     try:
         AutoConfig.from_pretrained(str(model_dir))
-    except Exception as e:  # noqa: BLE001 - any failure here means "not a model"
-        raise EvalInputError(f"{model_dir}: transformers cannot read its config.json ({e}); pass a Hugging Face "
-                             "model directory or a verl checkpoint") from e
+    except Exception as e:
+        raise EvalInputError(
+            f"{model_dir}: transformers cannot read its config.json ({e}); pass a Hugging Face "
+            "model directory or a verl checkpoint"
+        ) from e
     if not any((model_dir / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")):
-        raise EvalInputError(f"{model_dir}: no tokenizer files (tokenizer.json / tokenizer_config.json); a model "
-                             "directory needs its tokenizer and processor saved beside the weights")
+        raise EvalInputError(
+            f"{model_dir}: no tokenizer files (tokenizer.json / tokenizer_config.json); a model "
+            "directory needs its tokenizer and processor saved beside the weights"
+        )
 
 
 def check_parquet(path: str | os.PathLike) -> int:
@@ -107,12 +123,14 @@ def check_parquet(path: str | os.PathLike) -> int:
         raise EvalInputError(f"{p}: no such parquet file")
     try:
         table = pq.read_table(p)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise EvalInputError(f"{p}: not a readable parquet file ({e})") from e
     missing = [c for c in ROW_COLUMNS if c not in table.column_names]
     if missing:
-        raise EvalInputError(f"{p}: not in the project's row format (missing columns {missing}; has "
-                             f"{table.column_names}); convert the data with `anatomy-r1 prepare ...`")
+        raise EvalInputError(
+            f"{p}: not in the project's row format (missing columns {missing}; has "
+            f"{table.column_names}); convert the data with `anatomy-r1 prepare ...`"
+        )
     if table.num_rows == 0:
         raise EvalInputError(f"{p}: has no rows")
     extras = table.column("extra_info").to_pylist()
@@ -120,13 +138,16 @@ def check_parquet(path: str | os.PathLike) -> int:
     for i, (images, extra, rm) in enumerate(zip(table.column("images").to_pylist(), extras, rms)):
         rid = (extra or {}).get("id", i)
         if not isinstance(rm, dict) or not rm.get("ground_truth"):
-            raise EvalInputError(f"{p}: row {rid} has no reward_model.ground_truth; convert the data with "
-                                 "`anatomy-r1 prepare ...`")
+            raise EvalInputError(
+                f"{p}: row {rid} has no reward_model.ground_truth; convert the data with `anatomy-r1 prepare ...`"
+            )
         for img in images or []:
             if img.get("bytes"):
                 continue
             path_ = img.get("image")
             if not path_ or not os.path.isfile(str(path_).removeprefix("file://")):
-                raise EvalInputError(f"{p}: row {rid} names the image {path_!r}, which does not exist; move the "
-                                     "images back or re-run `anatomy-r1 prepare` so the rows name existing files")
+                raise EvalInputError(
+                    f"{p}: row {rid} names the image {path_!r}, which does not exist; move the "
+                    "images back or re-run `anatomy-r1 prepare` so the rows name existing files"
+                )
     return table.num_rows

@@ -13,13 +13,20 @@ def load_rows(parquet: str, model_dir: str, limit: int | None = None, max_prompt
     """verl's RLHFDataset over ``parquet`` with the model's tokenizer/processor (rows carry ``raw_prompt``),
     and the processor."""
     from omegaconf import OmegaConf
-
     from verl.utils import hf_processor, hf_tokenizer
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
-    cfg = OmegaConf.create({"prompt_key": "prompt", "image_key": "images", "max_prompt_length": max_prompt_length,
-                            "filter_overlong_prompts": False, "truncation": "error",
-                            "val_max_samples": limit if limit else -1, "train_max_samples": -1})
+    cfg = OmegaConf.create(
+        {
+            "prompt_key": "prompt",
+            "image_key": "images",
+            "max_prompt_length": max_prompt_length,
+            "filter_overlong_prompts": False,
+            "truncation": "error",
+            "val_max_samples": limit if limit else -1,
+            "train_max_samples": -1,
+        }
+    )
     processor = hf_processor(model_dir)
     if processor is None:
         raise RuntimeError(f"verl's hf_processor({model_dir!r}) returned None; run `anatomy-r1 doctor`")

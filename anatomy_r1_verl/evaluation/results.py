@@ -51,8 +51,18 @@ def csv_rows(benchmarks: dict) -> list[dict]:
     def add(bench, breakdown, group, summary):
         for metric, v in summary.items():
             if isinstance(v, dict):
-                rows.append({"benchmark": bench, "breakdown": breakdown, "group": group, "metric": metric,
-                             "value": v["value"], "lo": v["lo"], "hi": v["hi"], "n": v["n"]})
+                rows.append(
+                    {
+                        "benchmark": bench,
+                        "breakdown": breakdown,
+                        "group": group,
+                        "metric": metric,
+                        "value": v["value"],
+                        "lo": v["lo"],
+                        "hi": v["hi"],
+                        "n": v["n"],
+                    }
+                )
 
     for bench, b in benchmarks.items():
         add(bench, "overall", "all", b["overall"])
@@ -99,8 +109,10 @@ def format_summary(metrics: dict) -> str:
         k = b["samples"]
         acc = o["acc"]
         name = "acc" if k == 1 else f"mean@{k}"
-        line = (f"{bench}: n={b['n']} {name} {acc['value']:.3f} [{acc['lo']:.3f}, {acc['hi']:.3f}]  "
-                f"format {o['format']['value']:.3f} [{o['format']['lo']:.3f}, {o['format']['hi']:.3f}]")
+        line = (
+            f"{bench}: n={b['n']} {name} {acc['value']:.3f} [{acc['lo']:.3f}, {acc['hi']:.3f}]  "
+            f"format {o['format']['value']:.3f} [{o['format']['lo']:.3f}, {o['format']['hi']:.3f}]"
+        )
         if f"pass@{k}" in o:
             p = o[f"pass@{k}"]
             line += f"  pass@{k} {p['value']:.3f} [{p['lo']:.3f}, {p['hi']:.3f}]"

@@ -14,11 +14,10 @@ K correct) is reported when K > 1. Breakdowns (a breakdown appears when some row
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 from anatomy_r1_verl.evaluation.intervals import rate
 from anatomy_r1_verl.schema import row_meta
-
 from reward_fns.registry import DEFAULT_WEIGHTS
 
 # the reward's own defaults (they set the logged score only; acc and format do not depend on weights)
@@ -61,16 +60,18 @@ def score(record: dict, reward_kwargs: dict | None = None) -> dict:
     from reward_fns.combine import compute_score
 
     kw = DEFAULT_REWARD_KWARGS if reward_kwargs is None else reward_kwargs
-    out = compute_score(record["data_source"], record["response"], record["ground_truth"],
-                        dict(record["extra_info"]), **kw)
+    out = compute_score(
+        record["data_source"], record["response"], record["ground_truth"], dict(record["extra_info"]), **kw
+    )
     return {"score": float(out["score"]), "acc": float(out["acc"]), "format": float(out["format"])}
 
 
 def group_keys(record: dict) -> dict[str, str]:
     """The record's group in each breakdown ("" = the row does not have it)."""
     keys = {b: record.get(b, "") for b in ("answer_class", "question_type", "complexity", "modality")}
-    keys["modality/question_type"] = (f"{record['modality']} / {record['question_type']}"
-                                      if record.get("modality") else "")
+    keys["modality/question_type"] = (
+        f"{record['modality']} / {record['question_type']}" if record.get("modality") else ""
+    )
     return keys
 
 
@@ -78,8 +79,12 @@ def _summary(questions: list[list[dict]], k: int) -> dict:
     n = len(questions)
     acc = sum(sum(s["acc"] for s in q) / len(q) for q in questions)
     fmt = sum(sum(s["format"] for s in q) / len(q) for q in questions)
-    out = {"n": n, "acc": rate(acc, n), "format": rate(fmt, n),
-           "score": sum(sum(s["score"] for s in q) / len(q) for q in questions) / n if n else 0.0}
+    out = {
+        "n": n,
+        "acc": rate(acc, n),
+        "format": rate(fmt, n),
+        "score": sum(sum(s["score"] for s in q) / len(q) for q in questions) / n if n else 0.0,
+    }
     if k > 1:
         out[f"pass@{k}"] = rate(sum(any(s["acc"] >= 1.0 for s in q) for q in questions), n)
     return out
@@ -95,8 +100,10 @@ def summarize(records: Iterable[dict]) -> dict:
     for bench, qs in sorted(questions.items()):
         ks = {len(q) for q in qs.values()}
         if len(ks) != 1:
-            raise ValueError(f"benchmark {bench}: questions have different numbers of responses {sorted(ks)}; "
-                             "responses.jsonl is incomplete, regenerate it")
+            raise ValueError(
+                f"benchmark {bench}: questions have different numbers of responses {sorted(ks)}; "
+                "responses.jsonl is incomplete, regenerate it"
+            )
         k = ks.pop()
         qlist = list(qs.values())
         by: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
@@ -104,7 +111,10 @@ def summarize(records: Iterable[dict]) -> dict:
             for b, g in group_keys(q[0]).items():
                 if g:
                     by[b][g].append(q)
-        result[bench] = {"n": len(qlist), "samples": k, "overall": _summary(qlist, k),
-                         "by": {b: {g: _summary(v, k) for g, v in sorted(by[b].items())}
-                                for b in BREAKDOWNS if b in by}}
+        result[bench] = {
+            "n": len(qlist),
+            "samples": k,
+            "overall": _summary(qlist, k),
+            "by": {b: {g: _summary(v, k) for g, v in sorted(by[b].items())} for b in BREAKDOWNS if b in by},
+        }
     return result

@@ -24,7 +24,6 @@ import re
 from typing import Any
 
 from omegaconf import OmegaConf
-
 from verl.experimental.agent_loop.agent_loop import register
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
 
@@ -41,8 +40,13 @@ def variant_messages(raw_prompt: list, variant_prompt: list) -> list:
     ``raw_prompt`` is verl's (``<image>`` already replaced by ``{"type": "image", ...}`` items);
     ``variant_prompt`` has ``<image>`` placeholders in its text, in the same order.
     """
-    images = [item for msg in raw_prompt if isinstance(msg.get("content"), list)
-              for item in msg["content"] if isinstance(item, dict) and item.get("type") in ("image", "video")]
+    images = [
+        item
+        for msg in raw_prompt
+        if isinstance(msg.get("content"), list)
+        for item in msg["content"]
+        if isinstance(item, dict) and item.get("type") in ("image", "video")
+    ]
     out, used = [], 0
     for msg in variant_prompt:
         content = msg["content"]
@@ -76,13 +80,20 @@ class GDQAAgentLoop(PromptCacheMixin, SingleTurnAgentLoop):
             return await super().run(sampling_params, **kwargs)
         kwargs = dict(kwargs, raw_prompt=variant_messages(list(kwargs["raw_prompt"]), variant["prompt"]))
         output = await super().run(sampling_params, **kwargs)
-        output.extra_fields.update({
-            GDQA_GROUND_TRUTH: variant["ground_truth"],
-            GDQA_OPTIONS: json.dumps(variant["options"]),
-            GDQA_VARIANT: int(kwargs.get("session_id", 0)),
-        })
+        output.extra_fields.update(
+            {
+                GDQA_GROUND_TRUTH: variant["ground_truth"],
+                GDQA_OPTIONS: json.dumps(variant["options"]),
+                GDQA_VARIANT: int(kwargs.get("session_id", 0)),
+            }
+        )
         if trace.enabled():
-            trace.emit("gdqa_rollout", uid=str(kwargs.get("uid")), session=int(kwargs.get("session_id", 0)),
-                       ground_truth=variant["ground_truth"], prompt_hash=hash(tuple(output.prompt_ids)),
-                       row=row_key(extra))
+            trace.emit(
+                "gdqa_rollout",
+                uid=str(kwargs.get("uid")),
+                session=int(kwargs.get("session_id", 0)),
+                ground_truth=variant["ground_truth"],
+                prompt_hash=hash(tuple(output.prompt_ids)),
+                row=row_key(extra),
+            )
         return output

@@ -8,7 +8,7 @@ GDQA, so a baseline run reports it too.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 SPREAD_EPS = 1e-8
 

@@ -37,7 +37,7 @@ class GDQASelection:
         self.invalid: dict = {}  # row key -> its group had zero spread the last time it was drawn
 
     @classmethod
-    def from_config(cls, config, train_extra_info=None) -> "GDQASelection":
+    def from_config(cls, config, train_extra_info=None) -> GDQASelection:
         cfg = gdqa_config(config)
         if cfg["enable"] and cfg["select"] == "online" and train_extra_info is not None:
             unique_row_keys(train_extra_info, "anatomy_r1.gdqa.select=online (memory per train row)")

@@ -36,9 +36,9 @@ class PatchTargetMoved(RuntimeError):
 
 @dataclass
 class Applied:
-    name: str          # the patch module
-    fixes: str         # one line
-    upstream: str      # the version the patch was written against
+    name: str  # the patch module
+    fixes: str  # one line
+    upstream: str  # the version the patch was written against
     targets: list[str] = field(default_factory=list)  # "module:attribute" actually replaced
 
     def line(self) -> str:
@@ -48,8 +48,17 @@ class Applied:
 
 LEDGER: dict[str, Applied] = {}
 
-ORDER = ("torchvision_ops", "gloo_backend", "cpu_offload_policy", "mrope_position_ids", "vision_trace",
-         "vllm_child_startup", "vllm_dist_alias", "vllm_cpu_live_weights", "vllm_trace")
+ORDER = (
+    "torchvision_ops",
+    "gloo_backend",
+    "cpu_offload_policy",
+    "mrope_position_ids",
+    "vision_trace",
+    "vllm_child_startup",
+    "vllm_dist_alias",
+    "vllm_cpu_live_weights",
+    "vllm_trace",
+)
 
 
 def resolve(target: str, patch: str):
@@ -58,11 +67,15 @@ def resolve(target: str, patch: str):
     try:
         mod = importlib.import_module(mod_name)
     except Exception as e:
-        raise PatchTargetMoved(f"patch {patch}: cannot import {mod_name} ({type(e).__name__}: {e}); it was written "
-                               "for the pinned versions in setup.py: reinstall them, or update the patch") from e
+        raise PatchTargetMoved(
+            f"patch {patch}: cannot import {mod_name} ({type(e).__name__}: {e}); it was written "
+            "for the pinned versions in setup.py: reinstall them, or update the patch"
+        ) from e
     if not hasattr(mod, attr):
-        raise PatchTargetMoved(f"patch {patch}: {mod_name} has no {attr!r}; it was written for the pinned versions "
-                               "in setup.py: reinstall them, or update the patch")
+        raise PatchTargetMoved(
+            f"patch {patch}: {mod_name} has no {attr!r}; it was written for the pinned versions "
+            "in setup.py: reinstall them, or update the patch"
+        )
     return mod, attr, getattr(mod, attr)
 
 

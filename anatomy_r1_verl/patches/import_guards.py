@@ -36,8 +36,11 @@ class _NoOSErrorLoader(importlib.abc.Loader):
         try:
             self.real.exec_module(module)
         except OSError as e:
-            raise ImportError(f"{self.name} is installed but cannot load here ({e}); it is a CUDA build: "
-                              f"`pip uninstall {self.name}` on a CPU machine", name=self.name) from e
+            raise ImportError(
+                f"{self.name} is installed but cannot load here ({e}); it is a CUDA build: "
+                f"`pip uninstall {self.name}` on a CPU machine",
+                name=self.name,
+            ) from e
 
 
 class ImportGuards(importlib.abc.MetaPathFinder):

@@ -56,5 +56,9 @@ def apply() -> None:
     from anatomy_r1_verl.patches import record
 
     if install():
-        record("torchvision_ops", "torchvision importable on the CPU build of torch", "torch 2.13 / torchvision 0.28",
-               ["torch.library:torchvision::nms", "torch.library:torchvision::qnms"])
+        record(
+            "torchvision_ops",
+            "torchvision importable on the CPU build of torch",
+            "torch 2.13 / torchvision 0.28",
+            ["torch.library:torchvision::nms", "torch.library:torchvision::qnms"],
+        )

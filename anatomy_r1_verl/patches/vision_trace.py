@@ -31,8 +31,12 @@ def apply(max_events: int = 8) -> None:
         grad = torch.is_grad_enabled()
         if counts[grad] < max_events:
             counts[grad] += 1
-            trace.emit("vision_forward", grad=grad, pixel_values=list(hidden_states.shape),
-                       grid_thw=grid_thw.tolist() if grid_thw is not None else None)
+            trace.emit(
+                "vision_forward",
+                grad=grad,
+                pixel_values=list(hidden_states.shape),
+                grid_thw=grid_thw.tolist() if grid_thw is not None else None,
+            )
         return original(self, hidden_states, grid_thw, *args, **kwargs)
 
     forward._anatomy_r1_patch = NAME

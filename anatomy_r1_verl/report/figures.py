@@ -29,8 +29,10 @@ def metrics_file(run: str | Path) -> Path:
     p = Path(run)
     f = p if p.is_file() else p / "metrics.jsonl"
     if not f.is_file():
-        raise FigureError(f"{p}: no metrics.jsonl (verl's file logger writes $ANATOMY_R1_OUTPUT_DIR/runs/<experiment>/"
-                          "metrics.jsonl when trainer.logger includes 'file'); pass a run folder or that file")
+        raise FigureError(
+            f"{p}: no metrics.jsonl (verl's file logger writes $ANATOMY_R1_OUTPUT_DIR/runs/<experiment>/"
+            "metrics.jsonl when trainer.logger includes 'file'); pass a run folder or that file"
+        )
     return f
 
 
@@ -59,11 +61,10 @@ def ema(values: list[float], weight: float) -> list[float]:
     """Exponential moving average, TensorBoard's (debiased): weight 0 = raw, towards 1 = smoother."""
     if not 0 <= weight < 1:
         raise ValueError(f"smoothing weight must be in [0, 1), got {weight}")
-    out, last, num = [], 0.0, 0
-    for v in values:
-        num += 1
+    out, last = [], 0.0
+    for num, v in enumerate(values, start=1):
         last = last * weight + (1 - weight) * v
-        out.append(last / (1 - weight ** num))
+        out.append(last / (1 - weight**num))
     return out
 
 
@@ -80,7 +81,6 @@ def _figure(ncols: int, nrows: int = 1, min_width: float = 0.0):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(nrows, ncols, figsize=(max(4.6 * ncols, min_width), 3.4 * nrows), squeeze=False)
@@ -113,8 +113,10 @@ def figure1(runs: list[tuple[str, dict]], out: Path, smooth: float = 0.0, log=pr
     sq = []
     for label, s in runs:
         if S_Q_METRIC not in s:
-            log(f"[report] figure 1: run {label} has no {S_Q_METRIC} (no S(q) in its train file, or not an "
-                "anatomy_r1 trainer run); left out of the S(q) panel")
+            log(
+                f"[report] figure 1: run {label} has no {S_Q_METRIC} (no S(q) in its train file, or not an "
+                "anatomy_r1 trainer run); left out of the S(q) panel"
+            )
         else:
             sq.append((label, S_Q_METRIC, s[S_Q_METRIC]))
     if sq:
@@ -139,10 +141,12 @@ def figure2(runs: list[tuple[str, dict]], out: Path, smooth: float = 0.0, log=pr
     """Invalid-gradient ratio per answer class against the step, one panel per run."""
     have = []
     for label, s in runs:
-        classes = sorted(k[len(INVALID_PREFIX):] for k in s if k.startswith(INVALID_PREFIX))
+        classes = sorted(k[len(INVALID_PREFIX) :] for k in s if k.startswith(INVALID_PREFIX))
         if not classes:
-            log(f"[report] figure 2: run {label} has no {INVALID_PREFIX}<class> metrics (not an anatomy_r1 trainer "
-                "run?); left out")
+            log(
+                f"[report] figure 2: run {label} has no {INVALID_PREFIX}<class> metrics (not an anatomy_r1 trainer "
+                "run?); left out"
+            )
         else:
             have.append((label, s, classes))
     if not have:
@@ -156,16 +160,23 @@ def figure2(runs: list[tuple[str, dict]], out: Path, smooth: float = 0.0, log=pr
             _plot(ax, steps, values, smooth, color=colors[all_classes.index(c) % len(colors)], label=c)
         if INVALID_OVERALL in s:
             steps, values = s[INVALID_OVERALL]
-            ax.plot(steps, ema(values, smooth) if smooth else values, color="black", linestyle="--", linewidth=1.2,
-                    label="all groups")
+            ax.plot(
+                steps,
+                ema(values, smooth) if smooth else values,
+                color="black",
+                linestyle="--",
+                linewidth=1.2,
+                label="all groups",
+            )
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("step")
         ax.set_ylabel("invalid-gradient ratio")
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
-    fig.suptitle("Figure 2: invalid-gradient ratio per answer class"
-                 + (f" (EMA {smooth})" if smooth else ""), fontsize=11)
+    fig.suptitle(
+        "Figure 2: invalid-gradient ratio per answer class" + (f" (EMA {smooth})" if smooth else ""), fontsize=11
+    )
     return _save(plt, fig, out)
 
 

@@ -34,14 +34,18 @@ def find_evals(paths: list[str | Path]) -> list[dict]:
             m["_dir"] = str(f.parent)
             found.append(m)
     if not found:
-        raise ReportError(f"no eval folders (metrics.json of `anatomy-r1 eval`) under {[str(p) for p in paths]}; "
-                          "run `anatomy-r1 eval MODEL TEST.parquet` first")
+        raise ReportError(
+            f"no eval folders (metrics.json of `anatomy-r1 eval`) under {[str(p) for p in paths]}; "
+            "run `anatomy-r1 eval MODEL TEST.parquet` first"
+        )
     seen: dict = {}
     for m in found:
         key = (m["method"], m.get("seed", 0))
         if key in seen:
-            raise ReportError(f"method {key[0]!r} seed {key[1]} is evaluated twice: {seen[key]} and {m['_dir']}; "
-                              "pass one of them (or give them different --method/--seed)")
+            raise ReportError(
+                f"method {key[0]!r} seed {key[1]} is evaluated twice: {seen[key]} and {m['_dir']}; "
+                "pass one of them (or give them different --method/--seed)"
+            )
         seen[key] = m["_dir"]
     return found
 
@@ -54,7 +58,9 @@ def aggregate(evals: list[dict]) -> list[dict]:
         if m["method"] not in order:
             order.append(m["method"])
         for bench, b in m["benchmarks"].items():
-            parts = [("overall", "all", b["overall"])] + [(bd, g, s) for bd, gs in b["by"].items() for g, s in gs.items()]
+            parts = [("overall", "all", b["overall"])] + [
+                (bd, g, s) for bd, gs in b["by"].items() for g, s in gs.items()
+            ]
             for breakdown, group, summary in parts:
                 for metric, v in summary.items():
                     if isinstance(v, dict):
@@ -64,13 +70,33 @@ def aggregate(evals: list[dict]) -> list[dict]:
         vals = [v["value"] for _, v in sorted(by_seed.items())]
         one = len(vals) == 1
         only = next(iter(by_seed.values()))
-        rows.append({"method": method, "seeds": " ".join(str(s) for s in sorted(by_seed)), "n_seeds": len(vals),
-                     "benchmark": bench, "breakdown": breakdown, "group": group, "metric": metric,
-                     "mean": statistics.fmean(vals), "spread": statistics.stdev(vals) if len(vals) > 1 else "",
-                     "lo": only["lo"] if one else "", "hi": only["hi"] if one else "", "n": only["n"]})
+        rows.append(
+            {
+                "method": method,
+                "seeds": " ".join(str(s) for s in sorted(by_seed)),
+                "n_seeds": len(vals),
+                "benchmark": bench,
+                "breakdown": breakdown,
+                "group": group,
+                "metric": metric,
+                "mean": statistics.fmean(vals),
+                "spread": statistics.stdev(vals) if len(vals) > 1 else "",
+                "lo": only["lo"] if one else "",
+                "hi": only["hi"] if one else "",
+                "n": only["n"],
+            }
+        )
     rank = {m: i for i, m in enumerate(order)}
-    rows.sort(key=lambda r: (r["benchmark"], r["breakdown"] != "overall", r["breakdown"], r["group"], r["metric"],
-                             rank[r["method"]]))
+    rows.sort(
+        key=lambda r: (
+            r["benchmark"],
+            r["breakdown"] != "overall",
+            r["breakdown"],
+            r["group"],
+            r["metric"],
+            rank[r["method"]],
+        )
+    )
     return rows
 
 
@@ -95,29 +121,66 @@ def markdown(rows: list[dict], breakdown_metric: str = "acc") -> str:
     index = {(r["method"], r["benchmark"], r["breakdown"], r["group"], r["metric"]): r for r in rows}
     seeds = {r["method"]: r["seeds"] for r in rows}
     benches = list(dict.fromkeys(r["benchmark"] for r in rows))
-    overall_metrics = [m for m in ("acc", "format") + tuple(sorted({r["metric"] for r in rows if r["metric"].startswith("pass@")}))]
-    cols = [f"{b} {m}" for b in benches for m in overall_metrics
-            if any(k[1] == b and k[2] == "overall" and k[4] == m for k in index)]
+    overall_metrics = [
+        m for m in ("acc", "format") + tuple(sorted({r["metric"] for r in rows if r["metric"].startswith("pass@")}))
+    ]
+    cols = [
+        f"{b} {m}"
+        for b in benches
+        for m in overall_metrics
+        if any(k[1] == b and k[2] == "overall" and k[4] == m for k in index)
+    ]
     n = {b: next(r["n"] for r in rows if r["benchmark"] == b and r["breakdown"] == "overall") for b in benches}
-    parts = ["Percent. A cell is the mean over a method's seeds ± their sample standard deviation, or for a single "
-             "seed the value [Wilson 95 % interval]. Seeds: " + "; ".join(f"{m}: {seeds[m]}" for m in methods) + ". "
-             "Questions: " + ", ".join(f"{b} n={n[b]}" for b in benches) + ".\n"]
-    parts.append(_table("Overall", methods, cols,
-                        lambda m, c: index.get((m, c.rsplit(" ", 1)[0], "overall", "all", c.rsplit(" ", 1)[1]))))
+    parts = [
+        "Percent. A cell is the mean over a method's seeds ± their sample standard deviation, or for a single "
+        "seed the value [Wilson 95 % interval]. Seeds: " + "; ".join(f"{m}: {seeds[m]}" for m in methods) + ". "
+        "Questions: " + ", ".join(f"{b} n={n[b]}" for b in benches) + ".\n"
+    ]
+    parts.append(
+        _table(
+            "Overall",
+            methods,
+            cols,
+            lambda m, c: index.get((m, c.rsplit(" ", 1)[0], "overall", "all", c.rsplit(" ", 1)[1])),
+        )
+    )
     for b in benches:
         for bd in dict.fromkeys(r["breakdown"] for r in rows if r["benchmark"] == b and r["breakdown"] != "overall"):
             groups = list(dict.fromkeys(r["group"] for r in rows if r["benchmark"] == b and r["breakdown"] == bd))
-            ns = {g: max(r["n"] for r in rows if r["benchmark"] == b and r["breakdown"] == bd and r["group"] == g)
-                  for g in groups}
-            parts.append(_table(f"{b}: {breakdown_metric} by {bd}", methods, [f"{g} (n={ns[g]})" for g in groups],
-                                lambda m, c, b=b, bd=bd: index.get((m, b, bd, c.rsplit(" (n=", 1)[0], breakdown_metric))))
+            ns = {
+                g: max(r["n"] for r in rows if r["benchmark"] == b and r["breakdown"] == bd and r["group"] == g)
+                for g in groups
+            }
+            parts.append(
+                _table(
+                    f"{b}: {breakdown_metric} by {bd}",
+                    methods,
+                    [f"{g} (n={ns[g]})" for g in groups],
+                    lambda m, c, b=b, bd=bd: index.get((m, b, bd, c.rsplit(" (n=", 1)[0], breakdown_metric)),
+                )
+            )
     return "\n".join(parts)
 
 
 def to_csv(rows: list[dict]) -> str:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["method", "seeds", "n_seeds", "benchmark", "breakdown", "group", "metric",
-                                        "mean", "spread", "lo", "hi", "n"])
+    w = csv.DictWriter(
+        buf,
+        fieldnames=[
+            "method",
+            "seeds",
+            "n_seeds",
+            "benchmark",
+            "breakdown",
+            "group",
+            "metric",
+            "mean",
+            "spread",
+            "lo",
+            "hi",
+            "n",
+        ],
+    )
     w.writeheader()
     w.writerows(rows)
     return buf.getvalue()

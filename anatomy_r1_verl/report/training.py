@@ -35,12 +35,20 @@ def summarize(label: str, series: dict) -> dict:
     method, seed = method_and_seed(label)
     reward = next((series[m] for m in REWARD_METRICS if m in series), None)
     steps = series.get(STEP_TIME, ([], []))[1][1:]  # the first step carries start-up costs
-    fl_reward, fl_invalid, fl_sq = (_first_last(reward), _first_last(series.get(INVALID_OVERALL)),
-                                    _first_last(series.get(S_Q_METRIC)))
-    per_class = {k[len(INVALID_PREFIX):]: statistics.fmean(v[1]) for k, v in series.items()
-                 if k.startswith(INVALID_PREFIX) and v[1]}
+    fl_reward, fl_invalid, fl_sq = (
+        _first_last(reward),
+        _first_last(series.get(INVALID_OVERALL)),
+        _first_last(series.get(S_Q_METRIC)),
+    )
+    per_class = {
+        k[len(INVALID_PREFIX) :]: statistics.fmean(v[1])
+        for k, v in series.items()
+        if k.startswith(INVALID_PREFIX) and v[1]
+    }
     return {
-        "label": label, "method": method, "seed": seed,
+        "label": label,
+        "method": method,
+        "seed": seed,
         "steps": max((max(s[0]) for s in series.values() if s[0]), default=0),
         "reward_final": fl_reward[1] if fl_reward else None,
         "reward_mean": statistics.fmean(reward[1]) if reward and reward[1] else None,
@@ -60,12 +68,17 @@ def summarize_runs(runs: list[str | Path]) -> list[dict]:
     return [summarize(*load_run(r)) for r in runs]
 
 
-COLUMNS = (("reward_final", f"final reward (last {WINDOW} steps)", 3), ("reward_mean", "mean reward", 3),
-           ("acc_mean", "mean train accuracy", 3), ("format_mean", "mean train format rate", 3),
-           ("invalid_first", f"invalid-gradient ratio, first {WINDOW}", 3),
-           ("invalid_final", f"invalid-gradient ratio, last {WINDOW}", 3),
-           ("s_q_first", f"batch S(q), first {WINDOW}", 3), ("s_q_final", f"batch S(q), last {WINDOW}", 3),
-           ("step_s", "s / step (median)", 2))
+COLUMNS = (
+    ("reward_final", f"final reward (last {WINDOW} steps)", 3),
+    ("reward_mean", "mean reward", 3),
+    ("acc_mean", "mean train accuracy", 3),
+    ("format_mean", "mean train format rate", 3),
+    ("invalid_first", f"invalid-gradient ratio, first {WINDOW}", 3),
+    ("invalid_final", f"invalid-gradient ratio, last {WINDOW}", 3),
+    ("s_q_first", f"batch S(q), first {WINDOW}", 3),
+    ("s_q_final", f"batch S(q), last {WINDOW}", 3),
+    ("step_s", "s / step (median)", 2),
+)
 
 
 def by_method(summaries: list[dict]) -> dict[str, list[dict]]:
@@ -92,18 +105,33 @@ def _cell(values, digits: int) -> str:
 def markdown(summaries: list[dict]) -> str:
     groups = by_method(summaries)
     head = "| method | seeds | steps | " + " | ".join(c[1] for c in COLUMNS) + " |"
-    lines = ["**Training** (mean ± sample standard deviation over seeds; – where the run did not log it)", "",
-             head, "| --- |" + " --- |" * (len(COLUMNS) + 2)]
+    lines = [
+        "**Training** (mean ± sample standard deviation over seeds; – where the run did not log it)",
+        "",
+        head,
+        "| --- |" + " --- |" * (len(COLUMNS) + 2),
+    ]
     for method, runs in groups.items():
         seeds = " ".join(str(r["seed"]) for r in sorted(runs, key=lambda r: r["seed"]))
         steps = "/".join(sorted({str(r["steps"]) for r in runs}))
-        lines.append(f"| {method} | {seeds} | {steps} | "
-                     + " | ".join(_cell([r[k] for r in runs], d) for k, _, d in COLUMNS) + " |")
+        lines.append(
+            f"| {method} | {seeds} | {steps} | "
+            + " | ".join(_cell([r[k] for r in runs], d) for k, _, d in COLUMNS)
+            + " |"
+        )
     classes = sorted({c for s in summaries for c in s["invalid_by_class"]})
     if classes:
-        lines += ["", "**Invalid-gradient ratio per answer class** (mean over steps, then over seeds)", "",
-                  "| method | " + " | ".join(classes) + " |", "| --- |" + " --- |" * len(classes)]
+        lines += [
+            "",
+            "**Invalid-gradient ratio per answer class** (mean over steps, then over seeds)",
+            "",
+            "| method | " + " | ".join(classes) + " |",
+            "| --- |" + " --- |" * len(classes),
+        ]
         for method, runs in groups.items():
-            lines.append(f"| {method} | " + " | ".join(_cell([r["invalid_by_class"].get(c) for r in runs], 3)
-                                                       for c in classes) + " |")
+            lines.append(
+                f"| {method} | "
+                + " | ".join(_cell([r["invalid_by_class"].get(c) for r in runs], 3) for c in classes)
+                + " |"
+            )
     return "\n".join(lines) + "\n"

@@ -26,7 +26,7 @@ import numpy as np
 from anatomy_r1_verl.schema import ANATOMY_CLASSES
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def closest_pairs(min_closeness: float = 0.65, max_pairs: int = 2) -> tuple[tuple[str, str], ...]:
     """Disjoint class pairs of ASCL's closeness table, closest first (greedy matching). The shipped table is read
     once per process (the generator asks for every frame)."""
@@ -34,8 +34,10 @@ def closest_pairs(min_closeness: float = 0.65, max_pairs: int = 2) -> tuple[tupl
 
     table = ClosenessTable(DEFAULT_TABLE)
     idx = {c: table.index(c) for c in ANATOMY_CLASSES}
-    pairs = sorted(((table.matrix[idx[a], idx[b]], a, b) for i, a in enumerate(ANATOMY_CLASSES)
-                    for b in ANATOMY_CLASSES[i + 1:]), reverse=True)
+    pairs = sorted(
+        ((table.matrix[idx[a], idx[b]], a, b) for i, a in enumerate(ANATOMY_CLASSES) for b in ANATOMY_CLASSES[i + 1 :]),
+        reverse=True,
+    )
     used: set[str] = set()
     out: list[tuple[str, str]] = []
     for closeness, a, b in pairs:

@@ -34,9 +34,15 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from anatomy_r1_verl.schema import check_image_position, make_row
-
 from anatomy_r1_verl.synthetic.annotator import AnnotatorConfig, annotate
-from anatomy_r1_verl.synthetic.questions import DEFAULT_FAMILY_WEIGHTS, FAMILIES, execute, make_options, render_question, sample_programs
+from anatomy_r1_verl.synthetic.questions import (
+    DEFAULT_FAMILY_WEIGHTS,
+    FAMILIES,
+    execute,
+    make_options,
+    render_question,
+    sample_programs,
+)
 from anatomy_r1_verl.synthetic.scene import anatomy_key, render_scene, sample_layout
 
 DATA_SOURCE = "synthetic_scene"
@@ -103,7 +109,7 @@ def _frame(cfg: SyntheticConfig, split: str, index: int, seen: set) -> tuple[dic
     render_scene(scene, cfg.image_size, rng, cfg.noise).save(buf, format="PNG")  # the frame shows the truth
     if cfg.annotator_rate > 0:  # questions and answers follow the annotator's labels
         scene = annotate(scene, cfg.annotator(), rng)
-    return scene, buf.getvalue(), random.Random(int(rng.integers(2 ** 63)))
+    return scene, buf.getvalue(), random.Random(int(rng.integers(2**63)))
 
 
 def _split_rows(cfg: SyntheticConfig, split: str, n_questions: int, seen: set, bar: tqdm) -> list[dict]:
@@ -118,13 +124,28 @@ def _split_rows(cfg: SyntheticConfig, split: str, n_questions: int, seen: set, b
         n = min(cfg.questions_per_frame, n_questions - len(rows))
         for k, program in enumerate(sample_programs(scene, n, qrng, cfg.family_weights)):
             (answer,) = execute(program, scene)
-            rows.append(make_row(
-                data_source=DATA_SOURCE, question=render_question(program), options=make_options(answer, qrng),
-                answer=answer, image=png if cfg.embed_images else path, split=split, index=len(rows),
-                row_id=f"{DATA_SOURCE}-{scene['frame_id']}-q{k}", question_type=program["family"],
-                meta={"generator": DATA_SOURCE, "version": GENERATOR_VERSION, "seed": cfg.seed,
-                      "frame_id": scene["frame_id"], "scene": scene, "program": program},
-                image_position=cfg.image_position))
+            rows.append(
+                make_row(
+                    data_source=DATA_SOURCE,
+                    question=render_question(program),
+                    options=make_options(answer, qrng),
+                    answer=answer,
+                    image=png if cfg.embed_images else path,
+                    split=split,
+                    index=len(rows),
+                    row_id=f"{DATA_SOURCE}-{scene['frame_id']}-q{k}",
+                    question_type=program["family"],
+                    meta={
+                        "generator": DATA_SOURCE,
+                        "version": GENERATOR_VERSION,
+                        "seed": cfg.seed,
+                        "frame_id": scene["frame_id"],
+                        "scene": scene,
+                        "program": program,
+                    },
+                    image_position=cfg.image_position,
+                )
+            )
         bar.update(n)
     return rows
 
@@ -135,8 +156,12 @@ def generate(cfg: SyntheticConfig, progress: bool = True) -> dict:
     os.makedirs(cfg.out_dir, exist_ok=True)
     counts = {"train": cfg.train, "val": cfg.val, "test": cfg.test}
     seen: set = set()
-    manifest = {"data_source": DATA_SOURCE, "generator_version": GENERATOR_VERSION,
-                "config": {k: v for k, v in asdict(cfg).items() if k != "out_dir"}, "splits": {}}
+    manifest = {
+        "data_source": DATA_SOURCE,
+        "generator_version": GENERATOR_VERSION,
+        "config": {k: v for k, v in asdict(cfg).items() if k != "out_dir"},
+        "splits": {},
+    }
     with tqdm(total=sum(counts.values()), unit="q", desc="synthetic", disable=not progress) as bar:
         for split in SPLITS:
             rows = _split_rows(cfg, split, counts[split], seen, bar)

@@ -32,8 +32,17 @@ from PIL import Image, ImageDraw
 from anatomy_r1_verl.schema import ANATOMY_CLASSES
 
 GRID = 3
-POSITIONS = ("top-left", "top-mid", "top-right", "mid-left", "center", "mid-right",
-             "bottom-left", "bottom-mid", "bottom-right")
+POSITIONS = (
+    "top-left",
+    "top-mid",
+    "top-right",
+    "mid-left",
+    "center",
+    "mid-right",
+    "bottom-left",
+    "bottom-mid",
+    "bottom-right",
+)
 
 # class -> (colour attribute, base RGB, texture)
 ANATOMY_STYLE: dict[str, tuple[str, tuple[int, int, int], str]] = {
@@ -75,14 +84,12 @@ def related(a: dict, rel: str, b: dict) -> bool:
 
 
 def relations(objects: list[dict]) -> dict[str, list[list[int]]]:
-    return {rel: [[a["id"], b["id"]] for a in objects for b in objects if related(a, rel, b)]
-            for rel in RELATIONS}
+    return {rel: [[a["id"], b["id"]] for a in objects for b in objects if related(a, rel, b)] for rel in RELATIONS}
 
 
 def _obj(i: int, kind: str, cls: str, cell: int, colour: str) -> dict:
     row, col = divmod(cell, GRID)
-    return {"id": i, "kind": kind, "class": cls, "pos": POSITIONS[cell], "row": row, "col": col,
-            "colour": colour}
+    return {"id": i, "kind": kind, "class": cls, "pos": POSITIONS[cell], "row": row, "col": col, "colour": colour}
 
 
 def sample_layout(rng: np.random.Generator, max_instruments: int = 3) -> dict[str, Any]:
@@ -91,9 +98,10 @@ def sample_layout(rng: np.random.Generator, max_instruments: int = 3) -> dict[st
     Classes may repeat across cells (questions handle that); instrument classes may repeat too.
     """
     cells = rng.integers(0, len(ANATOMY_CLASSES), size=GRID * GRID)
-    objects = [_obj(i, "anatomy", ANATOMY_CLASSES[k], i, ANATOMY_COLOUR[ANATOMY_CLASSES[k]])
-               for i, k in enumerate(cells)]
-    weights = np.asarray(INSTRUMENT_COUNT_WEIGHTS[:max_instruments + 1], dtype=float)
+    objects = [
+        _obj(i, "anatomy", ANATOMY_CLASSES[k], i, ANATOMY_COLOUR[ANATOMY_CLASSES[k]]) for i, k in enumerate(cells)
+    ]
+    weights = np.asarray(INSTRUMENT_COUNT_WEIGHTS[: max_instruments + 1], dtype=float)
     n = int(rng.choice(len(weights), p=weights / weights.sum()))
     bands = tuple(BAND_RGB)
     for j, cell in enumerate(sorted(rng.choice(GRID * GRID, size=n, replace=False).tolist())):
@@ -109,6 +117,7 @@ def anatomy_key(scene: dict) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------- rendering
 
+
 def _cell_edges(size: int) -> list[int]:
     return [round(size * i / GRID) for i in range(GRID + 1)]
 
@@ -119,7 +128,7 @@ def _texture(kind: str, base: np.ndarray, h: int, w: int, rng: np.random.Generat
     img = np.broadcast_to(base.astype(np.float32), (h, w, 3)).copy()
     if kind == "glossy":  # smooth wall with a specular highlight
         cy, cx = rng.uniform(0.25, 0.75, size=2)
-        spot = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 0.09 ** 2))
+        spot = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 0.09**2))
         img += 50.0 * spot[..., None]
     elif kind == "grainy":  # fibrous plate: fine grain
         img *= 1.0 + 0.08 * rng.standard_normal((h, w, 1)).astype(np.float32)
@@ -130,7 +139,7 @@ def _texture(kind: str, base: np.ndarray, h: int, w: int, rng: np.random.Generat
     elif kind == "blobby":  # fat lobules with darker, yellower gaps
         field = np.zeros((h, w))
         for cy, cx in rng.uniform(0, 1, size=(7, 2)):
-            field = np.maximum(field, np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 0.13 ** 2)))
+            field = np.maximum(field, np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 0.13**2)))
         lobule, gap = np.array([246, 238, 210.0]), np.array([220, 204, 160.0])
         t = np.clip(field * 1.6, 0, 1)[..., None]
         img = (gap + (lobule - gap) * t).astype(np.float32)
@@ -142,8 +151,9 @@ def _texture(kind: str, base: np.ndarray, h: int, w: int, rng: np.random.Generat
     return img
 
 
-def _draw_instrument(draw: ImageDraw.ImageDraw, obj: dict, box: tuple[int, int, int, int],
-                     rng: np.random.Generator) -> None:
+def _draw_instrument(
+    draw: ImageDraw.ImageDraw, obj: dict, box: tuple[int, int, int, int], rng: np.random.Generator
+) -> None:
     """A small metallic instrument: shaft with a coloured band, class-specific tip at the cell centre."""
     x0, y0, x1, y1 = box
     cx, cy, s = (x0 + x1) / 2, (y0 + y1) / 2, min(x1 - x0, y1 - y0)

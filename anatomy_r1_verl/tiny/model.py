@@ -20,8 +20,15 @@ from anatomy_r1_verl.patches import torchvision_ops
 
 torchvision_ops.apply()
 
-SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-                  "<|image_pad|>", "<|video_pad|>"]
+SPECIAL_TOKENS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
 
 # Qwen2.5-VL's chat template, reduced to single images and text (default system prompt included).
 CHAT_TEMPLATE = (
@@ -37,8 +44,21 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
-POSITIONS = ["top-left", "top-mid", "top-right", "mid-left", "center", "mid-right", "bottom-left", "bottom-mid",
-             "bottom-right", "top-middle", "middle-left", "middle-right", "bottom-middle"]
+POSITIONS = [
+    "top-left",
+    "top-mid",
+    "top-right",
+    "mid-left",
+    "center",
+    "mid-right",
+    "bottom-left",
+    "bottom-mid",
+    "bottom-right",
+    "top-middle",
+    "middle-left",
+    "middle-right",
+    "bottom-middle",
+]
 INSTRUMENTS = ["grasper", "hook", "scissors", "clipper", "bipolar", "irrigator"]
 COLOURS = ["red", "green", "yellow", "pink", "white", "blue", "purple", "grey", "orange", "brown", "black", "dark"]
 
@@ -63,7 +83,11 @@ def _corpus() -> list[str]:
     from anatomy_r1_verl.schema import ANATOMY_CLASSES, DEFAULT_INSTRUCTION, LETTERS
 
     lines = [DEFAULT_INSTRUCTION, "Anatomy Options:", "You are a helpful assistant."]
-    names = list(ANATOMY_CLASSES) + [a.lower() for a in ANATOMY_CLASSES] + [a.lower().replace(" ", "_") for a in ANATOMY_CLASSES]
+    names = (
+        list(ANATOMY_CLASSES)
+        + [a.lower() for a in ANATOMY_CLASSES]
+        + [a.lower().replace(" ", "_") for a in ANATOMY_CLASSES]
+    )
     for pos in POSITIONS:
         for name in ANATOMY_CLASSES:
             lines.append(f"What anatomy is at the {pos} of the frame?")
@@ -71,7 +95,9 @@ def _corpus() -> list[str]:
     for ins in INSTRUMENTS:
         for col in COLOURS:
             lines.append(f"What is the name of the {col} thing left of the {ins}? above below right of both and")
-            lines.append(f"There is an anatomy above the {ins}; what is its name? Which anatomy is under the {col} one?")
+            lines.append(
+                f"There is an anatomy above the {ins}; what is its name? Which anatomy is under the {col} one?"
+            )
     for i, name in enumerate(names):
         lines.append(f"{LETTERS[i % 4]}. {name}\n{LETTERS[(i + 1) % 4]}. {names[(i + 3) % len(names)]}")
     lines.append(" ".join("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.,:;?!()[]{}<>/-_'\"|"))
@@ -86,11 +112,20 @@ def build_tokenizer(vocab_size: int = 1024):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(_corpus(), trainer)
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                 padding_side="left", model_max_length=4096)
+    hf = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        padding_side="left",
+        model_max_length=4096,
+    )
     hf.chat_template = CHAT_TEMPLATE
     return hf
 
@@ -99,10 +134,15 @@ def build_processor(tokenizer, image_size: int):
     from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
 
     px = image_size * image_size
-    image_processor = Qwen2VLImageProcessor(min_pixels=px, max_pixels=px, patch_size=14, merge_size=2,
-                                            temporal_patch_size=2)
-    return Qwen2_5_VLProcessor(image_processor=image_processor, tokenizer=tokenizer,
-                               video_processor=Qwen2VLVideoProcessor(), chat_template=CHAT_TEMPLATE)
+    image_processor = Qwen2VLImageProcessor(
+        min_pixels=px, max_pixels=px, patch_size=14, merge_size=2, temporal_patch_size=2
+    )
+    return Qwen2_5_VLProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(),
+        chat_template=CHAT_TEMPLATE,
+    )
 
 
 def build(cfg: TinyConfig | None = None, out_dir: str | None = None):
@@ -123,18 +163,36 @@ def build(cfg: TinyConfig | None = None, out_dir: str | None = None):
     h_sec = (half - t_sec) // 2
     mrope = [t_sec, h_sec, half - t_sec - h_sec]  # must sum to head_dim / 2
     config = Qwen2_5_VLConfig(
-        text_config=dict(vocab_size=len(tok), hidden_size=cfg.text_hidden, intermediate_size=cfg.text_hidden * 2,
-                         num_hidden_layers=cfg.text_layers, num_attention_heads=cfg.text_heads,
-                         num_key_value_heads=cfg.kv_heads, max_position_embeddings=4096,
-                         rope_parameters={"rope_type": "default", "rope_theta": cfg.rope_theta, "mrope_section": mrope},
-                         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
-                         pad_token_id=ids["<|endoftext|>"], tie_word_embeddings=True),
-        vision_config=dict(depth=cfg.vision_depth, hidden_size=cfg.vision_hidden,
-                           intermediate_size=cfg.vision_hidden * 2, num_heads=cfg.vision_heads,
-                           out_hidden_size=cfg.text_hidden, patch_size=14, spatial_merge_size=2,
-                           temporal_patch_size=2, window_size=112, fullatt_block_indexes=[cfg.vision_depth - 1]),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        text_config=dict(
+            vocab_size=len(tok),
+            hidden_size=cfg.text_hidden,
+            intermediate_size=cfg.text_hidden * 2,
+            num_hidden_layers=cfg.text_layers,
+            num_attention_heads=cfg.text_heads,
+            num_key_value_heads=cfg.kv_heads,
+            max_position_embeddings=4096,
+            rope_parameters={"rope_type": "default", "rope_theta": cfg.rope_theta, "mrope_section": mrope},
+            bos_token_id=ids["<|endoftext|>"],
+            eos_token_id=ids["<|im_end|>"],
+            pad_token_id=ids["<|endoftext|>"],
+            tie_word_embeddings=True,
+        ),
+        vision_config=dict(
+            depth=cfg.vision_depth,
+            hidden_size=cfg.vision_hidden,
+            intermediate_size=cfg.vision_hidden * 2,
+            num_heads=cfg.vision_heads,
+            out_hidden_size=cfg.text_hidden,
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            window_size=112,
+            fullatt_block_indexes=[cfg.vision_depth - 1],
+        ),
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=True,
         **cfg.extra,
     )
@@ -163,8 +221,9 @@ def ensure_built(out_dir: str, cfg: TinyConfig | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="anatomy-r1 build-model",
-                                description="Build the tiny random-init Qwen2.5-VL offline into a directory.")
+    p = argparse.ArgumentParser(
+        prog="anatomy-r1 build-model", description="Build the tiny random-init Qwen2.5-VL offline into a directory."
+    )
     p.add_argument("out_dir")
     for f, v in asdict(TinyConfig()).items():
         if f != "extra":

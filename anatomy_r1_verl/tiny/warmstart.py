@@ -75,7 +75,7 @@ def scan_text(scene: dict, upto: str) -> str:
     from anatomy_r1_verl.synthetic.scene import POSITIONS
 
     cls = {o["pos"]: o["class"] for o in scene["objects"] if o["kind"] == "anatomy"}
-    cells = POSITIONS[:POSITIONS.index(upto) + 1]
+    cells = POSITIONS[: POSITIONS.index(upto) + 1]
     missing = [p for p in cells if p not in cls]
     if missing:
         raise ValueError(f"scene {scene.get('frame_id', '?')}: no anatomy region at {missing}")
@@ -99,17 +99,18 @@ def target_response(extra: dict, think: str = "grounded", answer_form: str = "le
     visual look-up (cell -> anatomy). ``think="answer"``: the first shipped model's target (the cell
     for zero-hop questions only, "The answer is {answer}." otherwise). ``think="scan"``: the cells in
     reading order up to and including the answer's cell (:func:`scan_text`)."""
-    from anatomy_r1_verl.synthetic.questions import POS_PHRASE, answer_positions
-
     from anatomy_r1_verl.schema import row_meta
+    from anatomy_r1_verl.synthetic.questions import POS_PHRASE, answer_positions
 
     answer, letter = extra["answer"], extra["answer_letter"]
     meta = row_meta({"extra_info": extra})
     program, scene = meta.get("program", {}), meta.get("scene")
     check_target_style(think, answer_form)
     if think == "scan" and not (program and scene):
-        raise ValueError(f"row {extra.get('id', '?')}: --think scan needs the synthetic generator's scene graph "
-                         "and question program in extra_info.meta")
+        raise ValueError(
+            f"row {extra.get('id', '?')}: --think scan needs the synthetic generator's scene graph "
+            "and question program in extra_info.meta"
+        )
     if program.get("family") == "zero_hop":
         pos = program["pos"]
     elif think in ("grounded", "scan") and program and scene:
@@ -181,22 +182,42 @@ def train(cfg: WarmstartConfig, log=print) -> dict:
         if step % 25 == 0:
             log(f"step {step} loss {loss.item():.4f} lr {_lr(cfg, step):.2e} t={time.time() - t0:.0f}s")
         if step % cfg.eval_every == 0 or step == cfg.steps:
-            result = evaluate(model, processor, val_set, progress=False,
-                              max_new_tokens=SCAN_RESPONSE_TOKENS if cfg.think == "scan" else 64)
+            result = evaluate(
+                model,
+                processor,
+                val_set,
+                progress=False,
+                max_new_tokens=SCAN_RESPONSE_TOKENS if cfg.think == "scan" else 64,
+            )
             model.train()
-            curve.append({"step": step, "seconds": round(time.time() - t0), "val_acc": result["acc"],
-                          "val_format": result["format"], "loss": round(loss.item(), 4)})
-            log(f"step {step} val acc {result['acc']:.3f} format {result['format']:.3f} "
-                f"by type {json.dumps({k: round(v, 3) for k, v in result['acc_by_type'].items()})}")
+            curve.append(
+                {
+                    "step": step,
+                    "seconds": round(time.time() - t0),
+                    "val_acc": result["acc"],
+                    "val_format": result["format"],
+                    "loss": round(loss.item(), 4),
+                }
+            )
+            log(
+                f"step {step} val acc {result['acc']:.3f} format {result['format']:.3f} "
+                f"by type {json.dumps({k: round(v, 3) for k, v in result['acc_by_type'].items()})}"
+            )
             if cfg.snapshots:
                 save(model, processor, os.path.join(cfg.out_dir, "snapshots", f"step_{step}"), meta)
             if cfg.target_acc and result["acc"] >= cfg.target_acc:
                 log(f"reached target accuracy {cfg.target_acc} at step {step}")
                 break
-    info = {"warmstart_config": asdict(cfg), "previous_stage": _previous(cfg.init),
-            "tiny_config": meta["tiny_config"],
-            "steps_run": step, "train_seconds": round(time.time() - t0), "curve": curve, "final_eval": result,
-            "torch": torch.__version__}
+    info = {
+        "warmstart_config": asdict(cfg),
+        "previous_stage": _previous(cfg.init),
+        "tiny_config": meta["tiny_config"],
+        "steps_run": step,
+        "train_seconds": round(time.time() - t0),
+        "curve": curve,
+        "final_eval": result,
+        "torch": torch.__version__,
+    }
     save(model, processor, cfg.out_dir, meta)
     with open(os.path.join(cfg.out_dir, "warmstart.json"), "w") as f:
         json.dump(info, f, indent=2, sort_keys=True)
@@ -205,12 +226,26 @@ def train(cfg: WarmstartConfig, log=print) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     d = WarmstartConfig(data_dir="", out_dir="")
-    p = argparse.ArgumentParser(prog="anatomy-r1 warmstart", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="anatomy-r1 warmstart", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--data", required=True, help="synthetic benchmark folder (train.parquet, val.parquet)")
     p.add_argument("--out", required=True, help="model folder to write")
-    for name in ("steps", "batch_size", "lr", "warmup", "seed", "eval_every", "eval_rows", "target_acc", "threads",
-                 "init", "think", "answer", "min_lr_ratio"):
+    for name in (
+        "steps",
+        "batch_size",
+        "lr",
+        "warmup",
+        "seed",
+        "eval_every",
+        "eval_rows",
+        "target_acc",
+        "threads",
+        "init",
+        "think",
+        "answer",
+        "min_lr_ratio",
+    ):
         p.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(d, name)), default=getattr(d, name))
     p.add_argument("--snapshots", action="store_true", help="save the model at every evaluation too")
     p.add_argument("--tiny", type=json.loads, default={}, help="TinyConfig overrides as JSON")
@@ -218,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = WarmstartConfig(data_dir=a.pop("data"), out_dir=a.pop("out"), **a)
     os.makedirs(cfg.out_dir, exist_ok=True)
     with open(os.path.join(cfg.out_dir, "warmstart.log"), "w") as logf:
+
         def log(msg):
             print(msg, flush=True)
             logf.write(msg + "\n")

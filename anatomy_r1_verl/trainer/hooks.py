@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 class StepSamples:
     """The non-padding samples of one training step, in verl's order."""
 
-    keys: list[str]                                   # TransferQueue keys ``{uid}_{session_id}_{index}``
+    keys: list[str]  # TransferQueue keys ``{uid}_{session_id}_{index}``
     extra_fields: list[dict] = field(default_factory=list)  # per sample; ``reward_extra_info`` = the reward's dict
-    extra_info: list[dict] = field(default_factory=list)    # per sample: the dataset row's extra_info
+    extra_info: list[dict] = field(default_factory=list)  # per sample: the dataset row's extra_info
 
     def reward(self, key: str) -> list[float]:
         """Per sample, ``reward_extra_info[key]`` as float (NaN when missing)."""

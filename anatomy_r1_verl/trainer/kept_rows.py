@@ -11,7 +11,7 @@ an ``extra_info.id`` or ``index``) the rows themselves, before any step runs.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from anatomy_r1_verl.schema import row_key
 
@@ -35,8 +35,13 @@ def expected_rows(files: Sequence[str], max_samples: int | None = -1) -> tuple[i
     return total, (min(total, max_samples) if max_samples and max_samples > 0 else total)
 
 
-def check_kept_rows(config_key: str, files: Sequence[str], kept_extra_info: Sequence, max_samples: int = -1,
-                    max_prompt_length: int | None = None) -> None:
+def check_kept_rows(
+    config_key: str,
+    files: Sequence[str],
+    kept_extra_info: Sequence,
+    max_samples: int = -1,
+    max_prompt_length: int | None = None,
+) -> None:
     """Raise when verl kept fewer rows of ``files`` (the value of ``config_key``) than it should have.
 
     ``kept_extra_info``: the ``extra_info`` column of verl's dataset after its filter. ``max_samples`` > 0 is a
@@ -56,10 +61,16 @@ def check_kept_rows(config_key: str, files: Sequence[str], kept_extra_info: Sequ
         missing = []
         for f in local:
             pf = pq.ParquetFile(f)
-            column = pf.read(columns=["extra_info"]).column("extra_info").to_pylist() \
-                if "extra_info" in pf.schema_arrow.names else []
-            missing += [f"{f} row {i} (id {row_key(e)!r})" for i, e in enumerate(column)
-                        if row_key(e) is not None and row_key(e) not in kept_keys]
+            column = (
+                pf.read(columns=["extra_info"]).column("extra_info").to_pylist()
+                if "extra_info" in pf.schema_arrow.names
+                else []
+            )
+            missing += [
+                f"{f} row {i} (id {row_key(e)!r})"
+                for i, e in enumerate(column)
+                if row_key(e) is not None and row_key(e) not in kept_keys
+            ]
         if missing:
             more = f" and {len(missing) - SHOWN} more" if len(missing) > SHOWN else ""
             named = f": {'; '.join(missing[:SHOWN])}{more}"
@@ -68,4 +79,5 @@ def check_kept_rows(config_key: str, files: Sequence[str], kept_extra_info: Sequ
         f"{config_key}: verl's dataset kept {kept} of the {expected} rows of {', '.join(local)}; {expected - kept} "
         f"were dropped by its overlong-prompt filter{limit} or failed to render (verl printed the error above)"
         f"{named}. Nothing is trained or validated on silently: raise data.max_prompt_length (and "
-        "actor_rollout_ref.rollout.prompt_length with it), or fix or remove those rows")
+        "actor_rollout_ref.rollout.prompt_length with it), or fix or remove those rows"
+    )

@@ -23,7 +23,6 @@ import os
 import transfer_queue as tq
 from omegaconf import OmegaConf
 from torchdata.stateful_dataloader import StatefulDataLoader
-
 from verl.trainer.ppo.v1 import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.utils.dataset.rl_dataset import collate_fn
@@ -39,6 +38,7 @@ from anatomy_r1_verl.trainer.rollout_guard import RolloutGuard
 from anatomy_r1_verl.trainer.state import METHOD_STATE_FILE, read_method_state, write_method_state
 
 log = logging.getLogger(__name__)
+
 
 def _column(values) -> list:
     return values.tolist() if hasattr(values, "tolist") else list(values)
@@ -76,30 +76,47 @@ class AnatomyR1Trainer(PPOTrainerSync):
             return
         data = self.config.data
         if cfg.mode == "adaptive" and data["dataloader_num_workers"] > 0:
-            log.warning("adaptive curriculum with data.dataloader_num_workers > 0: prefetched batches are drawn "
-                        "before the latest feedback; set it to 0 for exact feedback")
+            log.warning(
+                "adaptive curriculum with data.dataloader_num_workers > 0: prefetched batches are drawn "
+                "before the latest feedback; set it to 0 for exact feedback"
+            )
         s_q = frame[cfg.s_q_key] if cfg.s_q_key in frame.column_names else None
-        self.curriculum = CurriculumFeedback.from_dataset(cfg, s_q, extra_info, batch_size=data.train_batch_size,
-                                                          total_steps=self.total_training_steps)
+        self.curriculum = CurriculumFeedback.from_dataset(
+            cfg, s_q, extra_info, batch_size=data.train_batch_size, total_steps=self.total_training_steps
+        )
         self.hooks.append(self.curriculum)
         self.train_dataloader = StatefulDataLoader(
-            dataset=self.train_dataset, batch_size=data.get("gen_batch_size", None) or data.train_batch_size,
-            num_workers=data["dataloader_num_workers"], drop_last=True, collate_fn=collate_fn,
-            sampler=self.curriculum.sampler)
+            dataset=self.train_dataset,
+            batch_size=data.get("gen_batch_size", None) or data.train_batch_size,
+            num_workers=data["dataloader_num_workers"],
+            drop_last=True,
+            collate_fn=collate_fn,
+            sampler=self.curriculum.sampler,
+        )
         self.train_dataloader_it = None
-        log.info("ASCL curriculum on: %s pacing, c0=%s, ramp %.1f steps, %s mode", cfg.pacing, cfg.c0,
-                 self.curriculum.sampler.ramp_steps, cfg.mode)
+        log.info(
+            "ASCL curriculum on: %s pacing, c0=%s, ramp %.1f steps, %s mode",
+            cfg.pacing,
+            cfg.c0,
+            self.curriculum.sampler.ramp_steps,
+            cfg.mode,
+        )
 
     def _check_kept_rows(self, train_extra_info: list) -> None:
         data = self.config.data
-        for key, dataset, limit in (("data.train_files", self.train_dataset, data.get("train_max_samples", -1)),
-                                    ("data.val_files", self.val_dataset, data.get("val_max_samples", -1))):
+        for key, dataset, limit in (
+            ("data.train_files", self.train_dataset, data.get("train_max_samples", -1)),
+            ("data.val_files", self.val_dataset, data.get("val_max_samples", -1)),
+        ):
             frame = getattr(dataset, "dataframe", None)
             if frame is None:
                 continue  # a custom dataset class (data.custom_cls): not verl's filter
             files = file_list(OmegaConf.select(self.config, key))
-            kept = train_extra_info if dataset is self.train_dataset else (
-                list(frame["extra_info"]) if "extra_info" in frame.column_names else [None] * len(frame))
+            kept = (
+                train_extra_info
+                if dataset is self.train_dataset
+                else (list(frame["extra_info"]) if "extra_info" in frame.column_names else [None] * len(frame))
+            )
             check_kept_rows(key, files, kept, limit or -1, data.get("max_prompt_length"))
 
     def _fetch_one_gen_batch(self):
@@ -111,7 +128,7 @@ class AnatomyR1Trainer(PPOTrainerSync):
         if self.curriculum is not None:
             key = self.curriculum.cfg.s_q_key
             self.curriculum.step = self.global_steps
-            self.curriculum.on_draw(rows, _column(batch[key]) if key in batch.keys() else None)
+            self.curriculum.on_draw(rows, _column(batch[key]) if key in batch.keys() else None)  # noqa: SIM118 (a TensorDict)
         return batch
 
     # ---- checkpoints: the hooks' memory rides with verl's data.pt ------------------------------------
@@ -134,8 +151,11 @@ class AnatomyR1Trainer(PPOTrainerSync):
                 folder = os.path.join(os.getcwd(), folder)
         state = read_method_state(folder)
         if state is None:
-            log.warning("no %s in %s (a checkpoint of an older anatomy-r1?): online GDQA starts with an empty "
-                        "memory", METHOD_STATE_FILE, folder)
+            log.warning(
+                "no %s in %s (a checkpoint of an older anatomy-r1?): online GDQA starts with an empty memory",
+                METHOD_STATE_FILE,
+                folder,
+            )
             return
         self.gdqa.load_state(state)
         trace.emit("method_state_loaded", step=self.global_steps, gdqa_rows=len(self.gdqa.invalid))
@@ -171,8 +191,11 @@ class AnatomyR1Trainer(PPOTrainerSync):
     def _trace_samples(self, batch) -> None:
         """One trace event per step with every sample's response, score and advantage, so a run can be audited
         offline (does each advantage belong to its response's reward?)."""
-        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id,
-                               select_fields=["uid", "responses", "rm_scores", "advantages", "reward_model"])
+        data = tq.kv_batch_get(
+            keys=batch.keys,
+            partition_id=batch.partition_id,
+            select_fields=["uid", "responses", "rm_scores", "advantages", "reward_model"],
+        )
         keep = [not tag.get("is_padding", False) for tag in batch.tags]
         uids, gts = _column(data["uid"]), _column(data["reward_model"])
         samples = []
@@ -180,9 +203,15 @@ class AnatomyR1Trainer(PPOTrainerSync):
             if not k:
                 continue
             resp, adv = data["responses"][i], data["advantages"][i]
-            samples.append({"uid": str(uids[i]), "response": self.tokenizer.decode(resp, skip_special_tokens=True),
-                            "score": float(data["rm_scores"][i].sum()), "advantage": float(adv.float().mean()),
-                            "ground_truth": (gts[i] or {}).get("ground_truth")})
+            samples.append(
+                {
+                    "uid": str(uids[i]),
+                    "response": self.tokenizer.decode(resp, skip_special_tokens=True),
+                    "score": float(data["rm_scores"][i].sum()),
+                    "advantage": float(adv.float().mean()),
+                    "ground_truth": (gts[i] or {}).get("ground_truth"),
+                }
+            )
         trace.emit("step_samples", step=self.global_steps, samples=samples)
 
     def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):

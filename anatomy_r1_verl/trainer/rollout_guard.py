@@ -34,9 +34,9 @@ class RolloutPolicyMismatch(RuntimeError):
 
 @dataclass
 class RolloutGuard:
-    max_diff_max: float | None = None     # threshold on training/rollout_probs_diff_max (None: not checked)
-    max_diff_mean: float | None = None    # threshold on training/rollout_probs_diff_mean (None: not checked)
-    require_metric: bool = False          # raise when verl did not log the metrics (calculate_log_probs off)
+    max_diff_max: float | None = None  # threshold on training/rollout_probs_diff_max (None: not checked)
+    max_diff_mean: float | None = None  # threshold on training/rollout_probs_diff_mean (None: not checked)
+    require_metric: bool = False  # raise when verl did not log the metrics (calculate_log_probs off)
     rollout: str = ""
 
     @classmethod
@@ -45,9 +45,12 @@ class RolloutGuard:
         if cfg is None or not cfg.get("enable", True):
             return None
         rollout = str(OmegaConf.select(config, "actor_rollout_ref.rollout.name", default=""))
-        guard = cls(max_diff_max=_threshold(cfg, "max_probs_diff_max"),
-                    max_diff_mean=_threshold(cfg, "max_probs_diff_mean"), rollout=rollout,
-                    require_metric=rollout in ENGINE_ROLLOUTS)
+        guard = cls(
+            max_diff_max=_threshold(cfg, "max_probs_diff_max"),
+            max_diff_mean=_threshold(cfg, "max_probs_diff_mean"),
+            rollout=rollout,
+            require_metric=rollout in ENGINE_ROLLOUTS,
+        )
         if guard.max_diff_max is None and guard.max_diff_mean is None:
             return None
         calc = OmegaConf.select(config, "actor_rollout_ref.rollout.calculate_log_probs", default=False)
@@ -56,14 +59,17 @@ class RolloutGuard:
                 f"{CONFIG_KEY} is on for the {rollout!r} rollout but actor_rollout_ref.rollout.calculate_log_probs "
                 "is false, so verl logs no rollout-vs-actor probability difference to check: set "
                 "actor_rollout_ref.rollout.calculate_log_probs=true (the cpu_vllm and gpu profiles do), or turn "
-                f"the guard off with {CONFIG_KEY}.enable=false")
+                f"the guard off with {CONFIG_KEY}.enable=false"
+            )
         return guard
 
     def check(self, metrics: dict, step: int) -> dict:
         """Raise :class:`RolloutPolicyMismatch` when a checked metric is over its threshold (or NaN); returns the
         guard's own metrics (``rollout_guard/checked``)."""
-        checks = [(MAX_KEY, "max_probs_diff_max", self.max_diff_max),
-                  (MEAN_KEY, "max_probs_diff_mean", self.max_diff_mean)]
+        checks = [
+            (MAX_KEY, "max_probs_diff_max", self.max_diff_max),
+            (MEAN_KEY, "max_probs_diff_mean", self.max_diff_mean),
+        ]
         seen, over = 0, []
         for key, name, limit in checks:
             if limit is None:
@@ -73,7 +79,8 @@ class RolloutGuard:
                     raise RolloutPolicyMismatch(
                         f"step {step}: verl logged no {key} (actor_rollout_ref.rollout.calculate_log_probs must be "
                         f"true for {CONFIG_KEY}); cannot confirm that the {self.rollout} rollout serves the actor's "
-                        "weights")
+                        "weights"
+                    )
                 continue
             value = float(metrics[key])
             seen += 1
@@ -86,9 +93,10 @@ class RolloutGuard:
                 "different policy from the actor (a weight sync that missed some tensors, e.g. vLLM >= 0.29's "
                 "Qwen-VL image-normalisation buffers: set "
                 "actor_rollout_ref.rollout.engine_kwargs.vllm.mm_device_do_normalize=false; see docs/design.md, "
-                "\"verl's vLLM rollout on CPU\"). Training on these samples would be silently wrong, so the run "
+                '"verl\'s vLLM rollout on CPU"). Training on these samples would be silently wrong, so the run '
                 "stops before the update. Raise the threshold only if the difference is numerical noise of your "
-                "dtype.")
+                "dtype."
+            )
         return {"rollout_guard/checked": float(seen)}
 
 

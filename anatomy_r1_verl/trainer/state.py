@@ -32,6 +32,8 @@ def read_method_state(folder: str) -> dict | None:
     with open(path) as f:
         state = json.load(f)
     if state.get("version") != VERSION:
-        raise ValueError(f"{path}: unknown anatomy-r1 state version {state.get('version')!r}; "
-                         "it was written by a newer anatomy-r1, upgrade to resume from it")
+        raise ValueError(
+            f"{path}: unknown anatomy-r1 state version {state.get('version')!r}; "
+            "it was written by a newer anatomy-r1, upgrade to resume from it"
+        )
     return {"gdqa_invalid": {k: v for k, v in state["gdqa_invalid"]}}

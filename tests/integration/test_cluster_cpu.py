@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 import signal
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -37,12 +37,22 @@ def shared(tmp_path_factory):
     """The "shared filesystem": data, runs and checkpoints every node sees (one machine here)."""
     out = tmp_path_factory.mktemp("shared")
     data = out / "data"
-    for args in (("prepare", "synthetic", "--out", str(data), "--train", "64", "--val", "16", "--test", "8",
-                  "--no-progress"),
-                 ("prepare", "score", str(data / "train.parquet"), "--out", str(data / "train_scored.parquet"),
-                  "--embedding", "none", "--no-progress")):
-        proc = subprocess.run(child_command(*args), env=child_env(out), cwd=ROOT, capture_output=True, text=True,
-                              timeout=300)
+    for args in (
+        ("prepare", "synthetic", "--out", str(data), "--train", "64", "--val", "16", "--test", "8", "--no-progress"),
+        (
+            "prepare",
+            "score",
+            str(data / "train.parquet"),
+            "--out",
+            str(data / "train_scored.parquet"),
+            "--embedding",
+            "none",
+            "--no-progress",
+        ),
+    ):
+        proc = subprocess.run(
+            child_command(*args), env=child_env(out), cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     return out
 
@@ -64,12 +74,22 @@ def cluster(shared):
 
 def overrides(shared: Path, name: str, *extra: str) -> list[str]:
     data = shared / "data"
-    return [f"data.train_files={data / 'train_scored.parquet'}", f"data.val_files={data / 'val.parquet'}",
-            "anatomy_r1.curriculum.enable=true", f"trainer.experiment_name={name}",
-            f"trainer.total_training_steps={SEED_STEPS}", "trainer.test_freq=-1", "trainer.val_before_train=False",
-            "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4",
-            "actor_rollout_ref.rollout.n=4", "trainer.nnodes=2", "trainer.n_gpus_per_node=1", *MECHANICS_MODEL,
-            *extra]
+    return [
+        f"data.train_files={data / 'train_scored.parquet'}",
+        f"data.val_files={data / 'val.parquet'}",
+        "anatomy_r1.curriculum.enable=true",
+        f"trainer.experiment_name={name}",
+        f"trainer.total_training_steps={SEED_STEPS}",
+        "trainer.test_freq=-1",
+        "trainer.val_before_train=False",
+        "data.train_batch_size=4",
+        "actor_rollout_ref.actor.ppo_mini_batch_size=4",
+        "actor_rollout_ref.rollout.n=4",
+        "trainer.nnodes=2",
+        "trainer.n_gpus_per_node=1",
+        *MECHANICS_MODEL,
+        *extra,
+    ]
 
 
 def submit_env(cluster: LocalCluster, shared: Path, job: str) -> dict:
@@ -81,15 +101,30 @@ def submit_env(cluster: LocalCluster, shared: Path, job: str) -> dict:
 
 def submit(cluster, shared, job, *extra, experiment=None, wait=True, timeout=600) -> subprocess.CompletedProcess:
     """``anatomy-r1 submit demo_cpu --address ... --job-id JOB`` (trace events of the job in trace/JOB)."""
-    cmd = child_command("submit", "demo_cpu", "--address", cluster.dashboard, "--job-id", job,
-                        *([] if wait else ["--no-wait"]), *overrides(shared, experiment or job, *extra))
-    return subprocess.run(cmd, env=submit_env(cluster, shared, job), cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    cmd = child_command(
+        "submit",
+        "demo_cpu",
+        "--address",
+        cluster.dashboard,
+        "--job-id",
+        job,
+        *([] if wait else ["--no-wait"]),
+        *overrides(shared, experiment or job, *extra),
+    )
+    return subprocess.run(
+        cmd, env=submit_env(cluster, shared, job), cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def jobs(cluster, *args) -> subprocess.CompletedProcess:
-    return subprocess.run(child_command("jobs", *args, "--address", cluster.dashboard),
-                          env=dict(os.environ, **cluster.client_env), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        child_command("jobs", *args, "--address", cluster.dashboard),
+        env=dict(os.environ, **cluster.client_env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def job_actors(cluster, name) -> list[dict]:
@@ -105,8 +140,10 @@ def draws(trace_dir: Path) -> dict[int, list]:
 
 
 def samples(trace_dir: Path) -> dict[int, list]:
-    return {e["step"]: sorted((s["ground_truth"], s["response"], s["score"]) for s in e["samples"])
-            for e in trace.read(str(trace_dir), "step_samples")}
+    return {
+        e["step"]: sorted((s["ground_truth"], s["response"], s["score"]) for s in e["samples"])
+        for e in trace.read(str(trace_dir), "step_samples")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +177,14 @@ def test_submit_runs_on_both_nodes(cluster, shared, full_run):
     assert "full  SUCCEEDED" in listed.stdout, listed.stdout + listed.stderr
 
 
-PROJECT_METRICS = ("curriculum/batch_mean_s_q", "curriculum/competence", "gdqa/invalid_gradient_ratio",
-                   "reward/score/mean", "reward/acc/mean", "reward/format/mean")
+PROJECT_METRICS = (
+    "curriculum/batch_mean_s_q",
+    "curriculum/competence",
+    "gdqa/invalid_gradient_ratio",
+    "reward/score/mean",
+    "reward/acc/mean",
+    "reward/format/mean",
+)
 
 
 def test_metrics_in_every_logger(full_run):
@@ -150,8 +193,11 @@ def test_metrics_in_every_logger(full_run):
     from tests.logs import tensorboard_scalars, wandb_history
 
     run_dir = full_run["run_dir"]
-    jsonl = {r["step"]: r["data"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
-             if "training/global_step" in r["data"]}
+    jsonl = {
+        r["step"]: r["data"]
+        for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
+        if "training/global_step" in r["data"]
+    }
     per_class = sorted(k for k in jsonl[1] if k.startswith("gdqa/invalid_gradient_ratio/"))
     assert per_class, sorted(jsonl[1])
     keys = [*PROJECT_METRICS, *per_class]
@@ -195,7 +241,9 @@ def steps_logged(run_dir: Path) -> list[int]:
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
         return []
-    return sorted({r["step"] for r in map(json.loads, path.read_text().splitlines()) if "training/global_step" in r["data"]})
+    return sorted(
+        {r["step"] for r in map(json.loads, path.read_text().splitlines()) if "training/global_step" in r["data"]}
+    )
 
 
 def first_event(shared: Path, job: str, event: str, **match) -> dict | None:
@@ -274,8 +322,9 @@ ALL_DEATHS = os.environ.get("ANATOMY_R1_CLUSTER_ALL_DEATHS") == "1"
 _extra = pytest.mark.skipif(not ALL_DEATHS, reason="set ANATOMY_R1_CLUSTER_ALL_DEATHS=1 (about 2 more minutes)")
 
 
-@pytest.mark.parametrize("kind", ["rollout_server", pytest.param("fsdp_worker", marks=_extra),
-                                  pytest.param("reward_worker", marks=_extra)])
+@pytest.mark.parametrize(
+    "kind", ["rollout_server", pytest.param("fsdp_worker", marks=_extra), pytest.param("reward_worker", marks=_extra)]
+)
 def test_worker_death_fails_fast(cluster, shared, killed, kind):
     """A worker SIGKILLed mid-step (of a run resumed from the step-2 checkpoint) fails the job within the
     bound, with a message naming the dead actor's class and pid; the last checkpoint stays the latest."""

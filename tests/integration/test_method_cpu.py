@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from anatomy_r1_verl import trace
-from tests.helpers import MECHANICS_MODEL, child_command, child_env
 from reward_fns import accuracy_reward, format_reward
+from tests.helpers import MECHANICS_MODEL, child_command, child_env
 
 pytestmark = pytest.mark.integration
 
@@ -33,18 +33,34 @@ def run(tmp_path_factory):
 
     cli("prepare", "synthetic", "--out", str(data), "--train", "48", "--val", "16", "--test", "8", "--no-progress")
     cli("prepare", "score", str(data / "train.parquet"), "--out", str(data / "train_scored.parquet"))
-    cli("prepare", "augment", str(data / "train_scored.parquet"), "--out", str(data / "train_method.parquet"),
-        "--k", "4")
+    cli(
+        "prepare",
+        "augment",
+        str(data / "train_scored.parquet"),
+        "--out",
+        str(data / "train_method.parquet"),
+        "--k",
+        "4",
+    )
     letter = f"{HERE / 'letter_a.py'}:gt_is_a"
-    cmd = child_command("demo",
-                 f"data.train_files={data / 'train_method.parquet'}", f"data.val_files={data / 'val.parquet'}",
-                 "anatomy_r1.curriculum.enable=true", "anatomy_r1.gdqa.enable=true",
-                 "anatomy_r1.curriculum.ramp=4",  # step 2 lies inside the ramp: competence strictly between c0 and 1
-                 "trainer.total_training_steps=2", "trainer.test_freq=-1", "trainer.val_before_train=False",
-                 "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4",
-                 "actor_rollout_ref.rollout.n=4", f"trainer.rollout_data_dir={out / 'rollouts'}", *MECHANICS_MODEL,
-                 "+reward.custom_reward_function.reward_kwargs.weights.letter=1.0",
-                 f"+reward.custom_reward_function.reward_kwargs.components.letter='{letter}'")
+    cmd = child_command(
+        "demo",
+        f"data.train_files={data / 'train_method.parquet'}",
+        f"data.val_files={data / 'val.parquet'}",
+        "anatomy_r1.curriculum.enable=true",
+        "anatomy_r1.gdqa.enable=true",
+        "anatomy_r1.curriculum.ramp=4",  # step 2 lies inside the ramp: competence strictly between c0 and 1
+        "trainer.total_training_steps=2",
+        "trainer.test_freq=-1",
+        "trainer.val_before_train=False",
+        "data.train_batch_size=4",
+        "actor_rollout_ref.actor.ppo_mini_batch_size=4",
+        "actor_rollout_ref.rollout.n=4",
+        f"trainer.rollout_data_dir={out / 'rollouts'}",
+        *MECHANICS_MODEL,
+        "+reward.custom_reward_function.reward_kwargs.weights.letter=1.0",
+        f"+reward.custom_reward_function.reward_kwargs.components.letter='{letter}'",
+    )
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
@@ -72,8 +88,14 @@ def _scored_samples(run, step):
         uid, session, _ = d["uid"].rsplit("_", 2)
         v = variant[(uid, int(session))]
         opts = [o for _, o in re.findall(r"^([A-H])\. (.+)$", d["input"], flags=re.M)]
-        out.append({"uid": uid, "row": v["row"], "score": d["score"],
-                    "acc": accuracy_reward(d["output"], v["ground_truth"], {"options": opts})})
+        out.append(
+            {
+                "uid": uid,
+                "row": v["row"],
+                "score": d["score"],
+                "acc": accuracy_reward(d["output"], v["ground_truth"], {"options": opts}),
+            }
+        )
     return out
 
 
@@ -113,7 +135,7 @@ def test_gdqa_groups_see_different_prompts(run):
         if e["event"] == "gdqa_rollout":
             sessions[e["uid"]][e["session"]] = e
     assert len(sessions) == 8  # 4 prompts x 2 steps
-    for uid, by_session in sessions.items():
+    for by_session in sessions.values():
         assert sorted(by_session) == [0, 1, 2, 3], "rollout.n sessions of one uid"
         assert len({e["prompt_hash"] for e in by_session.values()}) == 4, "K=4 distinct prompts in one group"
     letters = [{e["ground_truth"] for e in s.values()} for s in sessions.values()]
@@ -121,8 +143,7 @@ def test_gdqa_groups_see_different_prompts(run):
 
 
 def test_each_rollout_scored_against_its_own_variant(run):
-    variant = {(e["uid"], e["session"]): e["ground_truth"]
-               for e in run["trace"] if e["event"] == "gdqa_rollout"}
+    variant = {(e["uid"], e["session"]): e["ground_truth"] for e in run["trace"] if e["event"] == "gdqa_rollout"}
     assert run["dumps"], "no rollout dump"
     checked = 0
     for d in run["dumps"]:
@@ -130,8 +151,11 @@ def test_each_rollout_scored_against_its_own_variant(run):
         gt = variant[(uid, int(session))]
         options = re.findall(r"^([A-H])\. (.+)$", d["input"], flags=re.M)
         opts = [o for _, o in options]
-        expected = (accuracy_reward(d["output"], gt, {"options": opts}) + 0.5 * format_reward(d["output"])
-                    + (1.0 if gt == "A" else 0.0))
+        expected = (
+            accuracy_reward(d["output"], gt, {"options": opts})
+            + 0.5 * format_reward(d["output"])
+            + (1.0 if gt == "A" else 0.0)
+        )
         assert d["score"] == pytest.approx(expected, abs=1e-6), d
         checked += 1
     assert checked == 32
@@ -160,12 +184,22 @@ def test_composes_with_dapo_dynamic_sampling(run):
     """ASCL + GDQA + DAPO's filter_groups (verl's V1 replay buffer drops zero-spread groups) together."""
     out, data = run["out"], run["data"]
     env = child_env(out)
-    cmd = child_command("demo", "trainer.experiment_name=dapo",
-                 f"data.train_files={data / 'train_method.parquet'}", f"data.val_files={data / 'val.parquet'}",
-                 "anatomy_r1.curriculum.enable=true", "anatomy_r1.gdqa.enable=true",
-                 "algorithm.filter_groups.enable=true", "algorithm.filter_groups.metric=acc",
-                 "trainer.total_training_steps=2", "trainer.test_freq=-1", "trainer.val_before_train=False",
-                 "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4", *MECHANICS_MODEL)
+    cmd = child_command(
+        "demo",
+        "trainer.experiment_name=dapo",
+        f"data.train_files={data / 'train_method.parquet'}",
+        f"data.val_files={data / 'val.parquet'}",
+        "anatomy_r1.curriculum.enable=true",
+        "anatomy_r1.gdqa.enable=true",
+        "algorithm.filter_groups.enable=true",
+        "algorithm.filter_groups.metric=acc",
+        "trainer.total_training_steps=2",
+        "trainer.test_freq=-1",
+        "trainer.val_before_train=False",
+        "data.train_batch_size=4",
+        "actor_rollout_ref.actor.ppo_mini_batch_size=4",
+        *MECHANICS_MODEL,
+    )
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     recs = [json.loads(x)["data"] for x in (out / "runs" / "dapo" / "metrics.jsonl").read_text().splitlines()]

@@ -24,13 +24,34 @@ def _run(out: Path, *args, env_extra=None) -> str:
 
 def test_sft_recipe_trains_and_its_checkpoint_evaluates(tmp_path):
     data = tmp_path / "data" / "synthetic"
-    _run(tmp_path, "prepare", "synthetic", "--out", str(data), "--train", "16", "--val", "8", "--test", "8",
-         "--no-progress")
+    _run(
+        tmp_path,
+        "prepare",
+        "synthetic",
+        "--out",
+        str(data),
+        "--train",
+        "16",
+        "--val",
+        "8",
+        "--test",
+        "8",
+        "--no-progress",
+    )
     for split in ("train", "val", "test"):
         _run(tmp_path, "prepare", "sft", str(data / f"{split}.parquet"), "--out", str(data / f"sft_{split}.parquet"))
-    log = _run(tmp_path, "train", "ssgvqa_sft", "profile=cpu", "model=tiny", "benchmark=synthetic",
-               "trainer.total_training_steps=2", "data.train_batch_size=4", "data.micro_batch_size_per_gpu=4",
-               env_extra={"ANATOMY_R1_DATA": str(tmp_path / "data")})
+    log = _run(
+        tmp_path,
+        "train",
+        "ssgvqa_sft",
+        "profile=cpu",
+        "model=tiny",
+        "benchmark=synthetic",
+        "trainer.total_training_steps=2",
+        "data.train_batch_size=4",
+        "data.micro_batch_size_per_gpu=4",
+        env_extra={"ANATOMY_R1_DATA": str(tmp_path / "data")},
+    )
     assert "verl.trainer.sft_trainer" in log and "final losses (step 2)" in log
     run = tmp_path / "runs" / "ssgvqa_sft"
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -22,16 +22,22 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     env = child_env(out, out / "trace")
     bonus = f"{HERE / 'length_bonus.py'}:brevity"
-    cmd = child_command("demo",
-           "trainer.total_training_steps=2", "trainer.test_freq=2", "trainer.val_before_train=False",
-           "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4",
-           "actor_rollout_ref.rollout.n=4",
-           "anatomy_r1.demo.questions.train=32", "anatomy_r1.demo.questions.val=16",
-           "anatomy_r1.demo.questions.test=8",
-           # weight decay off: any change of the actor's weights comes from the policy gradient
-           "actor_rollout_ref.actor.optim.weight_decay=0.0",
-           "+reward.custom_reward_function.reward_kwargs.weights.brevity=1.0",
-           f"+reward.custom_reward_function.reward_kwargs.components.brevity='{bonus}'")
+    cmd = child_command(
+        "demo",
+        "trainer.total_training_steps=2",
+        "trainer.test_freq=2",
+        "trainer.val_before_train=False",
+        "data.train_batch_size=4",
+        "actor_rollout_ref.actor.ppo_mini_batch_size=4",
+        "actor_rollout_ref.rollout.n=4",
+        "anatomy_r1.demo.questions.train=32",
+        "anatomy_r1.demo.questions.val=16",
+        "anatomy_r1.demo.questions.test=8",
+        # weight decay off: any change of the actor's weights comes from the policy gradient
+        "actor_rollout_ref.actor.optim.weight_decay=0.0",
+        "+reward.custom_reward_function.reward_kwargs.weights.brevity=1.0",
+        f"+reward.custom_reward_function.reward_kwargs.components.brevity='{bonus}'",
+    )
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
     log = proc.stdout + proc.stderr
     (out / "run.log").write_text(log)
@@ -50,8 +56,15 @@ def _step(run, step):
 def test_step_metrics_logged(run):
     for step in (1, 2):
         m = _step(run, step)
-        for key in ("critic/score/mean", "reward/score/mean", "reward/acc/mean", "reward/format/mean",
-                    "actor/pg_loss", "actor/kl_loss", "actor/grad_norm"):
+        for key in (
+            "critic/score/mean",
+            "reward/score/mean",
+            "reward/acc/mean",
+            "reward/format/mean",
+            "actor/pg_loss",
+            "actor/kl_loss",
+            "actor/grad_norm",
+        ):
             assert key in m, f"step {step}: {key} missing from {sorted(m)}"
         # the console logger printed verl's step line too
         assert f"step:{step} -" in run["log"]

@@ -6,6 +6,7 @@ Skipped where vLLM is not installed (the main venv); ``scripts/setup.sh --vllm``
 ``.venv-vllm/bin/pytest -m integration tests/integration/test_vllm_cpu.py`` runs it."""
 
 import importlib.util
+import itertools
 import json
 import subprocess
 from pathlib import Path
@@ -17,9 +18,11 @@ from tests.helpers import MECHANICS_MODEL, child_command, child_env
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(importlib.util.find_spec("vllm") is None,
-                       reason="vLLM is not installed in this venv: scripts/setup.sh --vllm makes .venv-vllm, whose "
-                              "pytest runs this test"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("vllm") is None,
+        reason="vLLM is not installed in this venv: scripts/setup.sh --vllm makes .venv-vllm, whose "
+        "pytest runs this test",
+    ),
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -36,11 +39,11 @@ def data(tmp_path_factory):
     out = tmp_path_factory.mktemp("vllm_data")
     env = child_env(out)
     d = out / "data"
-    for args in (("prepare", "synthetic", "--out", str(d), "--train", "48", "--val", "16", "--test", "8",
-                  "--no-progress"),
-                 ("prepare", "score", str(d / "train.parquet"), "--out", str(d / "train_scored.parquet")),
-                 ("prepare", "augment", str(d / "train_scored.parquet"), "--out", str(d / "train_method.parquet"),
-                  "--k", "4")):
+    for args in (
+        ("prepare", "synthetic", "--out", str(d), "--train", "48", "--val", "16", "--test", "8", "--no-progress"),
+        ("prepare", "score", str(d / "train.parquet"), "--out", str(d / "train_scored.parquet")),
+        ("prepare", "augment", str(d / "train_scored.parquet"), "--out", str(d / "train_method.parquet"), "--k", "4"),
+    ):
         rc, log = _cli(env, *args)
         assert rc == 0, (args, log[-3000:])
     return d
@@ -48,12 +51,22 @@ def data(tmp_path_factory):
 
 def _train(out, data, *extra):
     env = child_env(out, out / "trace")
-    rc, log = _cli(env, "demo", "profile=cpu_vllm",
-                   f"data.train_files={data / 'train_method.parquet'}", f"data.val_files={data / 'val.parquet'}",
-                   "anatomy_r1.gdqa.enable=true",
-                   "trainer.test_freq=-1", "trainer.val_before_train=False",
-                   "data.train_batch_size=4", "actor_rollout_ref.actor.ppo_mini_batch_size=4",
-                   "actor_rollout_ref.rollout.n=4", *MECHANICS_MODEL, *extra, timeout=900)
+    rc, log = _cli(
+        env,
+        "demo",
+        "profile=cpu_vllm",
+        f"data.train_files={data / 'train_method.parquet'}",
+        f"data.val_files={data / 'val.parquet'}",
+        "anatomy_r1.gdqa.enable=true",
+        "trainer.test_freq=-1",
+        "trainer.val_before_train=False",
+        "data.train_batch_size=4",
+        "actor_rollout_ref.actor.ppo_mini_batch_size=4",
+        "actor_rollout_ref.rollout.n=4",
+        *MECHANICS_MODEL,
+        *extra,
+        timeout=900,
+    )
     (out / "run.log").write_text(log)
     metrics_file = out / "runs" / "demo_cpu" / "metrics.jsonl"
     metrics = [json.loads(x) for x in metrics_file.read_text().splitlines()] if metrics_file.exists() else []
@@ -77,8 +90,15 @@ def test_vllm_served_the_rollouts_and_steps_trained(run):
     assert "vLLMHttpServer" in run["log"], "verl's vLLM server did not run"
     for step in (1, 2):
         m = _step(run, step)
-        for key in ("critic/score/mean", "reward/score/mean", "actor/pg_loss", "actor/grad_norm",
-                    "gdqa/invalid_gradient_ratio", "timing_s/gen", "rollout_guard/checked"):
+        for key in (
+            "critic/score/mean",
+            "reward/score/mean",
+            "actor/pg_loss",
+            "actor/grad_norm",
+            "gdqa/invalid_gradient_ratio",
+            "timing_s/gen",
+            "rollout_guard/checked",
+        ):
             assert key in m, f"step {step}: {key} missing from {sorted(m)}"
         assert m["actor/grad_norm"] > 0
         assert m["rollout_guard/checked"] == 2.0
@@ -98,7 +118,7 @@ def test_weights_synced_into_vllm_each_step(run):
     assert len(loads) >= 2, loads
     assert all(e["n_tensors"] > 0 for e in loads)
     sums = [e["checksum"] for e in loads]
-    assert all(a != b for a, b in zip(sums, sums[1:])), f"served weights did not change between syncs: {sums}"
+    assert all(a != b for a, b in itertools.pairwise(sums)), f"served weights did not change between syncs: {sums}"
 
 
 def test_rollout_and_actor_agree(run):
@@ -113,8 +133,12 @@ def test_guard_stops_a_run_whose_rollout_samples_another_policy(tmp_path, data):
     """vLLM >= 0.29 normalises images inside the model with buffers that verl's dummy-weight start randomises
     and its sync never sends; with ``mm_device_do_normalize`` left on, the rollout samples another policy. The
     guard stops the run at step 1 with an error that names the fix."""
-    r = _train(tmp_path, data, "trainer.total_training_steps=1",
-               "actor_rollout_ref.rollout.engine_kwargs.vllm.mm_device_do_normalize=true")
+    r = _train(
+        tmp_path,
+        data,
+        "trainer.total_training_steps=1",
+        "actor_rollout_ref.rollout.engine_kwargs.vllm.mm_device_do_normalize=true",
+    )
     assert r["rc"] != 0, "the run with a wrong rollout policy was not stopped"
     assert "RolloutPolicyMismatch" in r["log"] and "mm_device_do_normalize=false" in r["log"], r["log"][-4000:]
     assert "training/rollout_probs_diff_max" in r["log"]

@@ -45,7 +45,7 @@ def test_annotate_swaps_only_confused_classes_and_keeps_what_the_frame_shows():
 def test_annotate_rate_is_the_swap_frequency():
     rng = np.random.default_rng(0)
     confused = swapped = 0
-    for i in range(300):
+    for _ in range(300):
         scene = annotate(sample_layout(rng), AnnotatorConfig(rate=0.7), rng)
         for o in scene["objects"]:
             if o["kind"] == "anatomy" and (o.get("true_class") or o["class"]) in PAIRS:
@@ -55,9 +55,15 @@ def test_annotate_rate_is_the_swap_frequency():
     assert abs(swapped / confused - 0.7) < 4 * math.sqrt(0.21 / confused)
 
 
-@pytest.mark.parametrize("bad", [dict(rate=1.5), dict(rate=0.5, pairs=[["Gut", "Gut"]]),
-                                 dict(rate=0.5, pairs=[["Gut", "Spleen"]]),
-                                 dict(rate=0.5, pairs=[["Gut", "Omentum"], ["Gut", "Liver"]])])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(rate=1.5),
+        dict(rate=0.5, pairs=[["Gut", "Gut"]]),
+        dict(rate=0.5, pairs=[["Gut", "Spleen"]]),
+        dict(rate=0.5, pairs=[["Gut", "Omentum"], ["Gut", "Liver"]]),
+    ],
+)
 def test_bad_annotator_settings_are_refused(bad):
     with pytest.raises(ValueError, match="annotator"):
         AnnotatorConfig(**bad).validate()
@@ -66,8 +72,23 @@ def test_bad_annotator_settings_are_refused(bad):
 def test_annotated_benchmark_shows_true_frames_and_asks_on_the_annotators_labels(tmp_path):
     small = dict(train=24, val=0, test=0, questions_per_frame=4, seed=5)
     generate(SyntheticConfig(out_dir=str(tmp_path / "clean"), **small), progress=False)
-    prepare_main(["--out", str(tmp_path / "noisy"), "--seed", "5", "--train", "24", "--val", "0", "--test", "0",
-                  "--annotator-rate", "1", "--no-progress"])
+    prepare_main(
+        [
+            "--out",
+            str(tmp_path / "noisy"),
+            "--seed",
+            "5",
+            "--train",
+            "24",
+            "--val",
+            "0",
+            "--test",
+            "0",
+            "--annotator-rate",
+            "1",
+            "--no-progress",
+        ]
+    )
     for f in sorted(os.listdir(tmp_path / "clean" / "images" / "train")):  # same frames, byte for byte
         assert (tmp_path / "clean/images/train" / f).read_bytes() == (tmp_path / "noisy/images/train" / f).read_bytes()
     rows = pq.read_table(tmp_path / "noisy" / "train.parquet").to_pylist()
@@ -82,7 +103,9 @@ def test_annotated_benchmark_shows_true_frames_and_asks_on_the_annotators_labels
         true_answers = execute(program, truth)
         if true_answers != [row["extra_info"]["answer"]]:
             relabelled_answers += 1
-            assert true_answers and PAIRS.get(true_answers[0]) == row["extra_info"]["answer"] or len(true_answers) != 1
+            assert (true_answers and PAIRS.get(true_answers[0]) == row["extra_info"]["answer"]) or len(
+                true_answers
+            ) != 1
     assert relabelled_answers > 0
 
 
@@ -97,10 +120,14 @@ def _records(rows):
 
 
 def test_headroom_summary_on_known_questions():
-    g, s = _records([(1.0, [1, 1, 0, 0], "zero_hop", "Gut"),     # right greedily, p 0.5
-                     (0.0, [1, 1, 1, 0], "zero_hop", "Gut"),     # wrong greedily, p 0.75: sharpenable
-                     (0.0, [1, 0, 0, 0], "one_hop", "Liver"),    # wrong, p 0.25: reachable only
-                     (0.0, [0, 0, 0, 0], "one_hop", "Liver")])   # wrong, never right
+    g, s = _records(
+        [
+            (1.0, [1, 1, 0, 0], "zero_hop", "Gut"),  # right greedily, p 0.5
+            (0.0, [1, 1, 1, 0], "zero_hop", "Gut"),  # wrong greedily, p 0.75: sharpenable
+            (0.0, [1, 0, 0, 0], "one_hop", "Liver"),  # wrong, p 0.25: reachable only
+            (0.0, [0, 0, 0, 0], "one_hop", "Liver"),
+        ]
+    )  # wrong, never right
     out = headroom.summarize(g, s)
     o = out["overall"]
     assert out["samples"] == 4 and o["n"] == 4

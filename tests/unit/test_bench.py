@@ -8,23 +8,32 @@ import pytest
 
 from anatomy_r1_verl.ascl.feedback import BATCH_MEAN_S_Q, DrawnDifficulty
 from anatomy_r1_verl.bench import data, grid, runner, verdict
-from anatomy_r1_verl.commands.bench import main as bench_main, write_report
+from anatomy_r1_verl.commands.bench import main as bench_main
+from anatomy_r1_verl.commands.bench import write_report
 from anatomy_r1_verl.evaluation import results
 from anatomy_r1_verl.report import training
 from anatomy_r1_verl.trainer.hooks import StepSamples
 
 
 def test_grid_is_seed_major_and_every_rl_row_shares_data_budget_and_seed(tmp_path):
-    runs = grid.plan(None, [0, 1], grid.Budget(steps=7, prompts=4, rollouts=2, save_every=3), tmp_path / "d",
-                     tmp_path / "o", overrides=("actor_rollout_ref.actor.optim.lr=3e-4",))
+    runs = grid.plan(
+        None,
+        [0, 1],
+        grid.Budget(steps=7, prompts=4, rollouts=2, save_every=3),
+        tmp_path / "d",
+        tmp_path / "o",
+        overrides=("actor_rollout_ref.actor.optim.lr=3e-4",),
+    )
     assert [r.seed for r in runs] == [0] * len(grid.METHODS) + [1] * len(grid.METHODS)
-    assert [r.method for r in runs[:len(grid.METHODS)]] == list(grid.METHODS)
+    assert [r.method for r in runs[: len(grid.METHODS)]] == list(grid.METHODS)
     for r in runs:
         args = dict(a.split("=", 1) for a in r.train_args)
         assert args["profile"] == "cpu" and args["model"] == "tiny" and args["benchmark"] == "synthetic"
         assert args["trainer.total_training_steps"] == "7" and args["trainer.save_freq"] == "3"
         assert args["trainer.experiment_name"] == f"bench_{r.method}_seed{r.seed}"
-        assert r.checkpoint == tmp_path / "o" / "runs" / f"bench_{r.method}_seed{r.seed}" / "checkpoints" / "global_step_7"
+        assert (
+            r.checkpoint == tmp_path / "o" / "runs" / f"bench_{r.method}_seed{r.seed}" / "checkpoints" / "global_step_7"
+        )
         assert "--method" in r.eval_args() and str(r.seed) in r.eval_args()
         if r.method in grid.RL_METHODS:
             assert args["data.train_files"] == str(tmp_path / "d" / "train_augmented.parquet")
@@ -80,19 +89,34 @@ def _run(root, method, seed, steps=12, s_q_slope=0.0, invalid=0.5, step_s=5.0, f
     rng = random.Random(seed)
     with open(d / "metrics.jsonl", "w") as f:
         for t in range(1, steps + 1):
-            rec = {"critic/score/mean": 1.0 + 0.01 * t, "curriculum/batch_mean_s_q": 0.3 + s_q_slope * t,
-                   "reward/format/mean": fmt,
-                   "timing_s/step": (60.0 if t == 1 else step_s + rng.uniform(-0.1, 0.1)),
-                   "gdqa/invalid_gradient_ratio": invalid}
+            rec = {
+                "critic/score/mean": 1.0 + 0.01 * t,
+                "curriculum/batch_mean_s_q": 0.3 + s_q_slope * t,
+                "reward/format/mean": fmt,
+                "timing_s/step": (60.0 if t == 1 else step_s + rng.uniform(-0.1, 0.1)),
+                "gdqa/invalid_gradient_ratio": invalid,
+            }
             rec.update({f"gdqa/invalid_gradient_ratio/{c}": invalid + (0.1 if c == "Gut" else 0) for c in CLASSES})
             f.write(json.dumps({"step": t, "data": rec}) + "\n")
     return d
 
 
 def _eval(root, method, seed, acc, n=100):
-    recs = [{"benchmark": "synthetic_scene", "file": "t.parquet", "row": i, "answer_class": CLASSES[i % 2],
-             "question_type": "zero_hop", "complexity": "", "modality": "", "acc": float(i < acc * n),
-             "format": 1.0, "score": 0.0} for i in range(n)]
+    recs = [
+        {
+            "benchmark": "synthetic_scene",
+            "file": "t.parquet",
+            "row": i,
+            "answer_class": CLASSES[i % 2],
+            "question_type": "zero_hop",
+            "complexity": "",
+            "modality": "",
+            "acc": float(i < acc * n),
+            "format": 1.0,
+            "score": 0.0,
+        }
+        for i in range(n)
+    ]
     path = root / "evals" / method / f"seed{seed}"
     path.mkdir(parents=True)
     results.write_metrics(path, recs, {"method": method, "seed": seed})

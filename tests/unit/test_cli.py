@@ -25,14 +25,20 @@ def test_final_line_states_the_gain_and_its_standard_error(tmp_path, capsys):
     pq.write_table(pa.table({"x": list(range(400))}), val)
     (tmp_path / "config.yaml").write_text(f"data:\n  val_files: {val}\n")
     key = "val-core/synthetic_scene/acc/mean@1"
-    recs = [{"step": 0, "data": {key: 0.40}}, {"step": 1, "data": {"actor/pg_loss": 0.1}},
-            {"step": 30, "data": {key: 0.50}}]
+    recs = [
+        {"step": 0, "data": {key: 0.40}},
+        {"step": 1, "data": {"actor/pg_loss": 0.1}},
+        {"step": 30, "data": {key: 0.50}},
+    ]
     (tmp_path / "metrics.jsonl").write_text("\n".join(_json.dumps(r) for r in recs) + "\n")
     final = report_final(tmp_path)
     line = capsys.readouterr().out
     assert final["step"] == 30
     # se = 100 * sqrt((0.4*0.6 + 0.5*0.5) / 400) = 3.50
-    assert "= 0.500; from 0.400 at step 0: +10.00 points (one standard error 3.50, n 400: beyond one standard error)" in line
+    assert (
+        "= 0.500; from 0.400 at step 0: +10.00 points (one standard error 3.50, n 400: beyond one standard error)"
+        in line
+    )
     recs[-1]["data"][key] = 0.42
     (tmp_path / "metrics.jsonl").write_text("\n".join(_json.dumps(r) for r in recs) + "\n")
     report_final(tmp_path)

@@ -147,10 +147,12 @@ def test_presets_compose_and_select_model_and_data(model, benchmark, profile):
     omega_conf_to_dataclass(cfg.actor_rollout_ref.rollout)
     # the recipe's own file follows the selected benchmark's folder; validation is the benchmark's
     assert cfg.data.train_files.endswith(f"/{benchmark}/train_scored.parquet")
-    assert cfg.data.val_files.endswith(f"/{benchmark}/" + ("test.parquet" if benchmark == "omnimedvqa" else "val.parquet"))
+    assert cfg.data.val_files.endswith(
+        f"/{benchmark}/" + ("test.parquet" if benchmark == "omnimedvqa" else "val.parquet")
+    )
     path = cfg.actor_rollout_ref.model.path
     expected = {"qwen25vl_3b": "Qwen2.5-VL-3B", "qwen25vl_7b": "Qwen2.5-VL-7B", "tiny": "tiny-qwen25vl-warm"}[model]
-    assert expected in path or model != "tiny" and path.startswith("/")  # env vars may point elsewhere
+    assert expected in path or (model != "tiny" and path.startswith("/"))  # env vars may point elsewhere
     tp = cfg.actor_rollout_ref.rollout.tensor_model_parallel_size
     assert tp == {"qwen25vl_3b": 1, "qwen25vl_7b": 2, "tiny": 1}[model]
     assert cfg.actor_rollout_ref.rollout.name == {"cpu": "hfcpu", "gpu": "vllm"}[profile]
@@ -182,7 +184,7 @@ def test_sft_recipe_composes_with_verls_sft_config(recipe, profile, model, bench
     assert cfg.trainer.device == {"cpu": "cpu", "gpu": "cuda"}[profile]
     assert cfg.data.train_files.endswith(f"/{benchmark}/sft_train.parquet")
     expected = {"qwen25vl_3b": "Qwen2.5-VL-3B", "qwen25vl_7b": "Qwen2.5-VL-7B", "tiny": "tiny-qwen25vl-warm"}[model]
-    assert expected in cfg.model.path or model != "tiny" and cfg.model.path.startswith("/")
+    assert expected in cfg.model.path or (model != "tiny" and cfg.model.path.startswith("/"))
     # verl's SFT trainer builds these dataclasses from the config first thing (HFModelConfig loads the
     # tokenizer, so only for the model that is on disk)
     for key in ("engine", "optim", "checkpoint") + (("model",) if model == "tiny" else ()):
@@ -206,8 +208,7 @@ def test_cpu_profile_threads_the_fsdp_engine_process_only(monkeypatch):
     every other process keeps OMP_NUM_THREADS=1; the registered cpu engine applies it when it is built."""
     import torch
 
-    from anatomy_r1_verl.cpu import ENGINE_THREADS_ENV
-    from anatomy_r1_verl.cpu import platform
+    from anatomy_r1_verl.cpu import ENGINE_THREADS_ENV, platform
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     cfg = launcher.compose("demo_cpu", [])

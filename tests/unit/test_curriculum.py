@@ -1,5 +1,6 @@
 """ASCL pacing and the resumable curriculum sampler (through torchdata's StatefulDataLoader, as verl uses it)."""
 
+import itertools
 import math
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 import torch
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-from anatomy_r1_verl.ascl.curriculum import (CurriculumConfig, CurriculumSampler, bucket_accuracy, competence)
+from anatomy_r1_verl.ascl.curriculum import CurriculumConfig, CurriculumSampler, bucket_accuracy, competence
 
 
 @pytest.mark.parametrize("pacing", ["linear", "root", "stages"])
@@ -15,7 +16,7 @@ def test_pacing_properties(pacing):
     T, c0 = 40, 0.2
     cs = [competence(t, T, c0, pacing, stages=4) for t in range(0, 60)]
     assert cs[0] == pytest.approx(c0)
-    assert all(b >= a - 1e-12 for a, b in zip(cs, cs[1:])), "competence must not decrease"
+    assert all(b >= a - 1e-12 for a, b in itertools.pairwise(cs)), "competence must not decrease"
     assert all(c0 <= c <= 1 for c in cs)
     assert cs[T] == 1.0 and cs[-1] == 1.0
 
@@ -67,8 +68,9 @@ class _Rows(torch.utils.data.Dataset):
 
 
 def _loader(sampler, batch):
-    return StatefulDataLoader(_Rows(len(sampler)), batch_size=batch, sampler=sampler, drop_last=True,
-                              num_workers=0, collate_fn=list)
+    return StatefulDataLoader(
+        _Rows(len(sampler)), batch_size=batch, sampler=sampler, drop_last=True, num_workers=0, collate_fn=list
+    )
 
 
 def _draw(loader, n_batches, feedback=None):
@@ -92,7 +94,7 @@ def test_resume_draws_exactly_the_uninterrupted_batches(mode):
     n, batch, k, total = 40, 8, 7, 16  # 40 rows / 8 = 5 batches an epoch: resume crosses an epoch boundary
     acc_of = lambda rows: [float(r % 3 == 0) for r in rows]  # noqa: E731
 
-    s_q, full = _sampler(n=n, batch=batch, steps=total, mode=mode, seed=3)
+    _, full = _sampler(n=n, batch=batch, steps=total, mode=mode, seed=3)
     loader = _loader(full, batch)
     fb = (lambda b: full.update(b, acc_of(b))) if mode == "adaptive" else None
     uninterrupted = _draw(loader, total, fb)
@@ -122,8 +124,9 @@ def test_resume_draws_exactly_the_uninterrupted_batches(mode):
 
 def test_adaptive_prefers_rows_with_reward_spread():
     s_q = np.zeros(20)
-    s = CurriculumSampler(s_q, batch_size=2000, total_steps=1,
-                          cfg=CurriculumConfig(enable=True, mode="adaptive", c0=1.0, floor=0.01))
+    s = CurriculumSampler(
+        s_q, batch_size=2000, total_steps=1, cfg=CurriculumConfig(enable=True, mode="adaptive", c0=1.0, floor=0.01)
+    )
     s.update(list(range(10)), [1.0] * 10)  # always solved: no gradient
     s.update(list(range(10, 20)), [0.5] * 10)
     drawn = s.batch(0)

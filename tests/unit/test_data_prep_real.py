@@ -56,9 +56,16 @@ def read_rows(path: Path) -> list[dict]:
 
 def omni_record(i: int, modality="CT(Computed Tomography)", n_opts=4, image=None, **over) -> dict:
     opts = ["Liver", "Spleen", "Kidney", "Pancreas"][:n_opts]
-    rec = {"dataset": "DsA", "question_id": f"DsA_{i:04d}", "question_type": "Anatomy Identification",
-           "question": f"Which organ is shown ({i})?", "gt_answer": opts[i % n_opts],
-           "image_path": image or f"Images/DsA/{i}.png", "modality_type": modality, "unknown_extra": [1, 2]}
+    rec = {
+        "dataset": "DsA",
+        "question_id": f"DsA_{i:04d}",
+        "question_type": "Anatomy Identification",
+        "question": f"Which organ is shown ({i})?",
+        "gt_answer": opts[i % n_opts],
+        "image_path": image or f"Images/DsA/{i}.png",
+        "modality_type": modality,
+        "unknown_extra": [1, 2],
+    }
     for L, o in zip("ABCD", opts):
         rec[f"option_{L}"] = o
     rec.update(over)
@@ -87,10 +94,11 @@ def swift_record(i: int, letter="B", answer=None, image=None, **over) -> dict:
     opt_lines = "\n".join(f"{L}. {o}" for L, o in zip("ABCD", opts))
     rec = {
         "instruction": f"<image>What is the anatomy at the top left of frame {i}?\nAnatomy Options:\n{opt_lines}\n"
-                       "First output the thinking process in <think> </think> tags and then output the final "
-                       "answer in <answer> </answer> tags.",
+        "First output the thinking process in <think> </think> tags and then output the final "
+        "answer in <answer> </answer> tags.",
         "sft_prompt": f"<image>What is the anatomy at the top left of frame {i}?\nAnatomy Options:\n{opt_lines}",
-        "solution": letter, "answer": answer,
+        "solution": letter,
+        "answer": answer,
         "images": image if image is not None else f" {AUTHORS}/VID01/{i:06d}.png",
     }
     rec.update(over)
@@ -150,8 +158,10 @@ def test_ssgvqa_converts_with_official_splits(tmp_path):
 def test_ssgvqa_lines_with_more_than_four_fields(tmp_path):
     """Released files also have `question|answer|type1|type2|...` lines: fields 0 and 1 are still the
     question and the answer (as the authors' own loader reads them); the rest is kept in meta."""
-    lines = ["There is a anatomy that is on the left side of the yellow omentum thing; what is it?"
-             "|liver|query_component|single_and|NA"]
+    lines = [
+        "There is a anatomy that is on the left side of the yellow omentum thing; what is it?"
+        "|liver|query_component|single_and|NA"
+    ]
     root = make_ssg(tmp_path / "ssg", videos=("VID05",), frames=1, lines=lines)
     s = ssgvqa.convert(root, tmp_path / "out", show_progress=False)
     assert s["written"] == 1 and s["rejected"] == 0
@@ -174,8 +184,19 @@ def test_ssgvqa_options_are_deterministic_per_question(tmp_path):
 
 def test_ssgvqa_cli_split_override_no_video_in_two_splits(tmp_path, capsys):
     root = make_ssg(tmp_path / "ssg")
-    rc = ssgvqa.main(["--root", str(root), "--out", str(tmp_path / "out"), "--test-videos", "VID05",
-                      "--val-videos", "6,1", "--no-progress"])
+    rc = ssgvqa.main(
+        [
+            "--root",
+            str(root),
+            "--out",
+            str(tmp_path / "out"),
+            "--test-videos",
+            "VID05",
+            "--val-videos",
+            "6,1",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     assert "read 48 = written 24 + rejected 0 + filtered 24" in capsys.readouterr().out
     seen = {}
@@ -189,8 +210,13 @@ def test_ssgvqa_cli_split_override_no_video_in_two_splits(tmp_path, capsys):
 
 def test_ssgvqa_class_and_type_filters(tmp_path):
     root = make_ssg(tmp_path / "ssg", videos=("VID05",), frames=1)
-    s = ssgvqa.convert(root, tmp_path / "out", answer_classes=["liver", "gallbladder", "gut", "omentum"],
-                       complexities=["zero_hop", "one_hop"], show_progress=False)
+    s = ssgvqa.convert(
+        root,
+        tmp_path / "out",
+        answer_classes=["liver", "gallbladder", "gut", "omentum"],
+        complexities=["zero_hop", "one_hop"],
+        show_progress=False,
+    )
     assert_counts(s)
     assert s["written"] == 2  # liver (zero_hop), gallbladder (one_hop); cystic_plate is no longer kept
     assert s["filtered_by_reason"] == {"answer is not a kept anatomy class": 4}
@@ -210,15 +236,18 @@ def test_ssgvqa_similarity_distractors(tmp_path, monkeypatch):
         calls.append(config)
         return lambda a, b: 1.0 if a == b else closeness.get(b, 0.5) if a == "Gallbladder" else 0.5
 
-    monkeypatch.setitem(sys.modules, "anatomy_r1_verl.ascl.difficulty",
-                        types.SimpleNamespace(build_similarity=build_similarity))
+    monkeypatch.setitem(
+        sys.modules, "anatomy_r1_verl.ascl.difficulty", types.SimpleNamespace(build_similarity=build_similarity)
+    )
     root = make_ssg(tmp_path / "ssg", videos=("VID05",), frames=2)
-    ssgvqa.convert(root, tmp_path / "out", distractors="similarity", similarity_config={"lambda": 0.5},
-                   show_progress=False)
+    ssgvqa.convert(
+        root, tmp_path / "out", distractors="similarity", similarity_config={"lambda": 0.5}, show_progress=False
+    )
     assert calls == [{"lambda": 0.5}]
     rows = [r for r in read_rows(tmp_path / "out" / "train.parquet") if r["extra_info"]["answer"] == "Gallbladder"]
-    assert rows and all(set(r["extra_info"]["options"]) == {"Gallbladder", "Cystic Plate", "Liver", "Omentum"}
-                        for r in rows)
+    assert rows and all(
+        set(r["extra_info"]["options"]) == {"Gallbladder", "Cystic Plate", "Liver", "Omentum"} for r in rows
+    )
     assert json.loads(rows[0]["extra_info"]["meta"])["distractors"] == "similarity"
 
 
@@ -282,8 +311,17 @@ def test_max_pixels_writes_resized_copies(tmp_path):
 
 def test_omnimedvqa_converts_2_to_4_options(tmp_path):
     recs = [omni_record(0, n_opts=2), omni_record(1, n_opts=3), omni_record(2), omni_record(3)]
-    mri = [omni_record(i, modality="MR (Mag-netic Resonance Imaging)", dataset="DsB", question_id=f"B{i}",
-                       image_path=f"Images/DsB/{i}.png", question_type="Modality Recognition") for i in range(3)]
+    mri = [
+        omni_record(
+            i,
+            modality="MR (Mag-netic Resonance Imaging)",
+            dataset="DsB",
+            question_id=f"B{i}",
+            image_path=f"Images/DsB/{i}.png",
+            question_type="Modality Recognition",
+        )
+        for i in range(3)
+    ]
     root = make_omni(tmp_path / "omni", recs, mri)
     s = omnimedvqa.convert(root, tmp_path / "out", test_fraction=0.5, split_by="question", show_progress=False)
     assert_counts(s)
@@ -303,8 +341,9 @@ def test_omnimedvqa_converts_2_to_4_options(tmp_path):
 
 def test_omnimedvqa_per_modality_split_fractions(tmp_path):
     ct = [omni_record(i) for i in range(40)]
-    mr = [omni_record(i, modality="MR", question_id=f"MR{i}", image_path=f"Images/DsB/{i // 2}.png")
-          for i in range(20)]  # two questions per image
+    mr = [
+        omni_record(i, modality="MR", question_id=f"MR{i}", image_path=f"Images/DsB/{i // 2}.png") for i in range(20)
+    ]  # two questions per image
     root = make_omni(tmp_path / "omni", ct, mr)
     s = omnimedvqa.convert(root, tmp_path / "out", seed=3, show_progress=False)  # split by image, 0.2
     assert_counts(s)
@@ -316,8 +355,9 @@ def test_omnimedvqa_per_modality_split_fractions(tmp_path):
     assert not imgs["train"] & imgs["test"]
     again = omnimedvqa.convert(root, tmp_path / "again", seed=3, show_progress=False)
     assert again["splits"] == s["splits"]
-    assert [r["extra_info"]["id"] for r in read_rows(tmp_path / "again" / "test.parquet")] == \
-        [r["extra_info"]["id"] for r in rows["test"]]
+    assert [r["extra_info"]["id"] for r in read_rows(tmp_path / "again" / "test.parquet")] == [
+        r["extra_info"]["id"] for r in rows["test"]
+    ]
 
 
 def test_omnimedvqa_filters_are_counted(tmp_path):
@@ -328,8 +368,9 @@ def test_omnimedvqa_filters_are_counted(tmp_path):
     assert rc == 0
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert s["written"] == 3 and s["filtered"] == 5 and s["filtered_by_reason"] == {"modality_type not selected": 5}
-    s = omnimedvqa.convert(root, tmp_path / "o2", question_types=["Disease Diagnosis"], datasets=["nope"],
-                           show_progress=False)
+    s = omnimedvqa.convert(
+        root, tmp_path / "o2", question_types=["Disease Diagnosis"], datasets=["nope"], show_progress=False
+    )
     assert s["written"] == 0 and s["filtered"] == 8
 
 
@@ -374,8 +415,11 @@ def test_omnimedvqa_bad_json_file(tmp_path):
 
 
 def test_swift_json_converts_and_finds_images(tmp_path):
-    recs = [swift_record(0, "B"), swift_record(1, "A", image=[f"{AUTHORS}/VID01/000001.png"]),
-            swift_record(2, "D", id="q2", question_type="location")]
+    recs = [
+        swift_record(0, "B"),
+        swift_record(1, "A", image=[f"{AUTHORS}/VID01/000001.png"]),
+        swift_record(2, "D", id="q2", question_type="location"),
+    ]
     js, img_root = make_swift(tmp_path, recs)
     s = swift_json.convert(js, tmp_path / "out", image_root=img_root, split="val", show_progress=False)
     assert_counts(s)
@@ -394,8 +438,20 @@ def test_swift_json_converts_and_finds_images(tmp_path):
     assert rows[1]["images"][0]["image"] == str(img_root / "data/VID01/000001.png")
     assert rows[2]["extra_info"]["id"] == "q2" and rows[2]["extra_info"]["question_type"] == "location"
     # CLI, the project's instruction, keep-components
-    rc = swift_json.main([str(js), "--out", str(tmp_path / "o2"), "--image-root", str(img_root / "data"),
-                          "--keep-components", "2", "--instruction", "default", "--no-progress"])
+    rc = swift_json.main(
+        [
+            str(js),
+            "--out",
+            str(tmp_path / "o2"),
+            "--image-root",
+            str(img_root / "data"),
+            "--keep-components",
+            "2",
+            "--instruction",
+            "default",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     r = read_rows(tmp_path / "o2" / "train.parquet")[0]
     assert r["images"][0]["image"] == str(img_root / "data/VID01/000000.png")
@@ -407,8 +463,9 @@ def test_swift_json_converts_and_finds_images(tmp_path):
 def test_swift_json_sft_prompt_and_jsonl(tmp_path):
     rec = swift_record(0, "C")
     del rec["instruction"]
-    js, img_root = make_swift(tmp_path, json.dumps(rec) + "\n\n" + json.dumps(swift_record(1)) + "\n{oops\n",
-                              name="rel.jsonl")
+    js, img_root = make_swift(
+        tmp_path, json.dumps(rec) + "\n\n" + json.dumps(swift_record(1)) + "\n{oops\n", name="rel.jsonl"
+    )
     with pytest.raises(ConversionError, match=r"rel.jsonl, line 4: invalid JSON"):
         swift_json.convert(js, tmp_path / "out", image_root=img_root, show_progress=False)
     s = swift_json.convert(js, tmp_path / "out", image_root=img_root, skip_invalid=True, show_progress=False)
@@ -488,9 +545,17 @@ def test_rlhfdataset_round_trip_with_images(tmp_path):
     s = ssgvqa.convert(root, tmp_path / "out", show_progress=False)
     tokenizer = tiny_model.build_tokenizer()
     processor = tiny_model.build_processor(tokenizer, 84)
-    cfg = OmegaConf.create({"prompt_key": "prompt", "image_key": "images", "max_prompt_length": 2048,
-                            "filter_overlong_prompts": True, "filter_overlong_prompts_workers": 1,
-                            "truncation": "error", "cache_dir": str(tmp_path / "cache")})
+    cfg = OmegaConf.create(
+        {
+            "prompt_key": "prompt",
+            "image_key": "images",
+            "max_prompt_length": 2048,
+            "filter_overlong_prompts": True,
+            "filter_overlong_prompts_workers": 1,
+            "truncation": "error",
+            "cache_dir": str(tmp_path / "cache"),
+        }
+    )
     # the length filter runs the processor on every row with its image: a row whose image fails is dropped
     ds = RLHFDataset(s["files"]["train"], tokenizer, cfg, processor=processor)
     assert len(ds) == 3
@@ -548,8 +613,14 @@ def test_truncated_image_is_rejected_naming_the_file(tmp_path, fmt):
     s = ssgvqa.convert(root, tmp_path / "out", image_ext=ext, skip_invalid=True, show_progress=False)
     assert_counts(s)
     assert (s["written"], s["rejected"]) == (3, 3) and s["rejected_by_kind"] == {"bad_image": 3}
-    assert s["images"] == {"distinct": 2, "unreadable": 1, "resized": 0, "max_pixels": None, "verify": "full",
-                           "workers": s["images"]["workers"]}
+    assert s["images"] == {
+        "distinct": 2,
+        "unreadable": 1,
+        "resized": 0,
+        "max_pixels": None,
+        "verify": "full",
+        "workers": s["images"]["workers"],
+    }
     rej = rejects(tmp_path / "out")
     assert [r["where"] for r in rej] == ["line 3", "line 5", "line 7"]
     assert all(r["file"] == "qa_txt/VID05/000001.txt" and str(bad) in r["reason"] for r in rej)
@@ -582,8 +653,11 @@ def _outputs(out: Path) -> tuple:
     s = json.loads((out / "summary.json").read_text().replace(str(out), "<out>"))
     s.pop("seconds")
     s["images"].pop("workers")
-    copies = sorted(str(p.relative_to(out)) for p in (out / "images").rglob("*") if p.is_file()) \
-        if (out / "images").exists() else []
+    copies = (
+        sorted(str(p.relative_to(out)) for p in (out / "images").rglob("*") if p.is_file())
+        if (out / "images").exists()
+        else []
+    )
     return rows, rej, s, copies
 
 
@@ -599,8 +673,14 @@ def test_thread_pool_gives_the_same_output_as_one_worker_ssgvqa(tmp_path):
     txt.write_text(txt.read_text() + "a malformed line\n")
     outs = []
     for workers in (0, 1, 3):
-        s = ssgvqa.convert(root, tmp_path / f"w{workers}", skip_invalid=True, max_pixels=600,
-                           image_workers=workers, show_progress=False)
+        s = ssgvqa.convert(
+            root,
+            tmp_path / f"w{workers}",
+            skip_invalid=True,
+            max_pixels=600,
+            image_workers=workers,
+            show_progress=False,
+        )
         assert s["images"]["workers"] == workers and s["rejected"] == 3 * 3 + 1 and s["images"]["resized"] == 3
         outs.append(_outputs(tmp_path / f"w{workers}"))
     assert outs[0] == outs[1] == outs[2]
@@ -618,15 +698,23 @@ def test_thread_pool_gives_the_same_output_as_one_worker_json(tmp_path):
     swift[7]["images"] = "/elsewhere/nothing.png"
     js, img_root = make_swift(tmp_path, swift, n_images=5)
     truncate(noisy_image(img_root / "data" / "VID01" / "000002.png", "PNG"))
-    for name, convert in (("omni", lambda out, w: omnimedvqa.convert(root, out, skip_invalid=True, image_workers=w,
-                                                                      show_progress=False)),
-                          ("swift", lambda out, w: swift_json.convert(js, out, image_root=img_root, skip_invalid=True,
-                                                                      image_workers=w, show_progress=False))):
+    for name, convert in (
+        ("omni", lambda out, w: omnimedvqa.convert(root, out, skip_invalid=True, image_workers=w, show_progress=False)),
+        (
+            "swift",
+            lambda out, w: swift_json.convert(
+                js, out, image_root=img_root, skip_invalid=True, image_workers=w, show_progress=False
+            ),
+        ),
+    ):
         outs = [(convert(tmp_path / f"{name}{w}", w), _outputs(tmp_path / f"{name}{w}"))[1] for w in (0, 1, 4)]
         assert outs[0] == outs[1] == outs[2], name
         kinds = outs[0][2]["rejected_by_kind"]
-        assert kinds == ({"bad_image": 5, "missing_image": 1, "no_options": 1} if name == "omni"
-                         else {"bad_image": 4, "missing_image": 1}), kinds  # record 7 lost its image
+        assert kinds == (
+            {"bad_image": 5, "missing_image": 1, "no_options": 1}
+            if name == "omni"
+            else {"bad_image": 4, "missing_image": 1}
+        ), kinds  # record 7 lost its image
 
 
 def test_prefetch_of_a_missing_image_gives_the_same_error(tmp_path):
@@ -655,7 +743,7 @@ def test_read_ahead_keeps_order_and_a_bounded_buffer(tmp_path):
         prepared = []
 
         def prepare(i):
-            prepared.append(i)
+            prepared.append(i)  # noqa: B023 (called in this iteration)
             return i * 10
 
         got = []
@@ -670,7 +758,7 @@ def test_row_accounting_is_checked_even_under_python_O(tmp_path):
     """The read = written + rejected + filtered check is a real check (an `assert` vanishes under -O)."""
     code = f"""
 from data_prep.common import ConversionRun
-run = ConversionRun(source="t", out_dir={str(tmp_path / 'out')!r}, splits=["train"])
+run = ConversionRun(source="t", out_dir={str(tmp_path / "out")!r}, splits=["train"])
 with run.record("f.json", "record 0", {{}}):
     run.filter("not anatomy")
 run.read += 1  # a converter that lost a record
@@ -680,6 +768,7 @@ except RuntimeError as e:
     print("refused:", e)
 """
     res = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True, timeout=120)
-    assert "refused: converter bug in t: read 2 records but wrote 0, rejected 0 and filtered 1" in res.stdout, \
+    assert "refused: converter bug in t: read 2 records but wrote 0, rejected 0 and filtered 1" in res.stdout, (
         res.stdout + res.stderr
+    )
     assert not (tmp_path / "out" / "train.parquet").exists()

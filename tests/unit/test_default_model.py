@@ -60,8 +60,9 @@ def test_headroom_measure_keeps_the_response_budget(tmp_path):
     model_dir = asset_path(DEFAULT_MODEL)
     ds, proc = load_rows(str(tmp_path / "val.parquet"), model_dir)
     model = load_model(model_dir)
-    summary, greedy, sampled = headroom.measure(model, proc, ds, samples=2, batch_size=4, progress=False,
-                                                max_new_tokens=3)
+    summary, greedy, sampled = headroom.measure(
+        model, proc, ds, samples=2, batch_size=4, progress=False, max_new_tokens=3
+    )
     assert len(greedy) == 2 and len(sampled) == 4 and summary["overall"]["n"] == 2
     for rec in greedy + sampled:  # 3 tokens cannot hold <think>..</think><answer>X</answer>
         assert len(proc.tokenizer(rec["response"])["input_ids"]) <= 3 and rec["format"] == 0
@@ -95,12 +96,14 @@ def test_headroom_model_scans_the_grid_and_answers_with_an_option(tmp_path):
     from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
     from anatomy_r1_verl.tiny.warmstart import SCAN_RESPONSE_TOKENS
 
-    generate(SyntheticConfig(out_dir=str(tmp_path), seed=1, train=0, val=24, test=0, image_position="last"),
-             progress=False)
+    generate(
+        SyntheticConfig(out_dir=str(tmp_path), seed=1, train=0, val=24, test=0, image_position="last"), progress=False
+    )
     d = asset_path(HEADROOM_MODEL)
     ds, proc = load_rows(str(tmp_path / "val.parquet"), d)
-    recs = response_records(load_model(d), proc, ds, GenerationConfig(max_new_tokens=SCAN_RESPONSE_TOKENS),
-                            progress=False)
+    recs = response_records(
+        load_model(d), proc, ds, GenerationConfig(max_new_tokens=SCAN_RESPONSE_TOKENS), progress=False
+    )
     assert len(recs) == 24 and sum(r["format"] for r in recs) >= 22
     for rec in (r for r in recs if r["format"]):
         m = re.fullmatch(r"<think>(The top-left is .+)</think><answer>(.+)</answer>", rec["response"])

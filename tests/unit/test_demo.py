@@ -12,8 +12,16 @@ from anatomy_r1_verl.commands.train import RecipeError, compose
 
 
 def _cfg(tmp_path, *extra):
-    return compose("demo_cpu", [f"anatomy_r1.output_dir={tmp_path}", "anatomy_r1.demo.questions.train=8",
-                                "anatomy_r1.demo.questions.val=4", "anatomy_r1.demo.questions.test=0", *extra])
+    return compose(
+        "demo_cpu",
+        [
+            f"anatomy_r1.output_dir={tmp_path}",
+            "anatomy_r1.demo.questions.train=8",
+            "anatomy_r1.demo.questions.val=4",
+            "anatomy_r1.demo.questions.test=0",
+            *extra,
+        ],
+    )
 
 
 def _manifest(cfg):

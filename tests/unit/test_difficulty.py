@@ -1,6 +1,5 @@
 """ASCL difficulty S(q): closeness table, embeddings, row/table scoring, parquet and CLI."""
 
-
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -34,8 +33,17 @@ def counting_embedder(vectors):
 
 
 def row(i, options, answer, **kw):
-    return make_row(data_source="t", question="Which structure is marked?", options=options, answer=answer,
-                    image="/nonexistent/img.png", split="train", index=i, row_id=f"q{i}", **kw)
+    return make_row(
+        data_source="t",
+        question="Which structure is marked?",
+        options=options,
+        answer=answer,
+        image="/nonexistent/img.png",
+        split="train",
+        index=i,
+        row_id=f"q{i}",
+        **kw,
+    )
 
 
 # --------------------------------------------------------------------------- table
@@ -97,8 +105,7 @@ def test_symmetric(table_only, minilm):
 
 def test_custom_table_new_class_and_bad_tables(tmp_path):
     p = tmp_path / "t.yaml"
-    p.write_text("classes:\n  Liver: [hepar]\n  Cystic Duct: [duct]\n"
-                 "closeness:\n  cystic_duct:\n    liver: 0.45\n")
+    p.write_text("classes:\n  Liver: [hepar]\n  Cystic Duct: [duct]\ncloseness:\n  cystic_duct:\n    liver: 0.45\n")
     sc = D.DifficultyScorer({"embedding": "none", "table": str(p)})
     assert sc.sim("hepar", "DUCT") == pytest.approx(0.45) and sc.sim("Liver", "Gut") == 0.0
     p.write_text("closeness:\n  Liver:\n    Gut: 1.5\n")
@@ -110,7 +117,9 @@ def test_custom_table_new_class_and_bad_tables(tmp_path):
 
 
 def test_config_validation_and_aliases():
-    assert D.DifficultyConfig.from_dict({"lambda": 0.3, "cache": "x.npz"}) == D.DifficultyConfig(lam=0.3, cache_path="x.npz")
+    assert D.DifficultyConfig.from_dict({"lambda": 0.3, "cache": "x.npz"}) == D.DifficultyConfig(
+        lam=0.3, cache_path="x.npz"
+    )
     with pytest.raises(ValueError, match="unknown config key"):
         D.DifficultyConfig.from_dict({"lamda": 0.3})
     with pytest.raises(ValueError, match="lam"):
@@ -156,8 +165,7 @@ def test_clipped_to_unit_interval():
 
 
 def test_each_distinct_string_is_embedded_once(tmp_path):
-    vec = {k: np.random.default_rng(i).normal(size=8) for i, k in
-           enumerate(D.normalize(c) for c in ANATOMY_CLASSES)}
+    vec = {k: np.random.default_rng(i).normal(size=8) for i, k in enumerate(D.normalize(c) for c in ANATOMY_CLASSES)}
     enc, calls = counting_embedder(vec)
     cache = tmp_path / "emb.npz"
     sc = D.DifficultyScorer(D.DifficultyConfig(embedding=enc, cache_path=str(cache)))
@@ -205,14 +213,20 @@ def test_answer_from_ground_truth_letter(table_only):
 
 
 def test_foreign_row_with_prompt_option_lines(table_only):
-    r = {"prompt": [{"role": "user", "content": "<image>What is this?\nA. Liver\nB. Gallbladder\nC. Gut"}],
-         "reward_model": {"style": "rule", "ground_truth": "B"}, "extra_info": {"index": 7}}
+    r = {
+        "prompt": [{"role": "user", "content": "<image>What is this?\nA. Liver\nB. Gallbladder\nC. Gut"}],
+        "reward_model": {"style": "rule", "ground_truth": "B"},
+        "extra_info": {"index": 7},
+    }
     assert table_only.score_row(r) == pytest.approx((0.7 + 0.4) / 2)
 
 
 def test_row_without_options_raises_naming_it(table_only):
-    r = {"prompt": [{"role": "user", "content": "<image>What is this?"}],
-         "reward_model": {"ground_truth": "A"}, "extra_info": {"id": "frame-42", "index": 3}}
+    r = {
+        "prompt": [{"role": "user", "content": "<image>What is this?"}],
+        "reward_model": {"ground_truth": "A"},
+        "extra_info": {"id": "frame-42", "index": 3},
+    }
     with pytest.raises(SchemaError, match="frame-42"):
         table_only.score_row(r)
     with pytest.raises(SchemaError, match="frame-42"):
@@ -295,8 +309,20 @@ def test_score_parquet_refuses_to_overwrite_input(tiny_parquet, table_only):
 
 def test_cli(tiny_parquet, tmp_path, capsys):
     out = tmp_path / "cli.parquet"
-    rc = D.main([str(tiny_parquet), "--out", str(out), "--embedding", "none", "--aggregate", "max",
-                 "--no-progress", "--plot", str(tmp_path / "p.png")])
+    rc = D.main(
+        [
+            str(tiny_parquet),
+            "--out",
+            str(out),
+            "--embedding",
+            "none",
+            "--aggregate",
+            "max",
+            "--no-progress",
+            "--plot",
+            str(tmp_path / "p.png"),
+        ]
+    )
     assert rc == 0 and (tmp_path / "p.png").is_file()
     assert pq.read_table(out).column("s_q").to_pylist() == pytest.approx([0.9, 0.4, 0.3])
     assert D.main([str(tiny_parquet), "--out", str(tiny_parquet), "--embedding", "none"]) == 2
@@ -314,8 +340,9 @@ def test_python_m_help():
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-m", "anatomy_r1_verl.ascl.difficulty", "--help"], capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "anatomy_r1_verl.ascl.difficulty", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0 and "--embedding" in r.stdout and "--plot" in r.stdout
 
 

@@ -67,5 +67,7 @@ def test_base_image_matches_the_gpu_extra():
     assert by_name["torch"].specifier.contains("2.11.0") and by_name["torchvision"].specifier.contains("0.26.0")
     # and the CPU pins of constraints.txt too
     pins = dict(ln.split("==") for ln in (ROOT / "constraints.txt").read_text().split() if "==" in ln)
-    assert by_name["torch"].specifier.contains(pins["torch"]) and by_name["torchvision"].specifier.contains(pins["torchvision"])
+    assert by_name["torch"].specifier.contains(pins["torch"]) and by_name["torchvision"].specifier.contains(
+        pins["torchvision"]
+    )
     assert "verl==0.9.1" in DOCKERFILE.read_text() and any(str(r) == "verl==0.9.1" for r in runtime)

@@ -3,7 +3,6 @@ from responses.jsonl), re-scoring without generating, sampling (mean@K / pass@K)
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,13 +12,16 @@ from anatomy_r1_verl.evaluation.intervals import wilson
 from anatomy_r1_verl.tiny.assets import DEFAULT_MODEL, asset_path
 
 
-@pytest.mark.parametrize("k,n,lo,hi", [
-    (5, 10, 0.236593, 0.763407),   # symmetric case
-    (0, 10, 0.0, 0.277533),        # Wilson's upper bound for 0/10 (the Wald interval would be [0, 0])
-    (10, 10, 0.722467, 1.0),
-    (1, 20, 0.008881, 0.236131),   # R: prop.test(1, 20, correct = FALSE)$conf.int
-    (81, 263, 0.255289, 0.366210),  # the closed form (k + z²/2 ± z·sqrt(k(n-k)/n + z²/4)) / (n + z²)
-])
+@pytest.mark.parametrize(
+    "k,n,lo,hi",
+    [
+        (5, 10, 0.236593, 0.763407),  # symmetric case
+        (0, 10, 0.0, 0.277533),  # Wilson's upper bound for 0/10 (the Wald interval would be [0, 0])
+        (10, 10, 0.722467, 1.0),
+        (1, 20, 0.008881, 0.236131),  # R: prop.test(1, 20, correct = FALSE)$conf.int
+        (81, 263, 0.255289, 0.366210),  # the closed form (k + z²/2 ± z·sqrt(k(n-k)/n + z²/4)) / (n + z²)
+    ],
+)
 def test_wilson_known_values(k, n, lo, hi):
     got = wilson(k, n)
     assert got == pytest.approx((lo, hi), abs=2e-6)
@@ -47,8 +49,24 @@ def greedy(data, tmp_path_factory):
     from anatomy_r1_verl.commands.evaluate import main
 
     out = tmp_path_factory.mktemp("eval")
-    assert main([asset_path(DEFAULT_MODEL), str(data / "test.parquet"), "--out", str(out), "--no-progress",
-                 "--method", "tiny", "--batch-size", "12", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                asset_path(DEFAULT_MODEL),
+                str(data / "test.parquet"),
+                "--out",
+                str(out),
+                "--no-progress",
+                "--method",
+                "tiny",
+                "--batch-size",
+                "12",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -86,7 +104,9 @@ def test_rescore_reproduces_the_metrics_without_a_model(greedy, tmp_path):
     shutil.copytree(greedy, copy)
     before = json.loads((copy / "metrics.json").read_text())
     # corrupt the stored scores: re-scoring must recompute them from the response texts
-    lines = [dict(json.loads(line), acc=0.0, format=0.0) for line in (copy / "responses.jsonl").read_text().splitlines()]
+    lines = [
+        dict(json.loads(line), acc=0.0, format=0.0) for line in (copy / "responses.jsonl").read_text().splitlines()
+    ]
     (copy / "responses.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     assert main(["--rescore", str(copy)]) == 0
     after = json.loads((copy / "metrics.json").read_text())
@@ -96,8 +116,24 @@ def test_rescore_reproduces_the_metrics_without_a_model(greedy, tmp_path):
 def test_sampling_gives_mean_and_pass_at_k(data, tmp_path):
     from anatomy_r1_verl.commands.evaluate import main
 
-    assert main([asset_path(DEFAULT_MODEL), str(data / "val.parquet"), "--out", str(tmp_path), "--no-progress",
-                 "--samples", "3", "--temperature", "1.0", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                asset_path(DEFAULT_MODEL),
+                str(data / "val.parquet"),
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+                "--samples",
+                "3",
+                "--temperature",
+                "1.0",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     recs = [json.loads(line) for line in (tmp_path / "responses.jsonl").read_text().splitlines()]
     assert len(recs) == 12 and sorted(Counter(r["row"] for r in recs).values()) == [3] * 4
     o = json.loads((tmp_path / "metrics.json").read_text())["benchmarks"]["synthetic_scene"]["overall"]

@@ -1,7 +1,7 @@
 """The hfcpu rollout server without Ray: it samples from the same policy that verl's actor scores."""
 
-import torch
 import pytest
+import torch
 
 from anatomy_r1_verl.patches import torchvision_ops as tv_compat
 from anatomy_r1_verl.tiny.assets import DEFAULT_MODEL, asset_path
@@ -13,8 +13,8 @@ tv_compat.install()  # before anything imports torchvision (qwen_vl_utils does)
 def setup(tmp_path_factory):
     from qwen_vl_utils import process_vision_info
 
-    from anatomy_r1_verl.evaluation.prompts import encode_prompts, load_rows
     from anatomy_r1_verl.cpu.rollout import HFGenerateServer
+    from anatomy_r1_verl.evaluation.prompts import encode_prompts, load_rows
     from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
 
     out = tmp_path_factory.mktemp("synthetic")
@@ -24,8 +24,16 @@ def setup(tmp_path_factory):
     server = HFGenerateServer(model_dir, response_length=24, seed=0)
     rows = [ds[i] for i in range(4)]
     encs = [encode_prompts(proc, [r["raw_prompt"]]) for r in rows]
-    reqs = [(e["input_ids"][0].tolist(), {"temperature": 1.0, "logprobs": True},
-             list(process_vision_info(r["raw_prompt"])[0]), None, None) for r, e in zip(rows, encs)]
+    reqs = [
+        (
+            e["input_ids"][0].tolist(),
+            {"temperature": 1.0, "logprobs": True},
+            list(process_vision_info(r["raw_prompt"])[0]),
+            None,
+            None,
+        )
+        for r, e in zip(rows, encs)
+    ]
     return server, encs, reqs
 
 
@@ -40,10 +48,15 @@ def test_rollout_log_probs_match_a_teacher_forced_pass_with_3d_image_positions(s
         full = torch.cat([enc["input_ids"], resp], 1)
         types = torch.cat([enc["mm_token_type_ids"], torch.zeros_like(resp)], 1)
         with torch.no_grad():
-            logits = server.model(input_ids=full, attention_mask=torch.ones_like(full), mm_token_type_ids=types,
-                                  pixel_values=enc["pixel_values"], image_grid_thw=enc["image_grid_thw"]).logits
+            logits = server.model(
+                input_ids=full,
+                attention_mask=torch.ones_like(full),
+                mm_token_type_ids=types,
+                pixel_values=enc["pixel_values"],
+                image_grid_thw=enc["image_grid_thw"],
+            ).logits
         p = enc["input_ids"].shape[1]
-        lp = torch.log_softmax(logits[0, p - 1:p - 1 + resp.shape[1]], -1).gather(-1, resp[0, :, None])[:, 0]
+        lp = torch.log_softmax(logits[0, p - 1 : p - 1 + resp.shape[1]], -1).gather(-1, resp[0, :, None])[:, 0]
         assert torch.allclose(lp, torch.tensor(out.log_probs), atol=1e-3), (lp, out.log_probs)
 
 
@@ -53,9 +66,9 @@ def test_mm_token_types_mark_image_pads_under_left_padding(setup):
     types = server._mm_token_types(*server._left_pad(prompts))
     image_id = server.model.config.image_token_id
     for i, ids in enumerate(prompts):
-        row = types[i, types.shape[1] - len(ids):]
+        row = types[i, types.shape[1] - len(ids) :]
         assert row.tolist() == [int(t == image_id) for t in ids]
-        assert types[i, :types.shape[1] - len(ids)].sum() == 0
+        assert types[i, : types.shape[1] - len(ids)].sum() == 0
     assert types.sum() == sum(int(t == image_id) for p in prompts for t in p) > 0
 
 

@@ -58,7 +58,9 @@ def test_the_trainer_mode_checks_train_and_val(tmp_path):
     trainer = AnatomyR1Trainer.__new__(AnatomyR1Trainer)
     trainer.config = OmegaConf.create({"data": {"train_files": train, "val_files": [val], "max_prompt_length": 320}})
     trainer.train_dataset, trainer.val_dataset = Dataset(train), Dataset(val, drop=1)
-    with pytest.raises(DroppedRowsError, match=r"^data.val_files: verl's dataset kept 2 of the 3 rows.*row 0 \(id 'v0'\)"):
+    with pytest.raises(
+        DroppedRowsError, match=r"^data.val_files: verl's dataset kept 2 of the 3 rows.*row 0 \(id 'v0'\)"
+    ):
         trainer._check_kept_rows(list(trainer.train_dataset.dataframe["extra_info"]))
     trainer.val_dataset = Dataset(val)
     trainer._check_kept_rows(list(trainer.train_dataset.dataframe["extra_info"]))

@@ -5,6 +5,7 @@ import pytest
 
 def test_plugin_loaded_by_verl_entry_point():
     import verl  # noqa: F401
+
     from anatomy_r1_verl import plugin
 
     assert plugin.STATUS == {"loaded": True, "error": None}
@@ -60,12 +61,19 @@ def test_gloo_backend_string_is_mapped():
 
 def test_self_check_lists_every_registration_and_patch():
     import verl  # noqa: F401
+
     from anatomy_r1_verl import patches, plugin
 
     lines = plugin.self_check()
     text = "\n".join(lines)
-    for needle in ("PlatformRegistry['cpu']", "RolloutReplicaRegistry['hfcpu']", "_ROLLOUT_REGISTRY",
-                   "agent loop 'anatomy_r1_agent'", "TRAINER_REGISTRY['anatomy_r1']", "ar1_asset"):
+    for needle in (
+        "PlatformRegistry['cpu']",
+        "RolloutReplicaRegistry['hfcpu']",
+        "_ROLLOUT_REGISTRY",
+        "agent loop 'anatomy_r1_agent'",
+        "TRAINER_REGISTRY['anatomy_r1']",
+        "ar1_asset",
+    ):
         assert needle in text, needle
     applied = [ln for ln in lines if ln.startswith("patched")]
     expected = {"gloo_backend", "cpu_offload_policy", "mrope_position_ids"}  # always, on any machine
@@ -77,8 +85,9 @@ def test_self_check_lists_every_registration_and_patch():
 
 
 def test_a_patch_whose_target_moved_fails_loudly(monkeypatch):
-    from anatomy_r1_verl import patches
     from verl.utils import tensordict_utils
+
+    from anatomy_r1_verl import patches
 
     monkeypatch.delattr(tensordict_utils, "chunk_tensordict")
     with pytest.raises(patches.PatchTargetMoved, match="verl.utils.tensordict_utils has no 'chunk_tensordict'"):
@@ -103,11 +112,13 @@ def test_importing_the_runtime_does_not_import_data_prep():
     import subprocess
     import sys
 
-    code = ("import sys, verl, anatomy_r1_verl.plugin as p; p.self_check(); "
-            "import anatomy_r1_verl.commands.cli, anatomy_r1_verl.commands.demo, anatomy_r1_verl.commands.train, "
-            "anatomy_r1_verl.gdqa.variants, anatomy_r1_verl.tiny.warmstart, anatomy_r1_verl.evaluation.evaluate, anatomy_r1_verl.commands.evaluate, "
-            "anatomy_r1_verl.ascl.difficulty, anatomy_r1_verl.synthetic.generator; "
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'data_prep'); print(bad); "
-            "sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, verl, anatomy_r1_verl.plugin as p; p.self_check(); "
+        "import anatomy_r1_verl.commands.cli, anatomy_r1_verl.commands.demo, anatomy_r1_verl.commands.train, "
+        "anatomy_r1_verl.gdqa.variants, anatomy_r1_verl.tiny.warmstart, anatomy_r1_verl.evaluation.evaluate, anatomy_r1_verl.commands.evaluate, "
+        "anatomy_r1_verl.ascl.difficulty, anatomy_r1_verl.synthetic.generator; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'data_prep'); print(bad); "
+        "sys.exit(1 if bad else 0)"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr[-3000:]

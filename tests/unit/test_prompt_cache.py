@@ -83,19 +83,33 @@ def _sessions(loop_parts, enabled: bool, monkeypatch):
     cfg = OmegaConf.merge(cfg, {"anatomy_r1": {"prompt_cache": enabled}})
     renders = []
     real = VLContinuousTokenMixin.build_initial_tokens
-    monkeypatch.setattr(VLContinuousTokenMixin, "build_initial_tokens",
-                        lambda self, *a, **k: renders.append(1) or real(self, *a, **k))
+    monkeypatch.setattr(
+        VLContinuousTokenMixin, "build_initial_tokens", lambda self, *a, **k: renders.append(1) or real(self, *a, **k)
+    )
 
     def messages(i):
-        return [{"role": "user", "content": [{"type": "image", "image": paths[i % 2]},
-                                             {"type": "text", "text": f"Which structure? ({i % 2})"}]}]
+        return [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "image": paths[i % 2]},
+                    {"type": "text", "text": f"Which structure? ({i % 2})"},
+                ],
+            }
+        ]
 
     async def one(i):
         from verl.experimental.agent_loop.agent_loop import DictConfigWrap
 
-        loop = GDQAAgentLoop(trainer_config=DictConfigWrap(cfg), server_manager=None, tokenizer=tok,
-                             processor=proc, dataset_cls=ds_cls, data_config=DictConfigWrap(cfg.data),
-                             hf_model_type="qwen2_5_vl")
+        loop = GDQAAgentLoop(
+            trainer_config=DictConfigWrap(cfg),
+            server_manager=None,
+            tokenizer=tok,
+            processor=proc,
+            dataset_cls=ds_cls,
+            data_config=DictConfigWrap(cfg.data),
+            hf_model_type="qwen2_5_vl",
+        )
         msgs = messages(i)
         mm = await loop.process_multi_modal_info(msgs)
         out: dict = {}

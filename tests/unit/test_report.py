@@ -18,9 +18,20 @@ CLASSES = ["Liver", "Gut", "Omentum"]
 def _eval_dir(path, method, seed, correct_every):
     recs = []
     for i in range(30):
-        recs.append({"benchmark": "synthetic_scene", "file": "t.parquet", "row": i, "answer_class": CLASSES[i % 3],
-                     "question_type": "zero_hop" if i < 15 else "one_hop", "complexity": "", "modality": "",
-                     "acc": float(i % correct_every == 0), "format": 1.0, "score": 0.0})
+        recs.append(
+            {
+                "benchmark": "synthetic_scene",
+                "file": "t.parquet",
+                "row": i,
+                "answer_class": CLASSES[i % 3],
+                "question_type": "zero_hop" if i < 15 else "one_hop",
+                "complexity": "",
+                "modality": "",
+                "acc": float(i % correct_every == 0),
+                "format": 1.0,
+                "score": 0.0,
+            }
+        )
     path.mkdir(parents=True)
     results.write_metrics(path, recs, {"method": method, "seed": seed})
     return sum(r["acc"] for r in recs) / 30
@@ -79,7 +90,9 @@ def _curve_pixels(png, rgb, tol=40):
 def test_figures_are_drawn_from_a_logged_run(tmp_path):
     run_a = _run_dir(tmp_path / "runs" / "grpo")
     run_b = _run_dir(tmp_path / "runs" / "anatomy_r1", offset=0.3)
-    assert main(["--no-table", "--runs", str(run_a), str(run_b), "--out", str(tmp_path / "rep"), "--smooth", "0.5"]) == 0
+    assert (
+        main(["--no-table", "--runs", str(run_a), str(run_b), "--out", str(tmp_path / "rep"), "--smooth", "0.5"]) == 0
+    )
     f1, f2 = tmp_path / "rep" / "figure1.png", tmp_path / "rep" / "figure2.png"
     for png in (f1, f2):
         img = Image.open(png)

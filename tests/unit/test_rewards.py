@@ -11,9 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reward_fns import accuracy_reward, compute_score, consistency_reward, extract_answer, format_reward, normalize_choice
-from reward_fns import registry
 from anatomy_r1_verl.schema import GDQA_GROUND_TRUTH, GDQA_OPTIONS
+from reward_fns import (
+    accuracy_reward,
+    compute_score,
+    consistency_reward,
+    extract_answer,
+    format_reward,
+    normalize_choice,
+    registry,
+)
 
 OPTIONS = ["Liver", "Gallbladder", "Gut", "Omentum"]
 ANATOMY = ["Liver", "Gallbladder", "Cystic Plate", "Gut", "Omentum", "Abdominal Wall Cavity"]
@@ -28,38 +35,110 @@ def completion(answer: str, think: str = "the fundus is pear shaped") -> str:
 
 # --------------------------------------------------------------------------- normalize_choice
 
-@pytest.mark.parametrize("text", [
-    "B", "B.", "(B)", "B)", "[B]", "b", "b.", " B ", "B. Gallbladder", "B: Gallbladder", "B) Gallbladder",
-    "(B) Gallbladder", "B Gallbladder", "b. gallbladder", "B. Gallbladder.", "Option B", "option b",
-    "Choice B", "Answer: B", "Gallbladder", "gallbladder", "  GALLBLADDER  ", "Gallbladder.", "**B**",
-    "`B`", "'B'",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "B",
+        "B.",
+        "(B)",
+        "B)",
+        "[B]",
+        "b",
+        "b.",
+        " B ",
+        "B. Gallbladder",
+        "B: Gallbladder",
+        "B) Gallbladder",
+        "(B) Gallbladder",
+        "B Gallbladder",
+        "b. gallbladder",
+        "B. Gallbladder.",
+        "Option B",
+        "option b",
+        "Choice B",
+        "Answer: B",
+        "Gallbladder",
+        "gallbladder",
+        "  GALLBLADDER  ",
+        "Gallbladder.",
+        "**B**",
+        "`B`",
+        "'B'",
+    ],
+)
 def test_accepted_forms_name_b(text):
     assert normalize_choice(text, OPTIONS) == "B"
 
 
-@pytest.mark.parametrize("text,letter", [
-    ("Cystic plate", "C"), ("cystic   PLATE", "C"), ("Cystic\nPlate", "C"), ("C. Cystic Plate", "C"),
-    ("abdominal wall cavity", "F"), ("F", "F"), ("Liver", "A"), ("a", "A"), ("A. Liver", "A"),
-])
+@pytest.mark.parametrize(
+    "text,letter",
+    [
+        ("Cystic plate", "C"),
+        ("cystic   PLATE", "C"),
+        ("Cystic\nPlate", "C"),
+        ("C. Cystic Plate", "C"),
+        ("abdominal wall cavity", "F"),
+        ("F", "F"),
+        ("Liver", "A"),
+        ("a", "A"),
+        ("A. Liver", "A"),
+    ],
+)
 def test_option_text_and_letters_six_options(text, letter):
     assert normalize_choice(text, ANATOMY) == letter
 
 
-@pytest.mark.parametrize("text", [
-    "", "   ", "B. Liver", "B: Gut", "(B) Omentum", "A. Gallbladder", "E", "Z", "(E)", "Option E",
-    "Liverr", "Gall bladder x", "A/B", "A or B", "A, B", "AB", "B. Gallbladder or Liver",
-    "I think it is B", "a bit unclear", "The answer is B", "Option", "gallbladder liver", "1", "2.",
-    "Ｂ", "\u212a",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "B. Liver",
+        "B: Gut",
+        "(B) Omentum",
+        "A. Gallbladder",
+        "E",
+        "Z",
+        "(E)",
+        "Option E",
+        "Liverr",
+        "Gall bladder x",
+        "A/B",
+        "A or B",
+        "A, B",
+        "AB",
+        "B. Gallbladder or Liver",
+        "I think it is B",
+        "a bit unclear",
+        "The answer is B",
+        "Option",
+        "gallbladder liver",
+        "1",
+        "2.",
+        "Ｂ",
+        "\u212a",
+    ],
+)
 def test_rejected_forms(text):
     assert normalize_choice(text, OPTIONS) is None
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("B", "B"), ("(b)", "B"), ("B.", "B"), ("B. Liver", "B"), ("Option B", "B"), ("H", "H"),
-    ("Gallbladder", None), ("liver", None), ("a bit unclear", None), ("", None),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("B", "B"),
+        ("(b)", "B"),
+        ("B.", "B"),
+        ("B. Liver", "B"),
+        ("Option B", "B"),
+        ("H", "H"),
+        ("Gallbladder", None),
+        ("liver", None),
+        ("a bit unclear", None),
+        ("", None),
+    ],
+)
 def test_without_options_only_letter_forms_count(text, expected):
     assert normalize_choice(text, None) == expected
     assert normalize_choice(text, []) == expected
@@ -76,53 +155,76 @@ def test_options_in_odd_containers():
 
 # --------------------------------------------------------------------------- extract / format
 
-@pytest.mark.parametrize("text,expected", [
-    ("<answer>B</answer>", "B"),
-    ("<think>x</think><answer>  B \n</answer>", "B"),
-    ("<answer>A</answer> then <answer>C</answer>", "C"),
-    ("<answer>A</answer> <answer>C", "A"),
-    ("<answer></answer>", ""),
-    ("no tags", None),
-    ("<answer>B", None),
-    ("B</answer>", None),
-    ("</answer><answer>", None),
-    ("", None),
-    (None, None),
-])
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("<answer>B</answer>", "B"),
+        ("<think>x</think><answer>  B \n</answer>", "B"),
+        ("<answer>A</answer> then <answer>C</answer>", "C"),
+        ("<answer>A</answer> <answer>C", "A"),
+        ("<answer></answer>", ""),
+        ("no tags", None),
+        ("<answer>B", None),
+        ("B</answer>", None),
+        ("</answer><answer>", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_extract_answer(text, expected):
     assert extract_answer(text) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "<think>x</think><answer>B</answer>",
-    "<think>x</think> <answer>B</answer>",
-    "  \n<think>\nmulti\nline\n</think>\n\n<answer> B </answer>\n ",
-    "<think></think><answer>B</answer>",
-    "<think>x</think><answer>B</answer><|im_end|>",
-    "<think>x</think><answer>B</answer>\n<|im_end|>\n",
-    "<think>x</think><answer>B</answer><|endoftext|>",
-    "<think>x</think><answer>B</answer><|im_end|><|endoftext|>",
-    "<think>x</think><answer>B. Gallbladder</answer>",
-    "<think>思考 🫀</think><answer>B</answer>",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<think>x</think><answer>B</answer>",
+        "<think>x</think> <answer>B</answer>",
+        "  \n<think>\nmulti\nline\n</think>\n\n<answer> B </answer>\n ",
+        "<think></think><answer>B</answer>",
+        "<think>x</think><answer>B</answer><|im_end|>",
+        "<think>x</think><answer>B</answer>\n<|im_end|>\n",
+        "<think>x</think><answer>B</answer><|endoftext|>",
+        "<think>x</think><answer>B</answer><|im_end|><|endoftext|>",
+        "<think>x</think><answer>B. Gallbladder</answer>",
+        "<think>思考 🫀</think><answer>B</answer>",
+    ],
+)
 def test_format_accepts(text):
     assert format_reward(text) == 1.0
 
 
-@pytest.mark.parametrize("text", [
-    "", "B", "<answer>B</answer>", "<think>x</think>", "<think>x</think><answer></answer>",
-    "<think>x</think><answer>   </answer>", "<answer>B</answer><think>x</think>",
-    "preamble <think>x</think><answer>B</answer>", "<think>x</think>middle<answer>B</answer>",
-    "<think>x</think><answer>B</answer> trailing", "<think>x</think><answer>B</answer><|im_end|> more",
-    "<think>x</think><answer>B</answer><answer>C</answer>", "<think>a</think><think>b</think><answer>B</answer>",
-    "<think>x<answer>B</answer></think>", "<think>x</think><answer>B", "<think>x<answer>B</answer>",
-    "<THINK>x</THINK><ANSWER>B</ANSWER>", "<think>x</think><answer>B</answer></answer>", None,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "B",
+        "<answer>B</answer>",
+        "<think>x</think>",
+        "<think>x</think><answer></answer>",
+        "<think>x</think><answer>   </answer>",
+        "<answer>B</answer><think>x</think>",
+        "preamble <think>x</think><answer>B</answer>",
+        "<think>x</think>middle<answer>B</answer>",
+        "<think>x</think><answer>B</answer> trailing",
+        "<think>x</think><answer>B</answer><|im_end|> more",
+        "<think>x</think><answer>B</answer><answer>C</answer>",
+        "<think>a</think><think>b</think><answer>B</answer>",
+        "<think>x<answer>B</answer></think>",
+        "<think>x</think><answer>B",
+        "<think>x<answer>B</answer>",
+        "<THINK>x</THINK><ANSWER>B</ANSWER>",
+        "<think>x</think><answer>B</answer></answer>",
+        None,
+    ],
+)
 def test_format_rejects(text):
     assert format_reward(text) == 0.0
 
 
 # --------------------------------------------------------------------------- accuracy
+
 
 @pytest.mark.parametrize("ground_truth", ["B", " b ", "(B)", "B.", "Gallbladder", "gallbladder"])
 def test_accuracy_ground_truth_forms(ground_truth):
@@ -147,12 +249,18 @@ def test_accuracy_cases():
 
 # --------------------------------------------------------------------------- compute_score
 
+
 def test_default_weights():
     out = compute_score("ssg", completion("B"), "B", EXTRA)
     assert out == {"score": 1.5, "acc": 1.0, "format": 1.0, "errors": 0.0}
     assert set(out) == KEYS and all(type(v) is float for v in out.values())
     assert compute_score("ssg", completion("C"), "B", EXTRA) == {"score": 0.5, "acc": 0.0, "format": 1.0, "errors": 0.0}
-    assert compute_score("ssg", "<answer>B</answer>", "B", EXTRA) == {"score": 1.0, "acc": 1.0, "format": 0.0, "errors": 0.0}
+    assert compute_score("ssg", "<answer>B</answer>", "B", EXTRA) == {
+        "score": 1.0,
+        "acc": 1.0,
+        "format": 0.0,
+        "errors": 0.0,
+    }
     assert compute_score("ssg", "", "B", EXTRA) == {"score": 0.0, "acc": 0.0, "format": 0.0, "errors": 0.0}
 
 
@@ -174,18 +282,26 @@ def test_weights_as_dictconfig():
 
 
 def test_extra_kwargs_from_verl_are_ignored():
-    out = compute_score(data_source="d", solution_str=completion("B"), ground_truth="B", extra_info=EXTRA,
-                        reward_router_address=None, reward_model_tokenizer=None)
+    out = compute_score(
+        data_source="d",
+        solution_str=completion("B"),
+        ground_truth="B",
+        extra_info=EXTRA,
+        reward_router_address=None,
+        reward_model_tokenizer=None,
+    )
     assert out["score"] == 1.5
 
 
 def test_component_by_module_path(tmp_path, monkeypatch):
-    (tmp_path / "my_reward_mod_a.py").write_text(textwrap.dedent("""
+    (tmp_path / "my_reward_mod_a.py").write_text(
+        textwrap.dedent("""
         def brevity(solution_str, ground_truth, extra_info, data_source):
             return 1.0 if len(solution_str) < 60 else 0.0
         def seen(**kw):
             return float(sorted(kw) == ["data_source", "extra_info", "ground_truth", "solution_str"])
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     weights = {"my_reward_mod_a:brevity": 0.5, "my_reward_mod_a:seen": 1.0}
     out = compute_score("d", completion("B", think="x"), "B", EXTRA, weights=weights)
@@ -199,7 +315,8 @@ def test_component_by_module_path(tmp_path, monkeypatch):
 
 def test_component_by_file_path(tmp_path):
     path = tmp_path / "my_file_reward.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         from dataclasses import dataclass
         @dataclass
         class Cfg:
@@ -208,7 +325,8 @@ def test_component_by_file_path(tmp_path):
         def bonus(solution_str, ground_truth, **_):
             CALLS.append(1)
             return Cfg().bonus if "<answer>" in solution_str else False
-    """))
+    """)
+    )
     name = f"{path}:bonus"
     out = compute_score("d", completion("B"), "B", EXTRA, weights={name: 2.0})
     assert out[name] == 0.25 and out["score"] == 2.0
@@ -220,14 +338,16 @@ def test_component_by_file_path(tmp_path):
 
 def test_failing_component_scores_zero_and_warns_once(tmp_path, caplog):
     path = tmp_path / "flaky_reward.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         def boom(**_):
             raise RuntimeError("kaboom")
         def text(**_):
             return "1.0"
         def nan(**_):
             return float("nan")
-    """))
+    """)
+    )
     weights = {f"{path}:boom": 1.0, f"{path}:text": 1.0, f"{path}:nan": 1.0}
     before = {n: registry.ERROR_COUNTS[n] for n in weights}
     with caplog.at_level(logging.WARNING, logger="reward_fns.registry"):
@@ -241,19 +361,22 @@ def test_failing_component_scores_zero_and_warns_once(tmp_path, caplog):
     assert "kaboom" in caplog.text
 
 
-@pytest.mark.parametrize("weights,name,needle", [
-    ({"accuracyy": 1.0}, "accuracyy", "unknown reward component"),
-    ({"no_such_module_xyz:fn": 1.0}, "no_such_module_xyz:fn", "cannot import"),
-    ({"reward_fns.mcq:no_such_fn": 1.0}, "reward_fns.mcq:no_such_fn", "no function"),
-    ({"reward_fns.mcq:LETTERS": 1.0}, "reward_fns.mcq:LETTERS", "no function"),
-    ({"/no/such/file.py:fn": 1.0}, "/no/such/file.py:fn", "does not exist"),
-    ({"format": -0.5}, "format", "negative"),
-    ({"format": "lots"}, "format", "not a number"),
-    ({"format": None}, "format", "not a number"),
-    ({"format": True}, "format", "not a number"),
-    ({"format": float("inf")}, "format", "not finite"),
-    ({"accuracy": [1]}, "accuracy", "not a number"),
-])
+@pytest.mark.parametrize(
+    "weights,name,needle",
+    [
+        ({"accuracyy": 1.0}, "accuracyy", "unknown reward component"),
+        ({"no_such_module_xyz:fn": 1.0}, "no_such_module_xyz:fn", "cannot import"),
+        ({"reward_fns.mcq:no_such_fn": 1.0}, "reward_fns.mcq:no_such_fn", "no function"),
+        ({"reward_fns.mcq:LETTERS": 1.0}, "reward_fns.mcq:LETTERS", "no function"),
+        ({"/no/such/file.py:fn": 1.0}, "/no/such/file.py:fn", "does not exist"),
+        ({"format": -0.5}, "format", "negative"),
+        ({"format": "lots"}, "format", "not a number"),
+        ({"format": None}, "format", "not a number"),
+        ({"format": True}, "format", "not a number"),
+        ({"format": float("inf")}, "format", "not finite"),
+        ({"accuracy": [1]}, "accuracy", "not a number"),
+    ],
+)
 def test_config_errors_name_the_key(weights, name, needle):
     with pytest.raises(ValueError) as err:
         compute_score("d", completion("B"), "B", EXTRA, weights=weights)
@@ -279,8 +402,17 @@ def test_verl_loads_it_with_reward_kwargs():
     import reward_fns.combine
 
     for path in ("pkg://reward_fns.combine", reward_fns.combine.__file__):
-        cfg = omegaconf.OmegaConf.create({"reward": {"custom_reward_function": {
-            "path": path, "name": "compute_score", "reward_kwargs": {"weights": {"format": 0.25}}}}})
+        cfg = omegaconf.OmegaConf.create(
+            {
+                "reward": {
+                    "custom_reward_function": {
+                        "path": path,
+                        "name": "compute_score",
+                        "reward_kwargs": {"weights": {"format": 0.25}},
+                    }
+                }
+            }
+        )
         fn = reward.get_custom_reward_fn(cfg)
         out = fn(data_source="d", solution_str=completion("B"), ground_truth="B", extra_info=dict(EXTRA))
         assert out == {"score": 1.25, "acc": 1.0, "format": 1.0, "errors": 0.0}
@@ -288,11 +420,56 @@ def test_verl_loads_it_with_reward_kwargs():
 
 # --------------------------------------------------------------------------- never raises
 
-FRAGMENTS = ["<think>", "</think>", "<answer>", "</answer>", "<|im_end|>", "<|endoftext|>", "B", "b", "(B)",
-             "B.", "Option ", "Gallbladder", "liver", " ", "\n", "\t", ".", ":", ")", "(", "[", "]", "*", "E",
-             "🫀", "肝", "\u212a", "\u017f", "\x00", "\u200b", "\u00a0", "Ｂ", "<", ">", "/", "answer", "think"]
-ODD_EXTRAS = [EXTRA, None, {}, {"options": None}, {"options": "A. x"}, {"options": [None, 3, "B"]},
-              {"options": ["", " ", "."]}, "junk", {"options": OPTIONS * 10}]
+FRAGMENTS = [
+    "<think>",
+    "</think>",
+    "<answer>",
+    "</answer>",
+    "<|im_end|>",
+    "<|endoftext|>",
+    "B",
+    "b",
+    "(B)",
+    "B.",
+    "Option ",
+    "Gallbladder",
+    "liver",
+    " ",
+    "\n",
+    "\t",
+    ".",
+    ":",
+    ")",
+    "(",
+    "[",
+    "]",
+    "*",
+    "E",
+    "🫀",
+    "肝",
+    "\u212a",
+    "\u017f",
+    "\x00",
+    "\u200b",
+    "\u00a0",
+    "Ｂ",
+    "<",
+    ">",
+    "/",
+    "answer",
+    "think",
+]
+ODD_EXTRAS = [
+    EXTRA,
+    None,
+    {},
+    {"options": None},
+    {"options": "A. x"},
+    {"options": [None, 3, "B"]},
+    {"options": ["", " ", "."]},
+    "junk",
+    {"options": OPTIONS * 10},
+]
 
 
 def check_result(out, low=0.0, high=1.5):
@@ -305,8 +482,9 @@ def check_result(out, low=0.0, high=1.5):
 
 @settings(max_examples=300, deadline=None)
 @given(
-    solution=st.one_of(st.text(), st.lists(st.sampled_from(FRAGMENTS)).map("".join), st.none(), st.integers(),
-                       st.binary()),
+    solution=st.one_of(
+        st.text(), st.lists(st.sampled_from(FRAGMENTS)).map("".join), st.none(), st.integers(), st.binary()
+    ),
     ground_truth=st.one_of(st.sampled_from(["B", " b ", "(B)", "Gallbladder", "", "Z"]), st.text(), st.none()),
     extra=st.sampled_from(ODD_EXTRAS),
 )
@@ -317,7 +495,7 @@ def test_hypothesis_never_raises(solution, ground_truth, extra):
 
 def test_random_fuzz_never_raises():
     rng = random.Random(1234)
-    for i in range(2000):
+    for _ in range(2000):
         solution = "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(0, 40)))
         ground_truth = rng.choice(["B", "b", "(B)", "Gallbladder", "", "Q", None, 7])
         extra = rng.choice(ODD_EXTRAS)
@@ -326,10 +504,16 @@ def test_random_fuzz_never_raises():
 
 def test_huge_and_pathological_inputs_are_fast():
     import time
+
     start = time.perf_counter()
-    for solution in [" " * 1_000_000, "<think>" * 200_000, "<answer>" + "B " * 300_000 + "</answer>",
-                     "<think>" + "x" * 1_000_000 + "</think><answer>B</answer>", "\n" * 500_000 + "<|im_end|>",
-                     "<answer>(" + "\t" * 200_000 + "B</answer>"]:
+    for solution in [
+        " " * 1_000_000,
+        "<think>" * 200_000,
+        "<answer>" + "B " * 300_000 + "</answer>",
+        "<think>" + "x" * 1_000_000 + "</think><answer>B</answer>",
+        "\n" * 500_000 + "<|im_end|>",
+        "<answer>(" + "\t" * 200_000 + "B</answer>",
+    ]:
         check_result(compute_score("d", solution, "B", EXTRA))
     assert time.perf_counter() - start < 5.0
 
@@ -339,8 +523,14 @@ def test_components_give_file_functions_plain_names(tmp_path):
 
     f = tmp_path / "bonus.py"
     f.write_text("def brevity(solution_str, **_):\n    return 0.25\n")
-    out = compute_score("ds", "<think>x</think><answer>A</answer>", "A", {"options": ["Liver", "Gut"]},
-                        weights={"brevity": 2.0}, components={"brevity": f"{f}:brevity"})
+    out = compute_score(
+        "ds",
+        "<think>x</think><answer>A</answer>",
+        "A",
+        {"options": ["Liver", "Gut"]},
+        weights={"brevity": 2.0},
+        components={"brevity": f"{f}:brevity"},
+    )
     assert out["brevity"] == 0.25
     assert out["score"] == pytest.approx(1.0 + 0.5 + 2.0 * 0.25)
 
@@ -360,7 +550,11 @@ def test_gdqa_rollout_is_scored_against_its_own_variant():
     from reward_fns import compute_score
 
     row_extra = {"options": ["Liver", "Gut", "Omentum", "Gallbladder"], "answer": "Gut"}  # row letter: B
-    variant = {**row_extra, GDQA_GROUND_TRUTH: "D", GDQA_OPTIONS: json.dumps(["Liver", "Omentum", "Gallbladder", "Gut"])}
+    variant = {
+        **row_extra,
+        GDQA_GROUND_TRUTH: "D",
+        GDQA_OPTIONS: json.dumps(["Liver", "Omentum", "Gallbladder", "Gut"]),
+    }
     says_d = "<think>x</think><answer>D</answer>"
     assert compute_score("ds", says_d, "B", row_extra)["acc"] == 0.0
     assert compute_score("ds", says_d, "B", variant)["acc"] == 1.0
@@ -369,17 +563,21 @@ def test_gdqa_rollout_is_scored_against_its_own_variant():
 
 # --------------------------------------------------------------------------- consistency_reward
 
-@pytest.mark.parametrize("think, answer, expected", [
-    ("The top-left is Gallbladder.", "B", 1.0),            # concludes with B's option
-    ("The top-left is Gallbladder.", "C", 0.0),            # answers another option than it found
-    ("The top-left is gallbladder .", "B", 1.0),           # case and spacing of the name do not matter
-    ("Liver or Gut? It is Gut.", "C", 1.0),                # the option named last is the conclusion
-    ("Liver or Gut? It is Gut.", "A", 0.0),
-    ("It is Gallbladder.", "Gallbladder", 1.0),            # the answer as the option's text
-    ("It is Cystic Plate.", "A", 0.0),                     # names no option of this question
-    ("Nothing to see here.", "A", 0.0),
-    ("The Liverish region.", "A", 0.0),                    # a name inside a longer word is no mention
-])
+
+@pytest.mark.parametrize(
+    "think, answer, expected",
+    [
+        ("The top-left is Gallbladder.", "B", 1.0),  # concludes with B's option
+        ("The top-left is Gallbladder.", "C", 0.0),  # answers another option than it found
+        ("The top-left is gallbladder .", "B", 1.0),  # case and spacing of the name do not matter
+        ("Liver or Gut? It is Gut.", "C", 1.0),  # the option named last is the conclusion
+        ("Liver or Gut? It is Gut.", "A", 0.0),
+        ("It is Gallbladder.", "Gallbladder", 1.0),  # the answer as the option's text
+        ("It is Cystic Plate.", "A", 0.0),  # names no option of this question
+        ("Nothing to see here.", "A", 0.0),
+        ("The Liverish region.", "A", 0.0),  # a name inside a longer word is no mention
+    ],
+)
 def test_consistency_reward(think, answer, expected):
     assert consistency_reward(completion(answer, think), "", EXTRA) == expected
 
@@ -387,9 +585,9 @@ def test_consistency_reward(think, answer, expected):
 def test_consistency_ignores_correctness_and_needs_both_blocks():
     # right or wrong against the ground truth, a consistent answer scores 1.0
     assert consistency_reward(completion("A", "It is Liver."), "B", EXTRA) == 1.0
-    assert consistency_reward("<answer>B</answer>", "B", EXTRA) == 0.0               # no think block
+    assert consistency_reward("<answer>B</answer>", "B", EXTRA) == 0.0  # no think block
     assert consistency_reward("<think>It is Gallbladder.</think>", "B", EXTRA) == 0.0  # no answer block
-    assert consistency_reward(completion("B", "It is Gallbladder."), "B", {}) == 0.0    # options unknown
+    assert consistency_reward(completion("B", "It is Gallbladder."), "B", {}) == 0.0  # options unknown
 
 
 def test_consistency_longest_name_wins_where_names_overlap():
@@ -406,5 +604,7 @@ def test_consistency_as_a_weighted_component():
 def test_consistency_never_raises():
     rng = random.Random(99)
     for _ in range(1000):
-        solution = "".join(rng.choice(FRAGMENTS + ["Liver", " Gut ", "Cystic  Plate"]) for _ in range(rng.randint(0, 30)))
+        solution = "".join(
+            rng.choice(FRAGMENTS + ["Liver", " Gut ", "Cystic  Plate"]) for _ in range(rng.randint(0, 30))
+        )
         assert consistency_reward(solution, "B", rng.choice(ODD_EXTRAS)) in (0.0, 1.0)

@@ -11,8 +11,12 @@ from anatomy_r1_verl.trainer.rollout_guard import MAX_KEY, MEAN_KEY, RolloutGuar
 
 def cfg(rollout="vllm", calc=True, **guard):
     g = {"enable": True, "max_probs_diff_mean": 0.05, "max_probs_diff_max": None, **guard}
-    return OmegaConf.create({"anatomy_r1": {"rollout_guard": g},
-                             "actor_rollout_ref": {"rollout": {"name": rollout, "calculate_log_probs": calc}}})
+    return OmegaConf.create(
+        {
+            "anatomy_r1": {"rollout_guard": g},
+            "actor_rollout_ref": {"rollout": {"name": rollout, "calculate_log_probs": calc}},
+        }
+    )
 
 
 def test_agreeing_policies_pass_and_are_counted():
@@ -47,7 +51,8 @@ def test_engine_rollout_needs_the_metric():
         guard.check({}, step=1)
     # the in-process hfcpu rollout: a missing metric is not an error
     assert RolloutGuard.from_config(cfg(rollout="hfcpu", calc=False)).check({}, step=1) == {
-        "rollout_guard/checked": 0.0}
+        "rollout_guard/checked": 0.0
+    }
 
 
 def test_off_and_bad_thresholds():

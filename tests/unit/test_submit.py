@@ -16,9 +16,19 @@ def test_commands_registered():
 
 
 def test_job_env_forwards_what_the_package_reads(tmp_path):
-    env = submit.job_env({"ANATOMY_R1_OUTPUT_DIR": str(tmp_path / "x" / ".." / "out"), "ANATOMY_R1_TRACE_DIR": "/t",
-                          "VERL_LOGGING_LEVEL": "INFO", "WANDB_MODE": "offline", "WANDB_API_KEY": "k",
-                          "OMP_NUM_THREADS": "2", "HOME": "/root", "PATH": "/bin", "HF_HOME": "/cache"})
+    env = submit.job_env(
+        {
+            "ANATOMY_R1_OUTPUT_DIR": str(tmp_path / "x" / ".." / "out"),
+            "ANATOMY_R1_TRACE_DIR": "/t",
+            "VERL_LOGGING_LEVEL": "INFO",
+            "WANDB_MODE": "offline",
+            "WANDB_API_KEY": "k",
+            "OMP_NUM_THREADS": "2",
+            "HOME": "/root",
+            "PATH": "/bin",
+            "HF_HOME": "/cache",
+        }
+    )
     assert env["ANATOMY_R1_OUTPUT_DIR"] == str(tmp_path / "out")
     assert env["ANATOMY_R1_TRACE_DIR"] == "/t" and env["VERL_LOGGING_LEVEL"] == "INFO"
     assert env["WANDB_MODE"] == "offline" and env["WANDB_API_KEY"] == "k" and env["OMP_NUM_THREADS"] == "2"
@@ -68,8 +78,13 @@ def test_jobs_needs_an_id(capsys):
 
 
 def _actor(cause, **kw):
-    return SimpleNamespace(death_cause=cause, class_name=kw.get("class_name", "HFGenerateServer"),
-                           name=kw.get("name", "srv"), pid=kw.get("pid", 42), node_id="ab" * 28)
+    return SimpleNamespace(
+        death_cause=cause,
+        class_name=kw.get("class_name", "HFGenerateServer"),
+        name=kw.get("name", "srv"),
+        pid=kw.get("pid", 42),
+        node_id="ab" * 28,
+    )
 
 
 @pytest.mark.parametrize("reason", ["RAY_KILL", "OUT_OF_SCOPE", "REF_DELETED", "OWNER_DIED"])
@@ -90,8 +105,10 @@ def test_watchdog_names_a_dead_worker():
 def test_watchdog_thread_reports_the_first_failure():
     got = []
     dog = watchdog.ActorWatchdog("01000000", interval_s=0.01, on_failure=got.append)
-    dog.dead_actors = lambda: [_actor({"actor_died_error_context": {"reason": "OUT_OF_SCOPE"}}),
-                               _actor({"actor_died_error_context": {"reason": "NODE_DIED"}}, class_name="WorkerDict")]
+    dog.dead_actors = lambda: [
+        _actor({"actor_died_error_context": {"reason": "OUT_OF_SCOPE"}}),
+        _actor({"actor_died_error_context": {"reason": "NODE_DIED"}}, class_name="WorkerDict"),
+    ]
     dog.start()
     dog.join(timeout=5)
     assert len(got) == 1 and "WorkerDict" in got[0] and "NODE_DIED" in got[0]

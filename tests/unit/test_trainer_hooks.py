@@ -40,8 +40,11 @@ def test_invalid_gradient_metrics_overall_and_per_class():
 
 
 def test_reward_extra_metrics_means_numeric_components_only():
-    fields = [{"reward_extra_info": {"acc": 1.0, "format": 1.0, "note": "x"}},
-              {"reward_extra_info": {"acc": 0.0, "format": 1.0, "note": "y"}}, {}]
+    fields = [
+        {"reward_extra_info": {"acc": 1.0, "format": 1.0, "note": "x"}},
+        {"reward_extra_info": {"acc": 0.0, "format": 1.0, "note": "y"}},
+        {},
+    ]
     assert reward_extra_metrics(fields) == {"reward/acc/mean": 0.5, "reward/format/mean": 1.0}
 
 
@@ -66,11 +69,18 @@ def test_gdqa_config_rejects_unknown_selection():
 
 def test_online_gdqa_hook_marks_the_rows_whose_last_group_had_no_spread():
     hook = GDQASelection(enable=True, select="online")
-    step = samples([("u1", {"id": "flat", "answer": "Liver"}, [(1.0, 1.0), (1.0, 1.0)]),
-                    ("u2", {"id": "spread", "answer": "Gut"}, [(1.0, 1.0), (0.0, 0.0)])])
+    step = samples(
+        [
+            ("u1", {"id": "flat", "answer": "Liver"}, [(1.0, 1.0), (1.0, 1.0)]),
+            ("u2", {"id": "spread", "answer": "Gut"}, [(1.0, 1.0), (0.0, 0.0)]),
+        ]
+    )
     m = hook.on_step(step)
-    assert m == {"gdqa/invalid_gradient_ratio": 0.5, "gdqa/invalid_gradient_ratio/Gut": 0.0,
-                 "gdqa/invalid_gradient_ratio/Liver": 1.0}
+    assert m == {
+        "gdqa/invalid_gradient_ratio": 0.5,
+        "gdqa/invalid_gradient_ratio/Gut": 0.0,
+        "gdqa/invalid_gradient_ratio/Liver": 1.0,
+    }
     rows = [{"id": "flat"}, {"id": "spread"}, {"id": "never-drawn"}]
     hook.on_draw(rows)
     assert [r[GDQA_ACTIVE] for r in rows] == [True, False, False]
@@ -91,8 +101,14 @@ def test_adaptive_feedback_lands_on_the_row_that_was_answered_with_two_train_fil
     rows = two_files()
     cfg = CurriculumConfig(enable=True, mode="adaptive", c0=1.0)
     hook = CurriculumFeedback.from_dataset(cfg, None, rows, batch_size=4, total_steps=10)
-    hook.on_step(samples([("u1", rows[5], [(1.0, 1.0), (1.0, 1.0)]),   # b1 answered right twice
-                          ("u2", rows[0], [(0.0, 0.0), (1.0, 1.0)])]))  # a0 half right
+    hook.on_step(
+        samples(
+            [
+                ("u1", rows[5], [(1.0, 1.0), (1.0, 1.0)]),  # b1 answered right twice
+                ("u2", rows[0], [(0.0, 0.0), (1.0, 1.0)]),
+            ]
+        )
+    )  # a0 half right
     acc = hook.sampler.acc
     assert acc[5] == 1.0 and acc[0] == 0.5
     assert np.isnan(acc[[1, 2, 3, 4, 6, 7]]).all()  # index 1 of file a got nothing of b1's feedback

