@@ -9,9 +9,11 @@ Loading applies the runtime patches (:mod:`anatomy_r1_verl.patches`, each listed
 subpackage's ``register()``, which registers through verl's own registration functions:
 
 - :mod:`anatomy_r1_verl.cpu`: the ``cpu`` platform, verl's FSDP engines for it, the ``hfcpu`` rollout;
-- :mod:`anatomy_r1_verl.gdqa`: the ``anatomy_r1_agent`` agent loop;
-- :mod:`anatomy_r1_verl.trainer`: the ``anatomy_r1`` V1 trainer mode;
-- the ``${ar1_asset:NAME}`` config resolver for the shipped tiny model (:mod:`anatomy_r1_verl.tiny.assets`).
+- :mod:`anatomy_r1_verl.agent_loop`: the ``anatomy_r1_agent`` agent loop;
+- :mod:`anatomy_r1_verl.trainer`: the ``anatomy_r1`` V1 trainer mode and its ``reward_metrics`` hook;
+- :mod:`anatomy_r1_verl.ascl`, :mod:`anatomy_r1_verl.gdqa`: the method hooks ``curriculum`` and ``gdqa``;
+- the typed ``anatomy_r1`` config schema (:mod:`anatomy_r1_verl.config.anatomy_r1`) in Hydra's ConfigStore;
+- the ``${ar1_asset:NAME}`` config resolver for the shipped tiny model (:mod:`anatomy_r1_verl.config.assets`).
 
 :data:`REGISTERED` and ``patches.LEDGER`` say what was done in this process; ``anatomy-r1 doctor`` prints both.
 """
@@ -29,10 +31,20 @@ def _load() -> None:
     from anatomy_r1_verl.patches import torchvision_ops
 
     torchvision_ops.apply()  # before anything imports torchvision
-    from anatomy_r1_verl import cpu, gdqa, patches, trace, trainer
-    from anatomy_r1_verl.tiny import assets
+    from anatomy_r1_verl import agent_loop, ascl, cpu, gdqa, patches, trace, trainer
+    from anatomy_r1_verl.config import assets
+    from anatomy_r1_verl.config.anatomy_r1 import register_schema
 
-    REGISTERED[:] = cpu.register() + gdqa.register() + trainer.register() + assets.register()
+    register_schema()  # before Hydra composes a recipe, also under `python -m verl.trainer.main_ppo`
+    REGISTERED[:] = (
+        cpu.register()
+        + agent_loop.register()
+        + trainer.register()
+        + ascl.register()
+        + gdqa.register()
+        + assets.register()
+        + ["config schema 'anatomy_r1' = anatomy_r1_verl.config.anatomy_r1.AnatomyR1Config (ConfigStore)"]
+    )
     patches.apply_all()
     trace.emit("plugin_loaded")
 
@@ -73,8 +85,8 @@ def self_check() -> list[str]:
     from verl.workers.rollout.replica import RolloutReplicaRegistry
 
     from anatomy_r1_verl import patches
+    from anatomy_r1_verl.agent_loop import AGENT_LOOP
     from anatomy_r1_verl.cpu import PLATFORM_NAME, ROLLOUT_NAME
-    from anatomy_r1_verl.gdqa import AGENT_LOOP
     from anatomy_r1_verl.trainer import TRAINER_MODE
 
     if PlatformRegistry.get(PLATFORM_NAME) is None:

@@ -61,6 +61,17 @@ class SchemaError(ValueError):
     """A row that does not fit the project's row format; the message says which row and why."""
 
 
+def encode_options(options: Sequence[str]) -> str:
+    """The option texts as they travel in a rollout's extra fields (``GDQA_OPTIONS``): one JSON string per sample,
+    written by the agent loop and read by the reward."""
+    return json.dumps([str(o) for o in options])
+
+
+def decode_options(value: str | Sequence[str]) -> list[str]:
+    """The inverse of :func:`encode_options`; a list passes through."""
+    return [str(o) for o in (json.loads(value) if isinstance(value, str) else value)]
+
+
 def format_options(options: Sequence[str]) -> str:
     return "\n".join(f"{LETTERS[i]}. {opt}" for i, opt in enumerate(options))
 

@@ -107,7 +107,7 @@ def sampler_overhead(n_rows: int, batch: int, rollouts: int, reps: int) -> dict:
 def gdqa_overhead(batch: int, rollouts: int, reps: int) -> dict:
     import pandas as pd
 
-    from anatomy_r1_verl.gdqa.agent_loop import variant_messages
+    from anatomy_r1_verl.agent_loop.loop import variant_messages
     from anatomy_r1_verl.gdqa.metrics import group_rewards, invalid_gradient_metrics
     from anatomy_r1_verl.gdqa.variants import augment_rows, pick_variant
     from anatomy_r1_verl.schema import GDQA_GROUND_TRUTH, GDQA_OPTIONS

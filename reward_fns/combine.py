@@ -21,19 +21,18 @@ of them as a metric (the ``anatomy_r1`` trainer logs ``reward/errors``, the step
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 try:
-    from anatomy_r1_verl.schema import GDQA_GROUND_TRUTH, GDQA_OPTIONS
+    from anatomy_r1_verl.schema import GDQA_GROUND_TRUTH, GDQA_OPTIONS, decode_options
     from reward_fns.mcq import as_text
     from reward_fns.registry import call_safely
     from reward_fns.registry import components as resolve_components
 except ImportError:  # verl loaded this file by path and the package is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from anatomy_r1_verl.schema import GDQA_GROUND_TRUTH, GDQA_OPTIONS
+    from anatomy_r1_verl.schema import GDQA_GROUND_TRUTH, GDQA_OPTIONS, decode_options
     from reward_fns.mcq import as_text
     from reward_fns.registry import call_safely
     from reward_fns.registry import components as resolve_components
@@ -49,8 +48,8 @@ def own_variant(ground_truth: Any, extra_info: Any) -> tuple[Any, Any]:
     if not isinstance(extra_info, dict) or extra_info.get(GDQA_GROUND_TRUTH) is None:
         return ground_truth, extra_info
     options = extra_info.get(GDQA_OPTIONS)
-    if isinstance(options, str):
-        options = json.loads(options)
+    if options is not None:
+        options = decode_options(options)
     return extra_info[GDQA_GROUND_TRUTH], {**extra_info, "options": options}
 
 

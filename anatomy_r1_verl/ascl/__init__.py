@@ -5,5 +5,13 @@
 - :mod:`.curriculum`: the competence schedule and the resumable curriculum sampler;
 - :mod:`.feedback`: the trainer hook (sampler, per-step metrics, adaptive feedback).
 
-Nothing to register in verl: the sampler is installed by the ``anatomy_r1`` trainer mode.
+Nothing to register in verl: the hook registers itself as ``curriculum`` and the ``anatomy_r1`` trainer mode
+installs its sampler.
 """
+
+
+def register() -> list[str]:
+    """Import ASCL's trainer hook, which registers itself (:func:`anatomy_r1_verl.hooks.register_hook`)."""
+    from anatomy_r1_verl.ascl import feedback  # noqa: F401
+
+    return ["method hook 'curriculum' = anatomy_r1_verl.ascl.feedback.CurriculumFeedback (@register_hook)"]

@@ -13,29 +13,17 @@ flat GRPO line the curriculum's rising one is compared with.
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 
 from anatomy_r1_verl import trace
 from anatomy_r1_verl.ascl.curriculum import CurriculumConfig, CurriculumSampler, bucket_accuracy
+from anatomy_r1_verl.hooks import DrawnBatch, HookContext, MethodHook, StepSamples, register_hook
 from anatomy_r1_verl.schema import row_key, unique_row_keys
-from anatomy_r1_verl.trainer.hooks import StepSamples
 
-
-def curriculum_config(config) -> CurriculumConfig:
-    """``anatomy_r1.curriculum`` of a verl config, checked (unknown keys are an error)."""
-    from omegaconf import OmegaConf
-
-    raw = OmegaConf.select(config, "anatomy_r1.curriculum", default=None)
-    if raw is None:
-        return CurriculumConfig()
-    raw = OmegaConf.to_container(raw, resolve=True)
-    known = set(CurriculumConfig.__dataclass_fields__)
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ValueError(f"anatomy_r1.curriculum: unknown keys {unknown}; known: {sorted(known)}")
-    return CurriculumConfig(**raw)
+log = logging.getLogger(__name__)
 
 
 def row_s_q(s_q_column, extra_info, key: str) -> np.ndarray:
@@ -53,7 +41,7 @@ def row_s_q(s_q_column, extra_info, key: str) -> np.ndarray:
 BATCH_MEAN_S_Q = "curriculum/batch_mean_s_q"
 
 
-class DrawnDifficulty:
+class DrawnDifficulty(MethodHook):
     """Batch-mean S(q) of the rows drawn for each step, whoever drew them: verl's dataloader (a hook of its own)
     or the curriculum (:class:`CurriculumFeedback` logs through one). Rows without S(q) are skipped, and a step
     none of whose rows has one logs nothing."""
@@ -62,7 +50,10 @@ class DrawnDifficulty:
         self.key = key
         self._drawn: list[float] = []
 
-    def on_draw(self, rows: list[dict], s_q=None) -> None:
+    def on_draw(self, batch: DrawnBatch) -> None:
+        self.add(batch.rows, batch.column(self.key))
+
+    def add(self, rows: list[dict], s_q=None) -> None:
         """``s_q``: the drawn rows' values when the caller has them (a batch column), else ``rows[i][key]``."""
         for v in s_q if s_q is not None else [(e or {}).get(self.key) for e in rows]:
             if v is not None and not (isinstance(v, float) and math.isnan(v)):
@@ -73,14 +64,39 @@ class DrawnDifficulty:
         return {BATCH_MEAN_S_Q: float(np.mean(drawn))} if drawn else {}
 
 
-class CurriculumFeedback:
+@register_hook("curriculum")
+class CurriculumFeedback(MethodHook):
+    """ASCL's hook: with ``anatomy_r1.curriculum.enable`` the train rows are drawn by the curriculum sampler;
+    off, :meth:`from_context` gives a :class:`DrawnDifficulty` instead (verl draws; their S(q) is still logged)."""
+
     def __init__(self, cfg: CurriculumConfig, s_q, row_keys: list | None, batch_size: int, total_steps: int):
         self.cfg = cfg
-        self.sampler = CurriculumSampler(
+        self._sampler = CurriculumSampler(
             s_q, batch_size=batch_size, total_steps=total_steps, cfg=cfg, row_keys=row_keys
         )
         self.drawn = DrawnDifficulty(cfg.s_q_key)
-        self.step = 0
+
+    @classmethod
+    def from_context(cls, ctx: HookContext) -> MethodHook:
+        cfg = ctx.config.curriculum
+        if not cfg.enable:
+            return DrawnDifficulty(cfg.s_q_key)
+        if cfg.mode == "adaptive" and ctx.dataloader_workers > 0:
+            log.warning(
+                "adaptive curriculum with data.dataloader_num_workers > 0: prefetched batches are drawn "
+                "before the latest feedback; set it to 0 for exact feedback"
+            )
+        hook = cls.from_dataset(
+            cfg, ctx.train_column(cfg.s_q_key), ctx.train_extra_info, ctx.batch_size, ctx.total_steps
+        )
+        log.info(
+            "ASCL curriculum on: %s pacing, c0=%s, ramp %.1f steps, %s mode",
+            cfg.pacing,
+            cfg.c0,
+            hook._sampler.ramp_steps,
+            cfg.mode,
+        )
+        return hook
 
     @classmethod
     def from_dataset(
@@ -92,15 +108,18 @@ class CurriculumFeedback:
             keys = None  # static: no feedback, identities not needed
         return cls(cfg, row_s_q(s_q_column, extra_info, cfg.s_q_key), keys, batch_size, total_steps)
 
-    def on_draw(self, rows: list[dict], s_q=None) -> None:
+    def sampler(self) -> CurriculumSampler:
+        return self._sampler
+
+    def on_draw(self, batch: DrawnBatch) -> None:
         key = self.cfg.s_q_key
-        s_q = [float(v) for v in (s_q if s_q is not None else [e.get(key) for e in rows])]
-        ids = [row_key(e) for e in rows]
-        self.drawn.on_draw(rows, s_q)
-        trace.emit("curriculum_batch", step=self.step, ids=ids, s_q=s_q)
+        column = batch.column(key)
+        s_q = [float(v) for v in (column if column is not None else [e.get(key) for e in batch.rows])]
+        self.drawn.add(batch.rows, s_q)
+        trace.emit("curriculum_batch", step=batch.step, ids=[row_key(e) for e in batch.rows], s_q=s_q)
 
     def on_step(self, samples: StepSamples) -> dict[str, float]:
-        cur, cfg = self.sampler, self.cfg
+        cur, cfg = self._sampler, self.cfg
         t = max(cur.position - 1, 0) // cur.batch_size  # the batch the latest draw belongs to
         out = {
             "curriculum/competence": cur.competence(t),

@@ -7,15 +7,14 @@ of the visual grounding, then stops at partial competence so RL has room to impr
 
 Targets: ``<think>The <cell> is <Name>.</think><answer><letter></answer>`` for every question family,
 the cell being the answer's grid position found by executing the question's program on the scene graph
-(``--think grounded``, the default; ``--think answer`` is the first shipped model's target, which said
-"The answer is <Name>." for the relation families and left the model guessing from the text;
-``--think scan`` names the cells in reading order up to and including the answer's cell, so the answer is
+(``--think grounded``, the default; ``--think answer`` says "The answer is <Name>." for the relation families,
+which leaves the model guessing from the text; ``--think scan`` names the cells in reading order up to and including the answer's cell, so the answer is
 the last class written and no look-up of an earlier sentence is needed; with the image after the prompt text
 (``prepare synthetic --image-position last``) the default model learns it in about 1,000 steps where the
 grounded sentence's look-up stalls, see docs/benchmarks.md, issue 15). ``--answer text`` writes the option's
 text instead of its letter (the accuracy reward accepts either), which spares the model the copy from the
 option list. Prompts are built from verl's RLHFDataset rows, exactly as the RL rollouts see them. What
-mattered (see ``../shared/prototypes/tiny-vlm-warmstart``): lr 1e-3 with 50 warm-up steps and cosine decay, batch 32,
+mattered (docs/benchmarks.md): lr 1e-3 with 50 warm-up steps and cosine decay, batch 32,
 loss on response tokens only, Qwen2.5-VL's 3-D image positions kept (``mm_token_type_ids``),
 rope_theta 10, one image token per grid cell.
 

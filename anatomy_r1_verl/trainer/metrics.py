@@ -11,7 +11,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from anatomy_r1_verl.trainer.hooks import StepSamples
+from anatomy_r1_verl.hooks import MethodHook, StepSamples, register_hook
 
 ERRORS_KEY = "errors"  # reward_fns.combine.ERRORS_KEY
 
@@ -30,6 +30,7 @@ def reward_extra_metrics(extra_fields: list) -> dict[str, float]:
     return out
 
 
-class RewardMetrics:
+@register_hook("reward_metrics")
+class RewardMetrics(MethodHook):
     def on_step(self, samples: StepSamples) -> dict[str, float]:
         return reward_extra_metrics(samples.extra_fields)

@@ -1,18 +1,12 @@
-"""The ``anatomy_r1`` V1 trainer mode: verl's synchronous PPO trainer plus the method's hooks, registered with
+"""The ``anatomy_r1`` V1 trainer mode: verl's synchronous PPO trainer plus the method hooks, registered with
 verl's ``register_trainer`` (the base config selects it with ``trainer.v1.trainer_mode=anatomy_r1``).
 
-The class only moves data between verl and plain hook objects (:mod:`.hooks`):
-
-- :class:`~anatomy_r1_verl.ascl.feedback.CurriculumFeedback` (``anatomy_r1.curriculum.enable``): the train
-  dataloader draws through the ASCL sampler (its state rides in verl's ``data.pt``); off, the dataloader is
-  verl's own and training is plain verl GRPO (:class:`~anatomy_r1_verl.ascl.feedback.DrawnDifficulty` still logs
-  the drawn batches' S(q) when the train file is scored);
-- :class:`~anatomy_r1_verl.gdqa.selection.GDQASelection`: marks drawn rows for the GDQA agent loop and logs
-  ``gdqa/invalid_gradient_ratio`` (overall and per answer class, the authors' Figure 2) every step;
-- :class:`~anatomy_r1_verl.trainer.metrics.RewardMetrics`: ``reward/<key>/mean`` and ``reward/errors``;
-- the hooks' memory is saved with each checkpoint (:mod:`.state`);
-- :class:`~anatomy_r1_verl.trainer.rollout_guard.RolloutGuard` (``anatomy_r1.rollout_guard``): stops the run
-  when the rollout engine and the actor disagree on the policy (a broken weight sync).
+The class knows no method by name. It builds the hooks that ``anatomy_r1.hooks`` lists
+(:mod:`anatomy_r1_verl.hooks`: the curriculum, GDQA's selection, the reward metrics, or any registered or
+imported :class:`~anatomy_r1_verl.hooks.MethodHook`) and moves data between verl and them: the train sampler a
+hook provides, each drawn batch, each step's samples (their metrics are logged with verl's), and the hooks' memory
+in every checkpoint (:mod:`.state`). Beside the hooks, :class:`~anatomy_r1_verl.trainer.rollout_guard.RolloutGuard`
+(``anatomy_r1.rollout_guard``) stops the run when the rollout engine and the actor disagree on the policy.
 """
 
 from __future__ import annotations
@@ -28,12 +22,10 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.utils.dataset.rl_dataset import collate_fn
 
 from anatomy_r1_verl import trace
-from anatomy_r1_verl.ascl.feedback import CurriculumFeedback, DrawnDifficulty, curriculum_config
-from anatomy_r1_verl.gdqa.selection import GDQASelection
+from anatomy_r1_verl.config.anatomy_r1 import anatomy_r1_config
+from anatomy_r1_verl.hooks import DrawnBatch, HookContext, MethodHook, StepSamples, build_hooks
 from anatomy_r1_verl.trainer import TRAINER_MODE
-from anatomy_r1_verl.trainer.hooks import StepSamples
 from anatomy_r1_verl.trainer.kept_rows import check_kept_rows, file_list
-from anatomy_r1_verl.trainer.metrics import RewardMetrics
 from anatomy_r1_verl.trainer.rollout_guard import RolloutGuard
 from anatomy_r1_verl.trainer.state import METHOD_STATE_FILE, read_method_state, write_method_state
 
@@ -46,61 +38,47 @@ def _column(values) -> list:
 
 @register_trainer(TRAINER_MODE)
 class AnatomyR1Trainer(PPOTrainerSync):
-    curriculum: CurriculumFeedback | None = None
-    drawn_difficulty: DrawnDifficulty | None = None
+    hooks: list[MethodHook] = []
     rollout_guard: RolloutGuard | None = None
 
     def _build_replay_buffer(self):
         # verl polls TransferQueue for finished groups every 2 s; on a CPU demo step of a few seconds that sleep
         # is most of the step (anatomy_r1.replay_poll_interval, the cpu profile sets 0.05)
         buffer = super()._build_replay_buffer()
-        interval = OmegaConf.select(self.config, "anatomy_r1.replay_poll_interval", default=None)
-        if interval is not None and hasattr(buffer, "poll_interval"):
-            buffer.poll_interval = float(interval)
+        if hasattr(buffer, "poll_interval"):
+            buffer.poll_interval = anatomy_r1_config(self.config).replay_poll_interval
         return buffer
 
     # ---- data order -----------------------------------------------------------------------------
     def _init_dataloader(self):
         super()._init_dataloader()
+        settings = anatomy_r1_config(self.config)
         frame = self.train_dataset.dataframe
         extra_info = list(frame["extra_info"])
         self._check_kept_rows(extra_info)
-        self.gdqa = GDQASelection.from_config(self.config, extra_info)
-        self.hooks = [RewardMetrics(), self.gdqa]
         self.rollout_guard = RolloutGuard.from_config(self.config)
-        cfg = curriculum_config(self.config)
-        if not cfg.enable:
-            # verl's own draws; their S(q) is still logged when the train file is scored (Figure 1's GRPO line)
-            self.drawn_difficulty = DrawnDifficulty(cfg.s_q_key)
-            self.hooks.append(self.drawn_difficulty)
-            return
         data = self.config.data
-        if cfg.mode == "adaptive" and data["dataloader_num_workers"] > 0:
-            log.warning(
-                "adaptive curriculum with data.dataloader_num_workers > 0: prefetched batches are drawn "
-                "before the latest feedback; set it to 0 for exact feedback"
+        ctx = HookContext(
+            config=settings,
+            train_extra_info=extra_info,
+            train_column=lambda name: list(frame[name]) if name in frame.column_names else None,
+            batch_size=data.train_batch_size,
+            total_steps=self.total_training_steps,
+            dataloader_workers=data["dataloader_num_workers"],
+        )
+        self.hooks = build_hooks(settings.hooks, ctx)
+        sampler = next((s for s in (h.sampler() for h in self.hooks) if s is not None), None)
+        if sampler is not None:
+            self.train_dataloader = StatefulDataLoader(
+                dataset=self.train_dataset,
+                batch_size=data.get("gen_batch_size", None) or data.train_batch_size,
+                num_workers=data["dataloader_num_workers"],
+                drop_last=True,
+                collate_fn=collate_fn,
+                sampler=sampler,
             )
-        s_q = frame[cfg.s_q_key] if cfg.s_q_key in frame.column_names else None
-        self.curriculum = CurriculumFeedback.from_dataset(
-            cfg, s_q, extra_info, batch_size=data.train_batch_size, total_steps=self.total_training_steps
-        )
-        self.hooks.append(self.curriculum)
-        self.train_dataloader = StatefulDataLoader(
-            dataset=self.train_dataset,
-            batch_size=data.get("gen_batch_size", None) or data.train_batch_size,
-            num_workers=data["dataloader_num_workers"],
-            drop_last=True,
-            collate_fn=collate_fn,
-            sampler=self.curriculum.sampler,
-        )
-        self.train_dataloader_it = None
-        log.info(
-            "ASCL curriculum on: %s pacing, c0=%s, ramp %.1f steps, %s mode",
-            cfg.pacing,
-            cfg.c0,
-            self.curriculum.sampler.ramp_steps,
-            cfg.mode,
-        )
+            self.train_dataloader_it = None
+        log.info("anatomy_r1 hooks: %s", [h.name for h in self.hooks])
 
     def _check_kept_rows(self, train_extra_info: list) -> None:
         data = self.config.data
@@ -121,14 +99,13 @@ class AnatomyR1Trainer(PPOTrainerSync):
 
     def _fetch_one_gen_batch(self):
         batch = super()._fetch_one_gen_batch()
-        rows = _column(batch["extra_info"])  # the row dicts travel on to the agent loop with the batch
-        self.gdqa.on_draw(rows)
-        if self.drawn_difficulty is not None:
-            self.drawn_difficulty.on_draw(rows)
-        if self.curriculum is not None:
-            key = self.curriculum.cfg.s_q_key
-            self.curriculum.step = self.global_steps
-            self.curriculum.on_draw(rows, _column(batch[key]) if key in batch.keys() else None)  # noqa: SIM118 (a TensorDict)
+        drawn = DrawnBatch(
+            step=self.global_steps,
+            rows=_column(batch["extra_info"]),  # the row dicts travel on to the agent loop with the batch
+            column=lambda name: _column(batch[name]) if name in batch.keys() else None,  # noqa: SIM118 (a TensorDict)
+        )
+        for hook in self.hooks:
+            hook.on_draw(drawn)
         return batch
 
     # ---- checkpoints: the hooks' memory rides with verl's data.pt ------------------------------------
@@ -137,7 +114,7 @@ class AnatomyR1Trainer(PPOTrainerSync):
 
     def _save_checkpoint(self):
         # written before verl's save, which marks the step as the latest checkpoint last
-        write_method_state(self._step_folder(), self.gdqa.state()["gdqa_invalid"])
+        write_method_state(self._step_folder(), {h.name: h.state_dict() for h in self.hooks})
         super()._save_checkpoint()
 
     def _load_checkpoint(self):
@@ -152,13 +129,16 @@ class AnatomyR1Trainer(PPOTrainerSync):
         state = read_method_state(folder)
         if state is None:
             log.warning(
-                "no %s in %s (a checkpoint of an older anatomy-r1?): online GDQA starts with an empty memory",
+                "no %s in %s (a checkpoint of an older anatomy-r1?): the method hooks start with an empty memory",
                 METHOD_STATE_FILE,
                 folder,
             )
             return
-        self.gdqa.load_state(state)
-        trace.emit("method_state_loaded", step=self.global_steps, gdqa_rows=len(self.gdqa.invalid))
+        for hook in self.hooks:
+            hook.load_state_dict(state.get(hook.name, {}))
+        # per hook, how many entries its memory holds (e.g. GDQA's rows), for the resume tests' audit
+        sizes = {name: sum(len(v) for v in st.values() if isinstance(v, (list, dict))) for name, st in state.items()}
+        trace.emit("method_state_loaded", step=self.global_steps, sizes=sizes)
 
     # ---- metrics and feedback ------------------------------------------------------------------------
     def _samples(self, batch) -> StepSamples:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from omegaconf import OmegaConf
 
+from anatomy_r1_verl.config.anatomy_r1 import anatomy_r1_config
+
 MAX_KEY = "training/rollout_probs_diff_max"
 MEAN_KEY = "training/rollout_probs_diff_mean"
 CONFIG_KEY = "anatomy_r1.rollout_guard"
@@ -41,18 +43,17 @@ class RolloutGuard:
 
     @classmethod
     def from_config(cls, config) -> RolloutGuard | None:
-        cfg = OmegaConf.select(config, CONFIG_KEY, default=None)
-        if cfg is None or not cfg.get("enable", True):
+        """The guard for a run's verl config (``anatomy_r1.rollout_guard``, typed); None when it checks nothing."""
+        cfg = anatomy_r1_config(config).rollout_guard
+        if not cfg.enable or (cfg.max_probs_diff_max is None and cfg.max_probs_diff_mean is None):
             return None
         rollout = str(OmegaConf.select(config, "actor_rollout_ref.rollout.name", default=""))
         guard = cls(
-            max_diff_max=_threshold(cfg, "max_probs_diff_max"),
-            max_diff_mean=_threshold(cfg, "max_probs_diff_mean"),
+            max_diff_max=cfg.max_probs_diff_max,
+            max_diff_mean=cfg.max_probs_diff_mean,
             rollout=rollout,
             require_metric=rollout in ENGINE_ROLLOUTS,
         )
-        if guard.max_diff_max is None and guard.max_diff_mean is None:
-            return None
         calc = OmegaConf.select(config, "actor_rollout_ref.rollout.calculate_log_probs", default=False)
         if guard.require_metric and not calc:
             raise RolloutPolicyMismatch(
@@ -98,13 +99,3 @@ class RolloutGuard:
                 "dtype."
             )
         return {"rollout_guard/checked": float(seen)}
-
-
-def _threshold(cfg, name: str) -> float | None:
-    value = cfg.get(name, None)
-    if value is None:
-        return None
-    value = float(value)
-    if not value > 0:
-        raise ValueError(f"{CONFIG_KEY}.{name} must be a positive number or null (got {value})")
-    return value

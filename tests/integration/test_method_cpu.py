@@ -50,6 +50,8 @@ def run(tmp_path_factory):
         "anatomy_r1.curriculum.enable=true",
         "anatomy_r1.gdqa.enable=true",
         "anatomy_r1.curriculum.ramp=4",  # step 2 lies inside the ramp: competence strictly between c0 and 1
+        # a third hook from outside the package, beside the built-in ones, with no edit to the trainer
+        f"anatomy_r1.hooks=[reward_metrics,curriculum,gdqa,'{HERE / 'toy_hook.py'}:ToyHook']",
         "trainer.total_training_steps=2",
         "trainer.test_freq=-1",
         "trainer.val_before_train=False",
@@ -209,3 +211,15 @@ def test_composes_with_dapo_dynamic_sampling(run):
         assert "curriculum/batch_mean_s_q" in m and "gdqa/invalid_gradient_ratio" in m
         # what reaches the update has reward spread in every group: DAPO filtered the rest
         assert m["gdqa/invalid_gradient_ratio"] == 0.0
+
+
+def test_a_hook_from_outside_the_package_runs_through_the_trainer(run):
+    """``anatomy_r1.hooks`` names tests/integration/toy_hook.py:ToyHook: the trainer builds it from its context,
+    hands it each drawn batch (the key it adds reaches the step's samples) and each step's samples, and logs its
+    metrics next to verl's, without the trainer knowing it."""
+    for step in (1, 2):
+        m = _step(run, step)
+        assert m["toy/steps"] == step and m["toy/rows_drawn"] == 4 * step and m["toy/batch_size"] == 4
+        assert m["toy/samples"] == 16 and m["toy/samples_marked"] == 16  # 4 prompts x rollout.n 4
+        assert "curriculum/competence" in m and "gdqa/invalid_gradient_ratio" in m  # the built-in hooks still run
+

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from anatomy_r1_verl import trace
-from anatomy_r1_verl.trainer.mode import read_method_state
+from anatomy_r1_verl.trainer.state import read_method_state
 from tests.helpers import MECHANICS_MODEL, child_command, child_env
 
 pytestmark = pytest.mark.integration
@@ -74,7 +74,7 @@ def test_resumed_curriculum_draws_the_uninterrupted_batches(tmp_path, mode):
     ckpt = tmp_path / "runs" / "full" / "checkpoints" / "global_step_1"
     assert (ckpt / "data.pt").is_file()
     saved = read_method_state(str(ckpt))  # the GDQA memory: one entry per row drawn in step 1
-    assert saved is not None and len(saved["gdqa_invalid"]) == 4
+    assert saved is not None and len(saved["gdqa"]["invalid"]) == 4
     _run(
         tmp_path,
         tmp_path / "resumed",
@@ -92,7 +92,7 @@ def test_resumed_curriculum_draws_the_uninterrupted_batches(tmp_path, mode):
         return out
 
     loaded = trace.read(str(tmp_path / "resumed"), "method_state_loaded")
-    assert [(e["step"], e["gdqa_rows"]) for e in loaded] == [(1, 4)]
+    assert [(e["step"], e["sizes"]["gdqa"]) for e in loaded] == [(1, 4)]
     full, resumed = draws(tmp_path / "full"), draws(tmp_path / "resumed")
     assert sorted(full) == [1, 2, 3] and sorted(resumed) == [2, 3]
     assert all(len(full[s]) == 4 for s in full)

@@ -11,8 +11,8 @@ from anatomy_r1_verl.bench import data, grid, runner, verdict
 from anatomy_r1_verl.commands.bench import main as bench_main
 from anatomy_r1_verl.commands.bench import write_report
 from anatomy_r1_verl.evaluation import results
+from anatomy_r1_verl.hooks import DrawnBatch, StepSamples
 from anatomy_r1_verl.report import training
-from anatomy_r1_verl.trainer.hooks import StepSamples
 
 
 def test_grid_is_seed_major_and_every_rl_row_shares_data_budget_and_seed(tmp_path):
@@ -75,7 +75,7 @@ def test_a_finished_run_is_not_trained_again(tmp_path):
 
 def test_drawn_difficulty_is_the_mean_of_the_drawn_rows_that_have_one():
     h = DrawnDifficulty()
-    h.on_draw([{"s_q": 0.2}, {"s_q": 0.4}, {"id": "x"}, {"s_q": float("nan")}])
+    h.on_draw(DrawnBatch(step=1, rows=[{"s_q": 0.2}, {"s_q": 0.4}, {"id": "x"}, {"s_q": float("nan")}]))
     assert h.on_step(StepSamples(keys=[])) == {BATCH_MEAN_S_Q: pytest.approx(0.3)}
     assert h.on_step(StepSamples(keys=[])) == {}  # nothing drawn since: nothing logged
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from anatomy_r1_verl.patches import torchvision_ops as tv_compat
-from anatomy_r1_verl.prompt_cache import AsyncMemo, content_key
+from anatomy_r1_verl.agent_loop.prompt_cache import AsyncMemo, content_key
 
 tv_compat.install()  # before anything imports torchvision (qwen_vl_utils does)
 
@@ -77,7 +77,7 @@ def _sessions(loop_parts, enabled: bool, monkeypatch):
     from omegaconf import OmegaConf
     from verl.utils.tokenizer.continuous_token import VLContinuousTokenMixin
 
-    from anatomy_r1_verl.gdqa.agent_loop import GDQAAgentLoop
+    from anatomy_r1_verl.agent_loop.loop import GDQAAgentLoop
 
     cfg, tok, proc, ds_cls, paths = loop_parts
     cfg = OmegaConf.merge(cfg, {"anatomy_r1": {"prompt_cache": enabled}})

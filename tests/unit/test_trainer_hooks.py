@@ -1,17 +1,17 @@
 """The trainer mode's hooks, driven with hand-made step samples (the CPU integration tier runs them in verl)."""
 
+import json
 import math
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 
 from anatomy_r1_verl.ascl.curriculum import CurriculumConfig
 from anatomy_r1_verl.ascl.feedback import CurriculumFeedback
 from anatomy_r1_verl.gdqa.metrics import group_rewards, invalid_gradient_metrics
-from anatomy_r1_verl.gdqa.selection import GDQASelection, gdqa_active, gdqa_config
+from anatomy_r1_verl.gdqa.selection import GDQAConfig, GDQASelection, gdqa_active
+from anatomy_r1_verl.hooks import DrawnBatch, StepSamples
 from anatomy_r1_verl.schema import GDQA_ACTIVE, SchemaError
-from anatomy_r1_verl.trainer.hooks import StepSamples
 from anatomy_r1_verl.trainer.metrics import RewardMetrics, reward_extra_metrics
 
 
@@ -62,13 +62,13 @@ def test_gdqa_selection_rule():
 
 
 def test_gdqa_config_rejects_unknown_selection():
-    assert gdqa_config(OmegaConf.create({"anatomy_r1": {"gdqa": {"enable": True}}}))["select"] == "static"
+    assert GDQAConfig(enable=True).select == "static"
     with pytest.raises(ValueError, match="anatomy_r1.gdqa.select"):
-        gdqa_config(OmegaConf.create({"anatomy_r1": {"gdqa": {"enable": True, "select": "both"}}}))
+        GDQAConfig(enable=True, select="both")
 
 
 def test_online_gdqa_hook_marks_the_rows_whose_last_group_had_no_spread():
-    hook = GDQASelection(enable=True, select="online")
+    hook = GDQASelection(GDQAConfig(enable=True, select="online"))
     step = samples(
         [
             ("u1", {"id": "flat", "answer": "Liver"}, [(1.0, 1.0), (1.0, 1.0)]),
@@ -82,13 +82,13 @@ def test_online_gdqa_hook_marks_the_rows_whose_last_group_had_no_spread():
         "gdqa/invalid_gradient_ratio/Liver": 1.0,
     }
     rows = [{"id": "flat"}, {"id": "spread"}, {"id": "never-drawn"}]
-    hook.on_draw(rows)
+    hook.on_draw(DrawnBatch(step=2, rows=rows))
     assert [r[GDQA_ACTIVE] for r in rows] == [True, False, False]
-    restored = GDQASelection(enable=True, select="online")
-    restored.load_state(hook.state())
+    restored = GDQASelection(GDQAConfig(enable=True, select="online"))
+    restored.load_state_dict(json.loads(json.dumps(hook.state_dict())))  # saved as JSON with the checkpoint
     assert restored.invalid == {"flat": True, "spread": False}
     off = [{"id": "flat"}]
-    GDQASelection(enable=False).on_draw(off)
+    GDQASelection(GDQAConfig(enable=False)).on_draw(DrawnBatch(step=2, rows=off))
     assert GDQA_ACTIVE not in off[0]
 
 
@@ -109,7 +109,7 @@ def test_adaptive_feedback_lands_on_the_row_that_was_answered_with_two_train_fil
             ]
         )
     )  # a0 half right
-    acc = hook.sampler.acc
+    acc = hook.sampler().acc
     assert acc[5] == 1.0 and acc[0] == 0.5
     assert np.isnan(acc[[1, 2, 3, 4, 6, 7]]).all()  # index 1 of file a got nothing of b1's feedback
 
@@ -120,16 +120,16 @@ def test_adaptive_curriculum_refuses_rows_that_share_an_identity():
     with pytest.raises(SchemaError, match=r"rows 0 and 4 share the identity 0"):
         CurriculumFeedback.from_dataset(cfg, None, rows, batch_size=4, total_steps=10)
     static = CurriculumFeedback.from_dataset(CurriculumConfig(enable=True), None, rows, batch_size=4, total_steps=10)
-    assert len(static.sampler) == 8  # static order needs no identity
+    assert len(static.sampler()) == 8  # static order needs no identity
 
 
 def test_curriculum_hook_metrics_follow_the_draw():
     rows = two_files()
     cfg = CurriculumConfig(enable=True, c0=0.5, ramp=4, pacing="linear")
     hook = CurriculumFeedback.from_dataset(cfg, None, rows, batch_size=2, total_steps=8)
-    it = iter(hook.sampler)
+    it = iter(hook.sampler())
     drawn = [rows[next(it)] for _ in range(2)]
-    hook.on_draw(drawn)
+    hook.on_draw(DrawnBatch(step=1, rows=drawn))
     m = hook.on_step(samples([("u1", drawn[0], [(1.0, 1.0)]), ("u2", drawn[1], [(0.0, 0.0)])]))
     assert m["curriculum/competence"] == 0.5 and m["curriculum/pool_size"] == 4.0
     assert m["curriculum/batch_mean_s_q"] == pytest.approx(np.mean([d["s_q"] for d in drawn]))
@@ -148,10 +148,19 @@ def test_method_state_round_trips_next_to_verls_checkpoint(tmp_path):
 
     folder = tmp_path / "global_step_3"
     assert read_method_state(str(folder)) is None  # an older checkpoint: no file
-    memory = {"ssg-VID01-000010-q2": True, 17: False, "row-b": True}
-    path = write_method_state(str(folder), memory)
+    gdqa = GDQASelection(GDQAConfig(enable=True, select="online"))
+    gdqa.invalid = {"ssg-VID01-000010-q2": True, 17: False, "row-b": True}
+    path = write_method_state(str(folder), {"gdqa": gdqa.state_dict(), "curriculum": {}})
     assert path.endswith(METHOD_STATE_FILE) and not (folder / (METHOD_STATE_FILE + ".tmp")).exists()
-    assert read_method_state(str(folder)) == {"gdqa_invalid": memory}
-    (folder / METHOD_STATE_FILE).write_text(json.dumps({"version": 9, "gdqa_invalid": []}))
+    saved = read_method_state(str(folder))
+    assert saved["curriculum"] == {}
+    restored = GDQASelection(GDQAConfig(enable=True, select="online"))
+    restored.load_state_dict(saved["gdqa"])
+    assert restored.invalid == gdqa.invalid  # int and str row keys both survive JSON
+    # a checkpoint of the previous format (one GDQA memory) still resumes
+    (folder / METHOD_STATE_FILE).write_text(json.dumps({"version": 1, "gdqa_invalid": [["row-b", True], [3, False]]}))
+    restored.load_state_dict(read_method_state(str(folder))["gdqa"])
+    assert restored.invalid == {"row-b": True, 3: False}
+    (folder / METHOD_STATE_FILE).write_text(json.dumps({"version": 9, "hooks": {}}))
     with pytest.raises(ValueError, match="version 9"):
         read_method_state(str(folder))

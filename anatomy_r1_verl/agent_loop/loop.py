@@ -13,25 +13,24 @@ Off (``anatomy_r1.gdqa.enable=false``), or for a row without variants or not sel
 (``extra_info[GDQA_ACTIVE]``), it is exactly verl's single-turn loop.
 
 Either way each distinct prompt is prepared once per agent-loop worker and shared by the sessions that ask it
-(:class:`~anatomy_r1_verl.prompt_cache.PromptCacheMixin`, ``anatomy_r1.prompt_cache``): the same token ids and
+(:class:`~anatomy_r1_verl.agent_loop.prompt_cache.PromptCacheMixin`, ``anatomy_r1.prompt_cache``): the same token ids and
 images as verl's per-session preparation.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from omegaconf import OmegaConf
 from verl.experimental.agent_loop.agent_loop import register
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
 
 from anatomy_r1_verl import trace
-from anatomy_r1_verl.gdqa import AGENT_LOOP
+from anatomy_r1_verl.agent_loop import AGENT_LOOP
+from anatomy_r1_verl.agent_loop.prompt_cache import PromptCacheMixin
+from anatomy_r1_verl.config.anatomy_r1 import anatomy_r1_config
 from anatomy_r1_verl.gdqa.variants import pick_variant
-from anatomy_r1_verl.prompt_cache import PromptCacheMixin
-from anatomy_r1_verl.schema import GDQA_ACTIVE, GDQA_GROUND_TRUTH, GDQA_OPTIONS, GDQA_VARIANT, row_key
+from anatomy_r1_verl.schema import GDQA_ACTIVE, GDQA_GROUND_TRUTH, GDQA_OPTIONS, GDQA_VARIANT, encode_options, row_key
 
 
 def variant_messages(raw_prompt: list, variant_prompt: list) -> list:
@@ -69,7 +68,7 @@ def variant_messages(raw_prompt: list, variant_prompt: list) -> list:
 @register(AGENT_LOOP)
 class GDQAAgentLoop(PromptCacheMixin, SingleTurnAgentLoop):
     def _gdqa_enabled(self) -> bool:
-        return bool(OmegaConf.select(self.config, "anatomy_r1.gdqa.enable", default=False))
+        return anatomy_r1_config(self.config).gdqa.enable
 
     async def run(self, sampling_params: dict[str, Any], **kwargs):
         extra = kwargs.get("extra_info") or {}
@@ -83,7 +82,7 @@ class GDQAAgentLoop(PromptCacheMixin, SingleTurnAgentLoop):
         output.extra_fields.update(
             {
                 GDQA_GROUND_TRUTH: variant["ground_truth"],
-                GDQA_OPTIONS: json.dumps(variant["options"]),
+                GDQA_OPTIONS: encode_options(variant["options"]),
                 GDQA_VARIANT: int(kwargs.get("session_id", 0)),
             }
         )

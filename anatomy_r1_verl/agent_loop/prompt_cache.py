@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from anatomy_r1_verl.config.anatomy_r1 import anatomy_r1_config
+
 # per worker process and kind. A group's sessions ask for their prompt one after another as verl starts them, so
 # sharing needs only the entries of the prompts being started; the bound caps the images held (a few MB each at
 # Qwen2.5-VL's default max_pixels)
@@ -138,9 +140,7 @@ class PromptCacheMixin:
     """Agent-loop mixin (before verl's ``AgentLoopBase`` in the bases) sharing prompt preparation across sessions."""
 
     def _prompt_cache_enabled(self) -> bool:
-        from omegaconf import OmegaConf
-
-        return bool(OmegaConf.select(self.config, "anatomy_r1.prompt_cache", default=False))
+        return anatomy_r1_config(self.config).prompt_cache
 
     async def process_multi_modal_info(self, messages: list[dict]) -> dict:
         parent = super().process_multi_modal_info
