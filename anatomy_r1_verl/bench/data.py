@@ -9,6 +9,11 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from anatomy_r1_verl.ascl.difficulty import score_parquet
+from anatomy_r1_verl.gdqa.variants import augment_parquet
+from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
+from data_prep import sft
+
 MANIFEST = "bench_data.json"
 
 
@@ -37,14 +42,6 @@ FILES = (
 
 class BenchDataError(ValueError):
     pass
-
-
-def _cli(*args: str) -> None:
-    from anatomy_r1_verl.commands.cli import main
-
-    rc = main(list(args))
-    if rc:
-        raise BenchDataError(f"`anatomy-r1 {' '.join(args)}` failed (rc {rc}); its message is above")
 
 
 def sft_train_file(data_dir: Path, seed: int) -> Path:
@@ -93,40 +90,24 @@ def ensure(data_dir: Path, spec: DataSpec, log=print, sft_seeds: tuple[int, ...]
             f"[bench] generating the synthetic benchmark into {d} (seed {spec.seed}: {spec.train} train, "
             f"{spec.val} val, {spec.test} test questions)"
         )
-        _cli(
-            "prepare",
-            "synthetic",
-            "--out",
-            d,
-            "--seed",
-            str(spec.seed),
-            "--train",
-            str(spec.train),
-            "--val",
-            str(spec.val),
-            "--test",
-            str(spec.test),
-            "--no-progress",
+        generate(
+            SyntheticConfig(out_dir=d, seed=spec.seed, train=spec.train, val=spec.val, test=spec.test), progress=False
         )
     if not (data_dir / "train_scored.parquet").is_file():
         log("[bench] scoring the train split with S(q) (ASCL)")
-        _cli("prepare", "score", f"{d}/train.parquet", "--out", f"{d}/train_scored.parquet")
+        score_parquet(f"{d}/train.parquet", f"{d}/train_scored.parquet", show_progress=False)
     if not (data_dir / "train_augmented.parquet").is_file():
         log(f"[bench] augmenting the scored train split with {spec.variants} phrasings per question (GDQA)")
-        _cli(
-            "prepare",
-            "augment",
+        augment_parquet(
             f"{d}/train_scored.parquet",
-            "--out",
             f"{d}/train_augmented.parquet",
-            "--k",
-            str(spec.variants),
-            *(["--tau", str(spec.tau)] if spec.tau is not None else []),
-            *(["--keep-instruction"] if spec.keep_instruction else []),
+            k=spec.variants,
+            tau=spec.tau,
+            keep_instruction=bool(spec.keep_instruction),
         )
     for split in ("train", "val", "test"):
         if not (data_dir / f"sft_{split}.parquet").is_file():
-            _cli("prepare", "sft", f"{d}/{split}.parquet", "--out", f"{d}/sft_{split}.parquet")
+            sft.convert(f"{d}/{split}.parquet", f"{d}/sft_{split}.parquet")
     for seed in sft_seeds:
         shuffle_sft_train(data_dir, seed)
     return data_dir

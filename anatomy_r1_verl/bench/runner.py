@@ -1,5 +1,6 @@
-"""Runs a grid (:mod:`.grid`): each run trains (``anatomy-r1 train``) and is then evaluated greedily on the test
-split (``anatomy-r1 eval``), each in a child process with its log in ``OUT/logs``.
+"""Runs a grid (:mod:`.grid`): each run trains (:func:`anatomy_r1_verl.launch.run.run_recipe`) and is then evaluated
+greedily on the test split (:func:`anatomy_r1_verl.evaluation.evaluate.run_eval`), each in a fresh child process
+with its log in ``OUT/logs``.
 
 Resumable: a run whose ``bench_done.json`` exists is not trained again and an eval whose ``metrics.json`` exists
 is not redone; an interrupted run restarts from its latest checkpoint (``trainer.resume_mode=auto``,
@@ -9,8 +10,8 @@ the grid goes on; the command then exits non-zero."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -37,16 +38,44 @@ def child_env(out_dir: Path) -> dict[str, str]:
     return env
 
 
-def _child(args: list[str], env: dict, log: Path) -> tuple[int, float]:
+def _train_job(recipe: str, overrides: list[str]) -> int:
+    from anatomy_r1_verl.launch.run import run_recipe
+
+    return run_recipe(recipe, overrides)
+
+
+def _eval_job(model: str, test_file: str, out: str, method: str, seed: int) -> int:
+    from anatomy_r1_verl.evaluation.evaluate import run_eval
+    from anatomy_r1_verl.evaluation.generate import GenerationConfig
+    from anatomy_r1_verl.evaluation.results import format_summary
+
+    _, metrics = run_eval(model, [test_file], out, cfg=GenerationConfig(), method=method, seed=seed, progress=False)
+    print(format_summary(metrics), flush=True)
+    return 0
+
+
+def _child_main(log: str, env: dict, fn, args: tuple) -> None:
+    """A fresh process (Ray, Hydra and torch state of its own per run) writing its output to ``log``."""
+    os.environ.clear()
+    os.environ.update(env)
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    sys.stdout = os.fdopen(1, "w", buffering=1)
+    sys.stderr = os.fdopen(2, "w", buffering=1)
+    sys.exit(int(fn(*args) or 0))
+
+
+def _child(fn, args: tuple, env: dict, log: Path) -> tuple[int, float]:
+    """``fn(*args)`` in a child process started fresh (spawn), its output in ``log``; (exit code, seconds)."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
     with open(log, "a") as f:
-        f.write(f"\n$ anatomy-r1 {' '.join(args)}\n")
-        f.flush()
-        rc = subprocess.run(
-            [sys.executable, "-m", "anatomy_r1_verl", *args], env=env, stdout=f, stderr=subprocess.STDOUT
-        ).returncode
-    return rc, time.time() - t0
+        f.write(f"\n$ {fn.__name__}{tuple(args)!r}\n")
+    t0 = time.time()
+    proc = multiprocessing.get_context("spawn").Process(target=_child_main, args=(str(log), env, fn, args))
+    proc.start()
+    proc.join()
+    return proc.exitcode, time.time() - t0
 
 
 def train(run: Run, out_dir: Path, env: dict) -> Outcome:
@@ -64,7 +93,7 @@ def train(run: Run, out_dir: Path, env: dict) -> Outcome:
     log = out_dir / "logs" / f"{run.method}_seed{run.seed}.train.log"
     partial = run.run_dir / "bench_partial_wall_s.txt"  # wall time of interrupted attempts
     before = float(partial.read_text()) if partial.is_file() else 0.0
-    rc, wall = _child(["train", run.recipe, *run.train_args], env, log)
+    rc, wall = _child(_train_job, (run.recipe, list(run.train_args)), env, log)
     if rc != 0 or not run.checkpoint.is_dir():
         run.run_dir.mkdir(parents=True, exist_ok=True)
         partial.write_text(str(before + wall))
@@ -82,7 +111,9 @@ def evaluate(outcome: Outcome, out_dir: Path, env: dict) -> Outcome:
         outcome.skipped.append("eval")
         return outcome
     log = out_dir / "logs" / f"{run.method}_seed{run.seed}.eval.log"
-    rc, outcome.eval_s = _child(["eval", *run.eval_args()], env, log)
+    rc, outcome.eval_s = _child(
+        _eval_job, (str(run.checkpoint), str(run.test_file), str(run.eval_dir), run.method, run.seed), env, log
+    )
     if rc != 0:
         outcome.error = f"eval failed (rc {rc}); log: {log}"
     return outcome
@@ -94,11 +125,7 @@ def evaluate_start(model: str, test_file: Path, out_dir: Path, env: dict, method
     if (eval_dir / "metrics.json").is_file():
         return None
     log = out_dir / "logs" / f"{method}.eval.log"
-    rc, _ = _child(
-        ["eval", model, str(test_file), "--out", str(eval_dir), "--method", method, "--seed", "0", "--no-progress"],
-        env,
-        log,
-    )
+    rc, _ = _child(_eval_job, (str(model), str(test_file), str(eval_dir), method, 0), env, log)
     return None if rc == 0 else f"eval of the start model failed (rc {rc}); log: {log}"
 
 

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             log=log,
             sft_seeds=tuple(a.seeds) if any(r.method in grid.SFT_METHODS for r in runs) else (),
         )
-    except data.BenchDataError as e:
+    except (ValueError, FileNotFoundError) as e:  # BenchDataError, or a bad row while the data are made
         print(f"anatomy-r1 bench: {e}", file=sys.stderr)
         return 2
     env = runner.child_env(out)

@@ -9,63 +9,44 @@ before training, with one standard error.
 
 from __future__ import annotations
 
-import json
-import os
-
 from omegaconf import DictConfig
 
+from anatomy_r1_verl.config.anatomy_r1 import anatomy_r1_config
+from anatomy_r1_verl.launch.compose import RecipeError
+from anatomy_r1_verl.launch.run import run_recipe
+from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
+from anatomy_r1_verl.synthetic.manifest import ManifestError, stale_reason
+
 DEMO_RECIPE = "demo_cpu"
-# what the demo's questions are made from; existing demo data made otherwise is made again
-DEMO_KEYS = ("seed", "train", "val", "test", "image_position")
 
 
-def demo_data_config(cfg: DictConfig):
-    from anatomy_r1_verl.synthetic.generator import SyntheticConfig
-
-    demo = cfg.anatomy_r1.demo
+def demo_data_config(cfg: DictConfig) -> SyntheticConfig:
+    demo = anatomy_r1_config(cfg).demo
+    if demo is None:
+        raise RecipeError("the demo needs an anatomy_r1.demo block (data_dir, seed, image_position, questions)")
     q = demo.questions
     return SyntheticConfig(
         out_dir=str(demo.data_dir),
-        seed=int(demo.seed),
-        train=int(q.train),
-        val=int(q.val),
-        test=int(q.test),
-        image_position=str(demo.image_position),
+        seed=demo.seed,
+        train=q.train,
+        val=q.val,
+        test=q.test,
+        image_position=demo.image_position,
     )
 
 
-def stale_reason(data_dir: str, want) -> str | None:
-    """Why the demo data in ``data_dir`` must be made (again), None when it is what ``want`` asks for."""
-    if not all(os.path.isfile(os.path.join(data_dir, f"{s}.parquet")) for s in ("train", "val")):
-        return "missing"
-    path = os.path.join(data_dir, "manifest.json")
-    if not os.path.isfile(path):
-        from anatomy_r1_verl.commands.train import RecipeError
-
-        raise RecipeError(
-            f"{data_dir} holds parquet files but no manifest.json, so the demo cannot tell how they "
-            "were made: delete the folder (the demo makes it again) or set anatomy_r1.demo.data_dir "
-            "to another folder"
-        )
-    with open(path) as fh:
-        have = {"image_position": "first", **json.load(fh).get("config", {})}  # older manifests: image first
-    diff = [f"{k} {have.get(k)} -> {getattr(want, k)}" for k in DEMO_KEYS if have.get(k) != getattr(want, k)]
-    return f"made with other settings ({', '.join(diff)})" if diff else None
-
-
 def ensure_assets(cfg: DictConfig) -> None:
-    from anatomy_r1_verl.synthetic.generator import generate
-
     want = demo_data_config(cfg)
-    reason = stale_reason(want.out_dir, want)
+    try:
+        reason = stale_reason(want.out_dir, want, setting="anatomy_r1.demo.data_dir")
+    except ManifestError as e:
+        raise RecipeError(str(e)) from e
     if reason:
         print(f"[anatomy-r1] generating the demo questions into {want.out_dir} ({reason})", flush=True)
         generate(want)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from anatomy_r1_verl.commands.train import run_recipe
-
     argv = list(argv or [])
     if argv and argv[0] in ("-h", "--help"):
         print(__doc__)

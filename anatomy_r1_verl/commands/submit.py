@@ -67,7 +67,7 @@ def job_env(environ: dict | None = None) -> dict[str, str]:
             "set ANATOMY_R1_OUTPUT_DIR (or --output-dir) to a folder every node of the cluster "
             "sees (shared filesystem): runs, metrics and checkpoints are written there"
         )
-    from anatomy_r1_verl.commands.train import forwarded_env
+    from anatomy_r1_verl.launch.env import forwarded_env
 
     env = dict(OFFLINE_DEFAULTS)
     env.update(forwarded_env(environ))
@@ -87,7 +87,7 @@ def submit(
     environ: dict | None = None,
 ) -> tuple[str, str]:
     """Compose the recipe (fails fast), submit it, return ``(job_id, address)``."""
-    from anatomy_r1_verl.commands.train import compose, resolve_recipe
+    from anatomy_r1_verl.launch.compose import compose, resolve_recipe
 
     env = job_env(environ)
     # compose with the job's output dir, as the cluster will; data files are checked there, not here
@@ -142,7 +142,7 @@ def how_to_follow(job_id: str, address: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from anatomy_r1_verl.commands.train import RecipeError
+    from anatomy_r1_verl.launch.compose import RecipeError
 
     ap = argparse.ArgumentParser(
         prog="anatomy-r1 submit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

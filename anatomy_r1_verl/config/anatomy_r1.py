@@ -136,7 +136,7 @@ def _dataclass_of(annotation: Any) -> type | None:
 
 def _unknown_keys(node: Any, schema: type, prefix: str) -> None:
     """Refuse keys the schema does not have (a ``+`` override adds them past Hydra's check), naming the known."""
-    if not isinstance(node, DictConfig):
+    if not isinstance(node, DictConfig) or node._is_none() or node._is_missing() or node._is_interpolation():
         return
     hints = typing.get_type_hints(schema)
     unknown = sorted(set(node.keys()) - set(hints))

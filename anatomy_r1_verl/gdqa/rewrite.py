@@ -12,24 +12,32 @@ _FRAME = r"(?: (?:of|side of|part of) the (?:frame|image|scene|picture))?"
 # the asked-for thing: up to three modifiers (colour, position) and a head noun; "color of the ..." is no modifier
 _MOD = r"(?!(?:of|the|color|colour|type|kind|number|many|name|shape|material|size)\b)[a-z_\-]+ "
 _TARGET = rf"(?P<target>(?:{_MOD}){{0,3}}?(?:anatomy|anatomical structure|structure|organ|object|thing))"
-_REL = (r"(?:both )?(?:(?:to the |on the )?(?:left|right)(?: side)? of|above|below|under|over|within|inside"
-        r"|in front of|behind)")
+_REL = (
+    r"(?:both )?(?:(?:to the |on the )?(?:left|right)(?: side)? of|above|below|under|over|within|inside"
+    r"|in front of|behind)"
+)
 _WHERE = rf"(?P<where>{_REL} .+?)"
 _LINK = r"(?:(?:that|which) is (?:located )?|located )?"
 _ASK = r"what (?:is it|is its name|name is it|is the name of it|is this|is that)"
 
 # (family, regex); zero-hop patterns first. Matching is case-insensitive on the normalised text.
-SSG_PATTERNS: list[tuple[str, re.Pattern]] = [(fam, re.compile(p, re.IGNORECASE)) for fam, p in [
-    ("zero_hop", rf"^what (?:is the )?(?:name of the )?anatomy (?:is )?(?:located )?(?:at|in) the {_POS}{_FRAME}\?$"),
-    ("zero_hop", rf"^there is an? anatomy (?:located )?(?:at|in) the {_POS}{_FRAME}; {_ASK}\?$"),
-    ("zero_hop", rf"^which anatomy (?:is|occupies|can be seen)(?: (?:located )?(?:at|in))? the {_POS}{_FRAME}\?$"),
-    ("relation", rf"^what is the name of the {_TARGET} {_LINK}{_WHERE}\?$"),
-    ("relation", rf"^what is the {_TARGET} {_LINK}{_WHERE}\?$"),
-    ("relation", rf"^what {_TARGET} is (?:located )?{_WHERE}\?$"),
-    ("relation", rf"^which {_TARGET} (?:is (?:located )?|can be seen ){_WHERE}\?$"),
-    ("relation", rf"^there is an? {_TARGET} {_LINK}{_WHERE}; {_ASK}\?$"),
-    ("relation", rf"^the {_TARGET} {_LINK}{_WHERE} is what\?$"),
-]]
+SSG_PATTERNS: list[tuple[str, re.Pattern]] = [
+    (fam, re.compile(p, re.IGNORECASE))
+    for fam, p in [
+        (
+            "zero_hop",
+            rf"^what (?:is the )?(?:name of the )?anatomy (?:is )?(?:located )?(?:at|in) the {_POS}{_FRAME}\?$",
+        ),
+        ("zero_hop", rf"^there is an? anatomy (?:located )?(?:at|in) the {_POS}{_FRAME}; {_ASK}\?$"),
+        ("zero_hop", rf"^which anatomy (?:is|occupies|can be seen)(?: (?:located )?(?:at|in))? the {_POS}{_FRAME}\?$"),
+        ("relation", rf"^what is the name of the {_TARGET} {_LINK}{_WHERE}\?$"),
+        ("relation", rf"^what is the {_TARGET} {_LINK}{_WHERE}\?$"),
+        ("relation", rf"^what {_TARGET} is (?:located )?{_WHERE}\?$"),
+        ("relation", rf"^which {_TARGET} (?:is (?:located )?|can be seen ){_WHERE}\?$"),
+        ("relation", rf"^there is an? {_TARGET} {_LINK}{_WHERE}; {_ASK}\?$"),
+        ("relation", rf"^the {_TARGET} {_LINK}{_WHERE} is what\?$"),
+    ]
+]
 
 SSG_TEMPLATES: dict[str, list[str]] = {
     "zero_hop": [

@@ -26,14 +26,15 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import random
-import math
 import re
 import sys
 import zlib
 from collections import Counter, defaultdict
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from anatomy_r1_verl.gdqa.rewrite import rewrite_question
 from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, LETTERS, SchemaError, build_prompt_text, row_meta, row_options
@@ -54,6 +55,7 @@ _PERMUTATION_TRIES = 8
 
 
 # ---------------------------------------------------------------- synthetic questions
+
 
 def _synthetic_phrasings(program: dict, scene: dict | None, answer: str) -> list[tuple[int, str]] | None:
     """Other-template phrasings of a synthetic program, each checked; None when the program itself
@@ -82,18 +84,31 @@ def _synthetic_phrasings(program: dict, scene: dict | None, answer: str) -> list
 
 # ---------------------------------------------------------------- variants
 
+
 def _with_content(prompt: list, content: str) -> list:
     """A copy of the chat list with the question message's text replaced, ``<image>`` kept in place."""
     prompt = copy.deepcopy(list(prompt))
-    idx = next((i for i in range(len(prompt) - 1, -1, -1) if isinstance(prompt[i], Mapping)
-                and "<image>" in str(prompt[i].get("content", ""))), None)
+    idx = next(
+        (
+            i
+            for i in range(len(prompt) - 1, -1, -1)
+            if isinstance(prompt[i], Mapping) and "<image>" in str(prompt[i].get("content", ""))
+        ),
+        None,
+    )
     if idx is None:
-        idx = next((i for i in range(len(prompt) - 1, -1, -1) if isinstance(prompt[i], Mapping)
-                    and prompt[i].get("role") == "user"), None)
+        idx = next(
+            (
+                i
+                for i in range(len(prompt) - 1, -1, -1)
+                if isinstance(prompt[i], Mapping) and prompt[i].get("role") == "user"
+            ),
+            None,
+        )
     if idx is None:
         return prompt + [{"role": "user", "content": content}]
     old = str(prompt[idx].get("content", ""))
-    body = content[len("<image>"):] if content.startswith("<image>") else content
+    body = content[len("<image>") :] if content.startswith("<image>") else content
     lead = re.match(r"^(?:\s*<image>)+\s*", old)
     tail = re.search(r"\s*(?:<image>\s*)+$", old)
     if lead:
@@ -127,7 +142,7 @@ def _row_answer(row: Mapping[str, Any], options: list[str]) -> tuple[str, str]:
     rid = extra.get("id", extra.get("index", "?"))
     gt = str((row.get("reward_model") or {}).get("ground_truth", extra.get("answer_letter", ""))).strip()
     answer = extra.get("answer")
-    if answer is None and gt in LETTERS[:len(options)]:
+    if answer is None and gt in LETTERS[: len(options)]:
         answer = options[LETTERS.index(gt)]
     if answer is None:
         raise SchemaError(f"row {rid}: no extra_info.answer and no ground-truth letter; cannot build variants")
@@ -138,8 +153,9 @@ def _row_answer(row: Mapping[str, Any], options: list[str]) -> tuple[str, str]:
     return answer, gt
 
 
-def _family_and_phrasings(row: Mapping[str, Any], question: str, answer: str
-                          ) -> tuple[str, int | None, list[tuple[int, str]] | None]:
+def _family_and_phrasings(
+    row: Mapping[str, Any], question: str, answer: str
+) -> tuple[str, int | None, list[tuple[int, str]] | None]:
     """(family, template of the original, other phrasings); phrasings None = row must not be varied."""
     meta = row_meta(row)
     program = meta.get("program")
@@ -162,8 +178,14 @@ def _variants(row: Mapping[str, Any], k: int, seed: int, instructions: Sequence[
     question = str(extra.get("question", ""))
     own_instruction = str(extra.get("instruction") or DEFAULT_INSTRUCTION)
     family, own_template, others = _family_and_phrasings(row, question, answer)
-    original = {"prompt": copy.deepcopy(list(row["prompt"])), "ground_truth": gt, "options": options,
-                "question": question, "instruction": own_instruction, "template": own_template}
+    original = {
+        "prompt": copy.deepcopy(list(row["prompt"])),
+        "ground_truth": gt,
+        "options": options,
+        "question": question,
+        "instruction": own_instruction,
+        "template": own_template,
+    }
     variants = [original]
     if others is None or not question:  # inconsistent metadata, or a question we cannot rebuild
         return variants, family
@@ -183,16 +205,23 @@ def _variants(row: Mapping[str, Any], k: int, seed: int, instructions: Sequence[
                 break
         else:
             continue
-        v = {"prompt": prompt, "ground_truth": letter, "options": opts, "question": text,
-             "instruction": instruction, "template": template}
+        v = {
+            "prompt": prompt,
+            "ground_truth": letter,
+            "options": opts,
+            "question": text,
+            "instruction": instruction,
+            "template": template,
+        }
         check_variant(v, answer, options)
         seen.add(_prompt_text(prompt))
         variants.append(v)
     return variants, family
 
 
-def make_variants(row: Mapping[str, Any], k: int = 4, seed: int = 0,
-                  instructions: Sequence[str] = INSTRUCTION_WORDINGS) -> list[dict]:
+def make_variants(
+    row: Mapping[str, Any], k: int = 4, seed: int = 0, instructions: Sequence[str] = INSTRUCTION_WORDINGS
+) -> list[dict]:
     """Up to ``k`` checked, pairwise distinct variants of a verl row; the first is the row's own prompt.
 
     Fewer than ``k`` (at least the original) when no more distinct valid ones exist. Raises
@@ -204,6 +233,7 @@ def make_variants(row: Mapping[str, Any], k: int = 4, seed: int = 0,
 
 # ---------------------------------------------------------------- rows and parquet
 
+
 def _s_q(row: Mapping[str, Any], key: str) -> float | None:
     value = row.get(key)
     if value is None:
@@ -213,8 +243,14 @@ def _s_q(row: Mapping[str, Any], key: str) -> float | None:
     return float(value)
 
 
-def augment_rows(rows: Iterable[Mapping[str, Any]], k: int = 4, tau: float | None = None, s_q_key: str = "s_q",
-                 seed: int = 0, keep_instruction: bool = False) -> tuple[list[dict], dict]:
+def augment_rows(
+    rows: Iterable[Mapping[str, Any]],
+    k: int = 4,
+    tau: float | None = None,
+    s_q_key: str = "s_q",
+    seed: int = 0,
+    keep_instruction: bool = False,
+) -> tuple[list[dict], dict]:
     """Rows with ``extra_info["variants"]`` (JSON list) and ``extra_info["n_variants"]``, and counts.
 
     With ``tau`` only rows with ``S(q) >= tau`` are varied (static selection); the others get the one
@@ -225,11 +261,22 @@ def augment_rows(rows: Iterable[Mapping[str, Any]], k: int = 4, tau: float | Non
     if tau is not None:
         missing = [i for i, r in enumerate(rows) if _s_q(r, s_q_key) is None]
         if missing:
-            raise SchemaError(f"--tau needs the difficulty score {s_q_key!r} (column or extra_info) on every row; "
-                              f"{len(missing)} of {len(rows)} rows lack it (first: row {missing[0]}). Run "
-                              f"`anatomy-r1 prepare score` first, or leave tau out to vary every row")
-    stats: dict[str, Any] = {"rows": 0, "selected": 0, "varied": 0, "unvariable": 0, "rephrased": 0,
-                             "variants": 0, "k": k, "tau": tau, "keep_instruction": keep_instruction}
+            raise SchemaError(
+                f"--tau needs the difficulty score {s_q_key!r} (column or extra_info) on every row; "
+                f"{len(missing)} of {len(rows)} rows lack it (first: row {missing[0]}). Run "
+                f"`anatomy-r1 prepare score` first, or leave tau out to vary every row"
+            )
+    stats: dict[str, Any] = {
+        "rows": 0,
+        "selected": 0,
+        "varied": 0,
+        "unvariable": 0,
+        "rephrased": 0,
+        "variants": 0,
+        "k": k,
+        "tau": tau,
+        "keep_instruction": keep_instruction,
+    }
     per_family: dict[str, Counter] = defaultdict(Counter)
     out = []
     for row in rows:
@@ -237,12 +284,19 @@ def augment_rows(rows: Iterable[Mapping[str, Any]], k: int = 4, tau: float | Non
         own = (str((row.get("extra_info") or {}).get("instruction") or DEFAULT_INSTRUCTION),)
         variants, family = _variants(row, k if selected else 1, seed, own if keep_instruction else INSTRUCTION_WORDINGS)
         new = dict(row)
-        new["extra_info"] = {**(row.get("extra_info") or {}), "variants": json.dumps(variants),
-                             "n_variants": len(variants)}
+        new["extra_info"] = {
+            **(row.get("extra_info") or {}),
+            "variants": json.dumps(variants),
+            "n_variants": len(variants),
+        }
         out.append(new)
-        counts = {"rows": 1, "selected": int(selected), "varied": int(len(variants) > 1),
-                  "unvariable": int(selected and k > 1 and len(variants) == 1),
-                  "rephrased": int(any(v["question"] != variants[0]["question"] for v in variants))}
+        counts = {
+            "rows": 1,
+            "selected": int(selected),
+            "varied": int(len(variants) > 1),
+            "unvariable": int(selected and k > 1 and len(variants) == 1),
+            "rephrased": int(any(v["question"] != variants[0]["question"] for v in variants)),
+        }
         for name, n in counts.items():
             stats[name] += n
             per_family[family][name] += n
@@ -251,8 +305,14 @@ def augment_rows(rows: Iterable[Mapping[str, Any]], k: int = 4, tau: float | Non
     return out, stats
 
 
-def augment_parquet(in_path: str | os.PathLike, out_path: str | os.PathLike, k: int = 4, tau: float | None = None,
-                    seed: int = 0, keep_instruction: bool = False) -> dict:
+def augment_parquet(
+    in_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    k: int = 4,
+    tau: float | None = None,
+    seed: int = 0,
+    keep_instruction: bool = False,
+) -> dict:
     """Write the augmented rows of ``in_path`` to a new parquet ``out_path``; the input is left untouched."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -262,8 +322,9 @@ def augment_parquet(in_path: str | os.PathLike, out_path: str | os.PathLike, k: 
         raise FileNotFoundError(f"{in_path} not found")
     if os.path.realpath(in_path) == os.path.realpath(out_path):
         raise ValueError(f"--out {out_path} is the input file; write the augmented rows to a new file")
-    rows, stats = augment_rows(pq.read_table(in_path).to_pylist(), k=k, tau=tau, seed=seed,
-                               keep_instruction=keep_instruction)
+    rows, stats = augment_rows(
+        pq.read_table(in_path).to_pylist(), k=k, tau=tau, seed=seed, keep_instruction=keep_instruction
+    )
     os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows), out_path)
     return {**stats, "in": in_path, "out": out_path}
@@ -274,11 +335,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="IN.parquet", help="verl parquet to augment (left untouched)")
     p.add_argument("--out", required=True, metavar="OUT.parquet", help="new parquet with extra_info.variants")
     p.add_argument("--k", type=int, default=4, help="variants per selected question, the original included")
-    p.add_argument("--tau", type=float, default=None,
-                   help="vary only rows with S(q) >= tau (needs `anatomy-r1 prepare score`); default: all rows")
+    p.add_argument(
+        "--tau",
+        type=float,
+        default=None,
+        help="vary only rows with S(q) >= tau (needs `anatomy-r1 prepare score`); default: all rows",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the option permutations")
-    p.add_argument("--keep-instruction", action="store_true",
-                   help="every variant keeps the row's own instruction (vary question and option order only)")
+    p.add_argument(
+        "--keep-instruction",
+        action="store_true",
+        help="every variant keeps the row's own instruction (vary question and option order only)",
+    )
     return p
 
 
@@ -297,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # ---------------------------------------------------------------- trainer side (pure functions)
+
 
 def pick_variant(extra_info: Mapping[str, Any] | None, session_id: int) -> dict | None:
     """Variant ``session_id % len(variants)`` of a row, or None when it has no variants."""

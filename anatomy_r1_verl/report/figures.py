@@ -12,8 +12,9 @@ not drawn (:class:`FigureError`)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from anatomy_r1_verl.report.runlog import RunLogError, read_metrics
 
 REWARD_METRICS = ("critic/score/mean", "reward/score/mean")
 S_Q_METRIC = "curriculum/batch_mean_s_q"
@@ -40,13 +41,11 @@ def load_run(run: str | Path) -> tuple[str, dict[str, tuple[list[int], list[floa
     """``(label, {metric: (steps, values)})`` of a run; the label is the run folder's name."""
     f = metrics_file(run)
     series: dict[str, dict[int, float]] = {}
-    for lineno, line in enumerate(f.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise FigureError(f"{f}: line {lineno} is not JSON ({e})") from e
+    try:
+        records = read_metrics(f)
+    except RunLogError as e:
+        raise FigureError(str(e)) from e
+    for rec in records:
         step, data = rec.get("step"), rec.get("data", rec)
         if step is None:
             continue

@@ -33,10 +33,9 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from anatomy_r1_verl.schema import ANATOMY_CLASSES
-
 from anatomy_r1_verl.synthetic.scene import ANATOMY_COLOUR, BAND_RGB, INSTRUMENTS, RELATIONS, related
 
 FAMILIES = ("zero_hop", "one_hop", "attribute_relation", "single_and")
@@ -65,14 +64,23 @@ TEMPLATES: dict[str, list[str]] = {
     ],
 }
 
-POS_PHRASE = {"top-left": "top-left", "top-mid": "top-middle", "top-right": "top-right",
-              "mid-left": "middle-left", "center": "center", "mid-right": "middle-right",
-              "bottom-left": "bottom-left", "bottom-mid": "bottom-middle", "bottom-right": "bottom-right"}
+POS_PHRASE = {
+    "top-left": "top-left",
+    "top-mid": "top-middle",
+    "top-right": "top-right",
+    "mid-left": "middle-left",
+    "center": "center",
+    "mid-right": "middle-right",
+    "bottom-left": "bottom-left",
+    "bottom-mid": "bottom-middle",
+    "bottom-right": "bottom-right",
+}
 REL_PHRASE = {"left": "left of", "right": "right of", "above": "above", "below": "below"}
 _ANCHOR_KEYS = ("kind", "class", "colour", "pos")
 
 
 # ---------------------------------------------------------------- text
+
 
 def ref_phrase(ref: dict) -> str:
     """Referring expression of an anchor, e.g. "the orange hook", "the green thing at the center"."""
@@ -108,17 +116,24 @@ def render_question(program: dict, template_id: int | None = None) -> str:
 def _template_regex(template: str) -> re.Pattern:
     pattern = re.escape(template)
     for slot in ("pos", "where1", "where2", "where"):
-        pattern = pattern.replace(re.escape("{%s}" % slot), f"(?P<{slot}>.+?)")
+        pattern = pattern.replace(re.escape("{" + slot + "}"), f"(?P<{slot}>.+?)")
     return re.compile(f"^{pattern}$")
 
 
-_NOUNS = {**{c.lower(): {"kind": "anatomy", "class": c} for c in ANATOMY_CLASSES},
-          **{c: {"kind": "instrument", "class": c} for c in INSTRUMENTS},
-          "anatomy": {"kind": "anatomy"}, "instrument": {"kind": "instrument"}, "thing": {}}
+_NOUNS = {
+    **{c.lower(): {"kind": "anatomy", "class": c} for c in ANATOMY_CLASSES},
+    **{c: {"kind": "instrument", "class": c} for c in INSTRUMENTS},
+    "anatomy": {"kind": "anatomy"},
+    "instrument": {"kind": "instrument"},
+    "thing": {},
+}
 _PHRASE_POS = {v: k for k, v in POS_PHRASE.items()}
-_REF = re.compile("^the (?:(?P<colour>%s) )?(?P<noun>%s)(?: at the (?P<pos>%s))?$" % (
-    "|".join(list(ANATOMY_COLOUR.values()) + list(BAND_RGB)), "|".join(_NOUNS), "|".join(_PHRASE_POS)))
-_WHERE = re.compile("^(?P<rel>%s) (?P<ref>the .+)$" % "|".join(REL_PHRASE.values()))
+_REF = re.compile(
+    "^the (?:(?P<colour>{}) )?(?P<noun>{})(?: at the (?P<pos>{}))?$".format(
+        "|".join(list(ANATOMY_COLOUR.values()) + list(BAND_RGB)), "|".join(_NOUNS), "|".join(_PHRASE_POS)
+    )
+)
+_WHERE = re.compile("^(?P<rel>{}) (?P<ref>the .+)$".format("|".join(REL_PHRASE.values())))
 _REL_OF = {v: k for k, v in REL_PHRASE.items()}
 
 
@@ -128,8 +143,7 @@ def _parse_where(text: str) -> dict | None:
     if not r:
         return None
     ref = dict(_NOUNS[r.group("noun")])
-    ref.update({k: v for k, v in (("colour", r.group("colour")), ("pos", _PHRASE_POS.get(r.group("pos") or "")))
-                if v})
+    ref.update({k: v for k, v in (("colour", r.group("colour")), ("pos", _PHRASE_POS.get(r.group("pos") or ""))) if v})
     return {"rel": _REL_OF[m.group("rel")], "anchor": ref}
 
 
@@ -162,6 +176,7 @@ def parse_question(text: str) -> dict | None:
 
 # ---------------------------------------------------------------- execution
 
+
 def resolve(ref: dict, scene: dict) -> list[dict]:
     """Objects of the scene that match every field of an anchor."""
     unknown = set(ref) - set(_ANCHOR_KEYS)
@@ -173,8 +188,9 @@ def resolve(ref: dict, scene: dict) -> list[dict]:
 def _relate(clause: dict, scene: dict) -> set[int]:
     """Ids of the anatomy regions that stand in ``clause['rel']`` to some object matching the anchor."""
     anchors = resolve(clause["anchor"], scene)
-    return {t["id"] for t in scene["objects"] if t["kind"] == "anatomy"
-            for a in anchors if related(t, clause["rel"], a)}
+    return {
+        t["id"] for t in scene["objects"] if t["kind"] == "anatomy" for a in anchors if related(t, clause["rel"], a)
+    }
 
 
 def execute(program: dict, scene: dict) -> list[str]:
@@ -208,6 +224,7 @@ def _answer_ids(program: dict, scene: dict) -> set[int]:
 
 
 # ---------------------------------------------------------------- candidates
+
 
 def _unique_ref(obj: dict, scene: dict, menus: Iterable[tuple[str, ...]]) -> dict:
     """The first anchor built from ``menus`` (tuples of fields) that names ``obj`` and nothing else."""
@@ -249,13 +266,17 @@ def proposals(scene: dict, family: str) -> list[tuple[str, dict]]:
     out = []
     for target in anatomy:
         # (anchor kind, clause) for every object that the target stands in a relation to
-        clauses = [(a["kind"], {"rel": rel, "anchor": refs[a["id"]]})
-                   for rel in RELATIONS for a in objects if related(target, rel, a)]
+        clauses = [
+            (a["kind"], {"rel": rel, "anchor": refs[a["id"]]})
+            for rel in RELATIONS
+            for a in objects
+            if related(target, rel, a)
+        ]
         if family != "single_and":
             out += [(kind, {"family": family, **c}) for kind, c in clauses]
             continue
         for i, (k1, c1) in enumerate(clauses):
-            for k2, c2 in clauses[i + 1:]:
+            for k2, c2 in clauses[i + 1 :]:
                 if c1["rel"] != c2["rel"]:
                     kind = "instrument" if "instrument" in (k1, k2) else "anatomy"
                     out.append((kind, {"family": family, "clauses": [c1, c2]}))
@@ -275,8 +296,10 @@ def candidates(scene: dict, family: str) -> list[tuple[str, dict]]:
 
 # ---------------------------------------------------------------- sampling
 
-def sample_programs(scene: dict, n: int, rng: random.Random,
-                    weights: dict[str, float] = DEFAULT_FAMILY_WEIGHTS) -> list[dict]:
+
+def sample_programs(
+    scene: dict, n: int, rng: random.Random, weights: dict[str, float] = DEFAULT_FAMILY_WEIGHTS
+) -> list[dict]:
     """``n`` distinct well-posed programs for one frame, families drawn by ``weights``, with template ids.
 
     Within a family, instrument-anchored and anatomy-anchored programs are drawn with equal chance
@@ -289,8 +312,10 @@ def sample_programs(scene: dict, n: int, rng: random.Random,
     while len(programs) < n:
         live = [f for f in FAMILIES if weights.get(f, 0) > 0 and _pool(pools, scene, f)]
         if not live:
-            raise ValueError(f"a frame has fewer than {n} distinct questions for family weights {weights}; "
-                             f"lower --questions-per-frame")
+            raise ValueError(
+                f"a frame has fewer than {n} distinct questions for family weights {weights}; "
+                f"lower --questions-per-frame"
+            )
         family = rng.choices(live, weights=[weights[f] for f in live])[0]
         by_kind = pools[family]
         kind = rng.choice(sorted(k for k, v in by_kind.items() if v))

@@ -222,4 +222,3 @@ def test_a_hook_from_outside_the_package_runs_through_the_trainer(run):
         assert m["toy/steps"] == step and m["toy/rows_drawn"] == 4 * step and m["toy/batch_size"] == 4
         assert m["toy/samples"] == 16 and m["toy/samples_marked"] == 16  # 4 prompts x rollout.n 4
         assert "curriculum/competence" in m and "gdqa/invalid_gradient_ratio" in m  # the built-in hooks still run
-

@@ -168,7 +168,9 @@ def test_figures_average_a_methods_seeds_step_by_step():
 def test_a_folder_with_its_own_splits_is_used_as_it_is(tmp_path, monkeypatch):
     for f in data.FILES:
         (tmp_path / f).write_text("x")
-    monkeypatch.setattr(data, "_cli", lambda *a: pytest.fail(f"ran {a}"))
+    for step in ("generate", "score_parquet", "augment_parquet"):  # nothing is made again
+        monkeypatch.setattr(data, step, lambda *a, _s=step, **k: pytest.fail(f"ran {_s}{a}"))
+    monkeypatch.setattr(data.sft, "convert", lambda *a: pytest.fail(f"ran sft.convert{a}"))
     msgs = []
     assert data.ensure(tmp_path, data.DataSpec(train=5), log=msgs.append) == tmp_path
     assert "not made by bench" in msgs[0] and json.loads((tmp_path / data.MANIFEST).read_text()) == {"external": True}
@@ -179,12 +181,12 @@ def test_every_grid_run_composes_to_its_row_on_cpu(tmp_path):
     """The exact arguments bench gives `anatomy-r1 train`, composed with verl's config (no Ray, no model)."""
     from omegaconf import OmegaConf
 
-    from anatomy_r1_verl.commands import train as launcher
+    from anatomy_r1_verl.launch.compose import compose
 
     runs = grid.plan(None, [2], grid.Budget(steps=5, prompts=4, rollouts=3), tmp_path / "d", tmp_path / "o")
     seen = {}
     for r in runs:
-        cfg = launcher.compose(r.recipe, list(r.train_args))
+        cfg = compose(r.recipe, list(r.train_args))
         OmegaConf.resolve(cfg)
         seen[r.method] = cfg
         assert cfg.trainer.total_training_steps == 5 and cfg.trainer.experiment_name == f"bench_{r.method}_seed2"

@@ -19,7 +19,7 @@ def test_final_line_states_the_gain_and_its_standard_error(tmp_path, capsys):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from anatomy_r1_verl.commands.train import report_final
+    from anatomy_r1_verl.launch.run import report_final
 
     val = tmp_path / "val.parquet"
     pq.write_table(pa.table({"x": list(range(400))}), val)

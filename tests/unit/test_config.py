@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from anatomy_r1_verl.commands import train as launcher
+from anatomy_r1_verl.commands.train import main_train
+from anatomy_r1_verl.launch import checks, compose, run
+from anatomy_r1_verl.launch import env as launch_env
 
 ALL_RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.yaml"))
 SFT_RECIPES = [p for p in ALL_RECIPES if "anatomy_r1_sft" in p.read_text()]
@@ -19,7 +21,7 @@ def test_there_are_recipes():
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
 @pytest.mark.parametrize("profile", ["cpu", "gpu"])
 def test_recipe_composes_with_verl(recipe, profile):
-    cfg = launcher.compose(str(recipe), [f"profile={profile}"])
+    cfg = compose.compose(str(recipe), [f"profile={profile}"])
     OmegaConf.resolve(cfg)  # every interpolation resolves
     assert cfg.trainer.v1.trainer_mode == "anatomy_r1"
     assert cfg.reward.custom_reward_function.path == "pkg://reward_fns.combine"
@@ -34,7 +36,7 @@ def test_recipe_composes_with_verl(recipe, profile):
 
 
 def test_cpu_profile_holds_the_cpu_settings():
-    cfg = launcher.compose("demo_cpu", [])
+    cfg = compose.compose("demo_cpu", [])
     assert cfg.actor_rollout_ref.model.override_config.attn_implementation == "sdpa"
     assert cfg.actor_rollout_ref.actor.strategy == "fsdp2"
     assert cfg.ray_kwargs.ray_init.num_gpus == cfg.trainer.n_gpus_per_node
@@ -42,36 +44,36 @@ def test_cpu_profile_holds_the_cpu_settings():
 
 
 def test_overrides_reach_verl_keys():
-    cfg = launcher.compose("demo_cpu", ["actor_rollout_ref.rollout.n=6", "trainer.total_training_steps=3"])
+    cfg = compose.compose("demo_cpu", ["actor_rollout_ref.rollout.n=6", "trainer.total_training_steps=3"])
     assert cfg.actor_rollout_ref.rollout.n == 6 and cfg.trainer.total_training_steps == 3
 
 
 def test_ignored_top_level_reward_key_is_refused():
-    cfg = launcher.compose("demo_cpu", ["+custom_reward_function.path=/tmp/x.py"])
-    with pytest.raises(launcher.RecipeError, match="reward.custom_reward_function"):
-        launcher._check_reward(cfg)
+    cfg = compose.compose("demo_cpu", ["+custom_reward_function.path=/tmp/x.py"])
+    with pytest.raises(compose.RecipeError, match="reward.custom_reward_function"):
+        checks._check_reward(cfg)
 
 
 def test_bad_reward_weight_is_refused_before_ray():
-    cfg = launcher.compose("demo_cpu", ["+reward.custom_reward_function.reward_kwargs.weights.nosuch=1.0"])
-    with pytest.raises(launcher.RecipeError, match="weights.nosuch"):
-        launcher._check_reward(cfg)
+    cfg = compose.compose("demo_cpu", ["+reward.custom_reward_function.reward_kwargs.weights.nosuch=1.0"])
+    with pytest.raises(compose.RecipeError, match="weights.nosuch"):
+        checks._check_reward(cfg)
 
 
 def test_missing_data_file_names_the_key(tmp_path):
-    cfg = launcher.compose("demo_cpu", [f"data.train_files={tmp_path}/none.parquet"])
-    with pytest.raises(launcher.RecipeError, match="data.train_files"):
-        launcher._check_files(cfg)
+    cfg = compose.compose("demo_cpu", [f"data.train_files={tmp_path}/none.parquet"])
+    with pytest.raises(compose.RecipeError, match="data.train_files"):
+        checks._check_files(cfg)
 
 
 def test_bad_override_is_a_recipe_error():
-    with pytest.raises(launcher.RecipeError, match="no_such_key"):
-        launcher.compose("demo_cpu", ["trainer.no_such_key=1"])
+    with pytest.raises(compose.RecipeError, match="no_such_key"):
+        compose.compose("demo_cpu", ["trainer.no_such_key=1"])
 
 
 def test_unknown_recipe():
-    with pytest.raises(launcher.RecipeError, match="not found"):
-        launcher.compose("no_such_recipe")
+    with pytest.raises(compose.RecipeError, match="not found"):
+        compose.compose("no_such_recipe")
 
 
 def _leaves(node, prefix=""):
@@ -87,7 +89,7 @@ def _leaves(node, prefix=""):
 def test_recipe_keys_are_real_verl_keys(recipe):
     """A YAML file can add any key silently; a typo in a recipe must not become a setting nobody reads."""
     raw = OmegaConf.to_container(OmegaConf.load(recipe))
-    base = launcher.compose("ssgvqa_sft" if recipe in SFT_RECIPES else "demo_cpu")
+    base = compose.compose("ssgvqa_sft" if recipe in SFT_RECIPES else "demo_cpu")
     missing = object()
     for key in _leaves({k: v for k, v in raw.items() if k not in ("hydra", "defaults")}):
         if key.startswith("anatomy_r1.demo."):
@@ -96,13 +98,13 @@ def test_recipe_keys_are_real_verl_keys(recipe):
 
 
 def test_method_recipes_switch_the_methods():
-    full = launcher.compose("ssgvqa_anatomy_r1")
+    full = compose.compose("ssgvqa_anatomy_r1")
     assert full.anatomy_r1.curriculum.enable and full.anatomy_r1.gdqa.enable
     assert full.actor_rollout_ref.rollout.name == "vllm"  # GPU recipes default to the gpu profile
-    assert launcher.compose("ssgvqa_anatomy_r1", ["profile=cpu"]).actor_rollout_ref.rollout.name == "hfcpu"
-    plain = launcher.compose("ssgvqa_grpo")
+    assert compose.compose("ssgvqa_anatomy_r1", ["profile=cpu"]).actor_rollout_ref.rollout.name == "hfcpu"
+    plain = compose.compose("ssgvqa_grpo")
     assert not plain.anatomy_r1.curriculum.enable and not plain.anatomy_r1.gdqa.enable
-    assert launcher.compose("ssgvqa_dapo").algorithm.filter_groups.enable
+    assert compose.compose("ssgvqa_dapo").algorithm.filter_groups.enable
 
 
 def test_hfcpu_server_settings_come_from_verls_engine_kwargs():
@@ -110,20 +112,20 @@ def test_hfcpu_server_settings_come_from_verls_engine_kwargs():
 
     from anatomy_r1_verl.cpu.rollout import server_kwargs
 
-    cfg = launcher.compose("demo_cpu", ["actor_rollout_ref.rollout.engine_kwargs.hfcpu.max_batch=64"])
+    cfg = compose.compose("demo_cpu", ["actor_rollout_ref.rollout.engine_kwargs.hfcpu.max_batch=64"])
     rollout = omega_conf_to_dataclass(cfg.actor_rollout_ref.rollout)  # what the replica receives
     assert server_kwargs(rollout) == {"threads": 1, "max_batch": 64, "batch_wait_s": 0.05, "max_wait_s": 1.0}
-    bad = launcher.compose("demo_cpu", ["+actor_rollout_ref.rollout.engine_kwargs.hfcpu.batch=3"])
+    bad = compose.compose("demo_cpu", ["+actor_rollout_ref.rollout.engine_kwargs.hfcpu.batch=3"])
     with pytest.raises(ValueError, match=r"engine_kwargs.hfcpu: unknown keys \['batch'\]"):
         server_kwargs(omega_conf_to_dataclass(bad.actor_rollout_ref.rollout))
 
 
 def test_train_list_names_every_shipped_recipe(capsys):
-    assert launcher.main_train(["--list"]) == 0
+    assert main_train(["--list"]) == 0
     out = capsys.readouterr().out
     for recipe in ALL_RECIPES:
         assert any(line.startswith(recipe.stem + " ") for line in out.splitlines()), recipe.stem
-    assert launcher.resolve_recipe("ssgvqa_grpo") == RECIPES[[r.stem for r in RECIPES].index("ssgvqa_grpo")]
+    assert compose.resolve_recipe("ssgvqa_grpo") == RECIPES[[r.stem for r in RECIPES].index("ssgvqa_grpo")]
 
 
 PRESETS = Path(__file__).resolve().parents[2] / "anatomy_r1_verl" / "config"
@@ -140,7 +142,7 @@ def test_presets_exist():
 @pytest.mark.parametrize("benchmark", BENCHMARKS)
 @pytest.mark.parametrize("profile", ["cpu", "gpu"])
 def test_presets_compose_and_select_model_and_data(model, benchmark, profile):
-    cfg = launcher.compose("ssgvqa_grpo_ascl", [f"profile={profile}", f"model={model}", f"benchmark={benchmark}"])
+    cfg = compose.compose("ssgvqa_grpo_ascl", [f"profile={profile}", f"model={model}", f"benchmark={benchmark}"])
     OmegaConf.resolve(cfg)
     from verl.utils.config import omega_conf_to_dataclass
 
@@ -161,7 +163,7 @@ def test_presets_compose_and_select_model_and_data(model, benchmark, profile):
 def test_ssgvqa_recipes_default_to_the_7b_model_and_ssgvqa(monkeypatch):
     monkeypatch.delenv("ANATOMY_R1_BASE_MODEL", raising=False)
     monkeypatch.setenv("ANATOMY_R1_DATA", "/d")
-    cfg = launcher.compose("ssgvqa_grpo")
+    cfg = compose.compose("ssgvqa_grpo")
     OmegaConf.resolve(cfg)
     assert cfg.actor_rollout_ref.model.path == "/models/Qwen2.5-VL-7B-Instruct"
     assert cfg.data.train_files == "/d/ssgvqa/train.parquet"
@@ -178,9 +180,9 @@ def test_there_is_an_sft_recipe():
 def test_sft_recipe_composes_with_verls_sft_config(recipe, profile, model, benchmark):
     from verl.utils.config import omega_conf_to_dataclass
 
-    cfg = launcher.compose(str(recipe), [f"profile={profile}", f"model={model}", f"benchmark={benchmark}"])
+    cfg = compose.compose(str(recipe), [f"profile={profile}", f"model={model}", f"benchmark={benchmark}"])
     OmegaConf.resolve(cfg)
-    assert launcher.trainer_kind(cfg) == "sft" and launcher.model_key(cfg) == "model.path"
+    assert compose.trainer_kind(cfg) == "sft" and compose.model_key(cfg) == "model.path"
     assert cfg.trainer.device == {"cpu": "cpu", "gpu": "cuda"}[profile]
     assert cfg.data.train_files.endswith(f"/{benchmark}/sft_train.parquet")
     expected = {"qwen25vl_3b": "Qwen2.5-VL-3B", "qwen25vl_7b": "Qwen2.5-VL-7B", "tiny": "tiny-qwen25vl-warm"}[model]
@@ -193,14 +195,14 @@ def test_sft_recipe_composes_with_verls_sft_config(recipe, profile, model, bench
 
 
 def test_sft_launch_is_verls_sft_trainer_on_the_saved_config(tmp_path):
-    cfg = launcher.compose("ssgvqa_sft", ["profile=cpu"])
-    cmd = launcher.sft_command(cfg, tmp_path)
+    cfg = compose.compose("ssgvqa_sft", ["profile=cpu"])
+    cmd = run.sft_command(cfg, tmp_path)
     assert cmd[1:3] == ["-m", "torch.distributed.run"] and "verl.trainer.sft_trainer" in cmd
     assert f"--config-path={tmp_path}" in cmd and "--config-name=config" in cmd
-    with pytest.raises(launcher.RecipeError, match="multi-node"):
-        launcher.sft_command(launcher.compose("ssgvqa_sft", ["trainer.nnodes=2"]), tmp_path)
-    with pytest.raises(launcher.RecipeError, match="anatomy_r1.trainer"):
-        launcher.trainer_kind(launcher.compose("ssgvqa_sft", ["anatomy_r1.trainer=dpo"]))
+    with pytest.raises(compose.RecipeError, match="multi-node"):
+        run.sft_command(compose.compose("ssgvqa_sft", ["trainer.nnodes=2"]), tmp_path)
+    with pytest.raises(compose.RecipeError, match="anatomy_r1.trainer"):
+        compose.trainer_kind(compose.compose("ssgvqa_sft", ["anatomy_r1.trainer=dpo"]))
 
 
 def test_cpu_profile_threads_the_fsdp_engine_process_only(monkeypatch):
@@ -211,17 +213,17 @@ def test_cpu_profile_threads_the_fsdp_engine_process_only(monkeypatch):
     from anatomy_r1_verl.cpu import ENGINE_THREADS_ENV, platform
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    cfg = launcher.compose("demo_cpu", [])
-    env = launcher.run_env(cfg)
+    cfg = compose.compose("demo_cpu", [])
+    env = launch_env.run_env(cfg)
     assert env["OMP_NUM_THREADS"] == "1" and env[ENGINE_THREADS_ENV] == "2"
     assert cfg.actor_rollout_ref.actor.use_dynamic_bsz is True
-    assert ENGINE_THREADS_ENV not in launcher.run_env(launcher.compose("demo_cpu", ["anatomy_r1.engine_threads=null"]))
+    assert ENGINE_THREADS_ENV not in launch_env.run_env(compose.compose("demo_cpu", ["anatomy_r1.engine_threads=null"]))
     with pytest.raises(ValueError, match="anatomy_r1.engine_threads"):
-        launcher.run_env(launcher.compose("demo_cpu", ["anatomy_r1.engine_threads=0"]))
+        launch_env.run_env(compose.compose("demo_cpu", ["anatomy_r1.engine_threads=0"]))
     with pytest.raises(ValueError, match="anatomy_r1.engine_threads"):
-        launcher.run_env(launcher.compose("demo_cpu", ["anatomy_r1.engine_threads=true"]))
-    gpu = launcher.compose("demo_cpu", ["profile=gpu"])
-    assert ENGINE_THREADS_ENV not in launcher.run_env(gpu)
+        launch_env.run_env(compose.compose("demo_cpu", ["anatomy_r1.engine_threads=true"]))
+    gpu = compose.compose("demo_cpu", ["profile=gpu"])
+    assert ENGINE_THREADS_ENV not in launch_env.run_env(gpu)
 
     before = torch.get_num_threads()
     try:

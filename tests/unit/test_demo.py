@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from anatomy_r1_verl.commands.demo import ensure_assets
-from anatomy_r1_verl.commands.train import RecipeError, compose
+from anatomy_r1_verl.launch.compose import RecipeError, compose
 
 
 def _cfg(tmp_path, *extra):

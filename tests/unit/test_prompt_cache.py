@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anatomy_r1_verl.patches import torchvision_ops as tv_compat
 from anatomy_r1_verl.agent_loop.prompt_cache import AsyncMemo, content_key
+from anatomy_r1_verl.patches import torchvision_ops as tv_compat
 
 tv_compat.install()  # before anything imports torchvision (qwen_vl_utils does)
 
@@ -58,7 +58,7 @@ def loop_parts(tmp_path_factory):
     from verl.utils import hf_processor, hf_tokenizer
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
-    from anatomy_r1_verl.commands.train import compose
+    from anatomy_r1_verl.launch.compose import compose
     from anatomy_r1_verl.tiny.assets import DEFAULT_MODEL, asset_path
 
     d = tmp_path_factory.mktemp("imgs")

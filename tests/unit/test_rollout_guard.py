@@ -5,7 +5,7 @@ import math
 import pytest
 from omegaconf import OmegaConf
 
-from anatomy_r1_verl.commands import train as launcher
+from anatomy_r1_verl.launch.compose import compose
 from anatomy_r1_verl.trainer.rollout_guard import MAX_KEY, MEAN_KEY, RolloutGuard, RolloutPolicyMismatch
 
 
@@ -64,8 +64,8 @@ def test_off_and_bad_thresholds():
 
 def test_profiles_configure_the_guard():
     for profile in ("cpu", "gpu", "cpu_vllm"):
-        full = launcher.compose("demo_cpu", [f"profile={profile}"])
+        full = compose("demo_cpu", [f"profile={profile}"])
         guard = RolloutGuard.from_config(full)
         assert guard is not None and guard.max_diff_mean == 0.05, profile
-    vllm = launcher.compose("demo_cpu", ["profile=cpu_vllm"])
+    vllm = compose("demo_cpu", ["profile=cpu_vllm"])
     assert RolloutGuard.from_config(vllm).max_diff_max == pytest.approx(1e-3)

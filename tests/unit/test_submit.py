@@ -6,12 +6,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from anatomy_r1_verl.commands import cli, jobs, submit, watchdog
+from anatomy_r1_verl.commands import cli, jobs, submit
+from anatomy_r1_verl.launch import watchdog
 
 
 def test_commands_registered():
-    assert cli.COMMANDS["submit"] == "anatomy_r1_verl.commands.submit:main"
-    assert cli.COMMANDS["jobs"] == "anatomy_r1_verl.commands.jobs:main"
+    assert cli.COMMANDS["submit"] is cli._submit and cli.COMMANDS["jobs"] is cli._jobs
+    for cmd in ("jobs", "submit"):  # each dispatches to its own module's argument parser
+        with pytest.raises(SystemExit) as e:
+            cli.main([cmd, "--help"])
+        assert e.value.code == 0
     assert "anatomy-r1 submit RECIPE" in cli.__doc__ and "anatomy-r1 jobs" in cli.__doc__
 
 
@@ -118,7 +122,8 @@ def test_connect_cluster_drops_local_only_ray_init_args(monkeypatch):
     """The CPU profile's ray_init.num_cpus/num_gpus size a local cluster; Ray refuses them when joining one."""
     import ray
 
-    from anatomy_r1_verl.commands.train import compose, connect_cluster
+    from anatomy_r1_verl.launch.compose import compose
+    from anatomy_r1_verl.launch.run import connect_cluster
 
     cfg = compose("demo_cpu", [])
     seen = {}
@@ -135,7 +140,8 @@ def test_connect_cluster_drops_local_only_ray_init_args(monkeypatch):
 def test_resume_refuses_a_torn_tracker_file(tmp_path):
     """An empty latest_checkpointed_iteration.txt (killed while verl rewrote it) is an error saying what to
     do, not verl's int('') traceback; a sound one passes."""
-    from anatomy_r1_verl.commands.train import RecipeError, _check_resume, compose
+    from anatomy_r1_verl.launch.checks import _check_resume
+    from anatomy_r1_verl.launch.compose import RecipeError, compose
 
     ckpt = tmp_path / "ckpt"
     (ckpt / "global_step_2").mkdir(parents=True)

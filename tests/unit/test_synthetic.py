@@ -1,5 +1,6 @@
 """The synthetic surgical-scene VQA generator: determinism, splits, answerability, images, loading."""
 
+import argparse
 import dataclasses
 import hashlib
 import json
@@ -15,10 +16,21 @@ import pytest
 from PIL import Image
 
 from anatomy_r1_verl.schema import ANATOMY_CLASSES, LETTERS, row_meta
-from anatomy_r1_verl.synthetic.questions import (FAMILIES, POS_PHRASE, TEMPLATES, answer_positions, candidates, execute,
-                                 parse_question, render_question, resolve, sample_programs, well_posed)
-from anatomy_r1_verl.synthetic.scene import ANATOMY_STYLE, POSITIONS, relations, sample_layout
 from anatomy_r1_verl.synthetic.generator import SPLITS, SyntheticConfig, generate, load_hf_dataset
+from anatomy_r1_verl.synthetic.questions import (
+    FAMILIES,
+    POS_PHRASE,
+    TEMPLATES,
+    answer_positions,
+    candidates,
+    execute,
+    parse_question,
+    render_question,
+    resolve,
+    sample_programs,
+    well_posed,
+)
+from anatomy_r1_verl.synthetic.scene import ANATOMY_STYLE, POSITIONS, relations, sample_layout
 from data_prep.synthetic import main, parse_family_weights
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -39,8 +51,11 @@ def _all_rows(out):
 
 def _image_hashes(out):
     root = os.path.join(out, "images")
-    return {os.path.relpath(os.path.join(d, f), root): hashlib.sha256(open(os.path.join(d, f), "rb").read()).hexdigest()
-            for d, _, files in os.walk(root) for f in files}
+    return {
+        os.path.relpath(os.path.join(d, f), root): hashlib.sha256(open(os.path.join(d, f), "rb").read()).hexdigest()
+        for d, _, files in os.walk(root)
+        for f in files
+    }
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +66,7 @@ def bench(tmp_path_factory):
 
 
 # ---------------------------------------------------------------- determinism and splits
+
 
 def test_same_seed_gives_identical_files(bench, tmp_path):
     before = {s: open(os.path.join(bench, f"{s}.parquet"), "rb").read() for s in SPLITS}
@@ -81,8 +97,9 @@ def test_embedded_images_give_identical_parquet_bytes(tmp_path):
 def test_different_seed_differs(bench, tmp_path):
     _gen(tmp_path, seed=4)
     assert _image_hashes(tmp_path) != _image_hashes(bench)
-    assert [r["extra_info"]["question"] for r in _rows(tmp_path, "train")] != \
-           [r["extra_info"]["question"] for r in _rows(bench, "train")]
+    assert [r["extra_info"]["question"] for r in _rows(tmp_path, "train")] != [
+        r["extra_info"]["question"] for r in _rows(bench, "train")
+    ]
 
 
 def test_splits_share_no_frame(bench):
@@ -94,7 +111,7 @@ def test_splits_share_no_frame(bench):
         grids[s] = {tuple(o["class"] for o in m["scene"]["objects"] if o["kind"] == "anatomy") for m in metas}
         assert all(p.startswith(os.path.join(bench, "images", s) + os.sep) for p in images[s])
     for i, a in enumerate(SPLITS):
-        for b in SPLITS[i + 1:]:
+        for b in SPLITS[i + 1 :]:
             assert not frames[a] & frames[b] and not images[a] & images[b] and not grids[a] & grids[b]
     hashes = _image_hashes(bench)
     assert len(set(hashes.values())) == len(hashes)
@@ -121,6 +138,7 @@ def test_counts_frames_and_manifest(bench):
 
 
 # ---------------------------------------------------------------- questions
+
 
 def test_every_question_has_exactly_one_correct_option(bench):
     for row in _all_rows(bench):
@@ -168,28 +186,41 @@ def test_options_are_seeded_and_balanced(tmp_path):
     assert answers == set(ANATOMY_CLASSES)
     assert not (tmp_path / "val.parquet").exists()
     # instrument-anchored questions occur, with both referring styles
-    anchors = [c["anchor"] for r in rows for p in [row_meta(r)["program"]]
-               for c in (p.get("clauses") or ([p] if "anchor" in p else []))]
+    anchors = [
+        c["anchor"]
+        for r in rows
+        for p in [row_meta(r)["program"]]
+        for c in (p.get("clauses") or ([p] if "anchor" in p else []))
+    ]
     assert any(a.get("kind") == "instrument" for a in anchors)
     assert any("pos" in a for a in anchors) and any("pos" not in a for a in anchors)
 
 
 def _scene(classes, instruments=()):
     """A hand-made scene: 9 anatomy classes in cell order, instruments as (class, pos, colour)."""
-    objs = [{"id": i, "kind": "anatomy", "class": c, "pos": POSITIONS[i], "row": i // 3, "col": i % 3,
-             "colour": ANATOMY_STYLE[c][0]} for i, c in enumerate(classes)]
+    objs = [
+        {
+            "id": i,
+            "kind": "anatomy",
+            "class": c,
+            "pos": POSITIONS[i],
+            "row": i // 3,
+            "col": i % 3,
+            "colour": ANATOMY_STYLE[c][0],
+        }
+        for i, c in enumerate(classes)
+    ]
     for j, (c, pos, colour) in enumerate(instruments):
         i = POSITIONS.index(pos)
-        objs.append({"id": 9 + j, "kind": "instrument", "class": c, "pos": pos, "row": i // 3, "col": i % 3,
-                     "colour": colour})
+        objs.append(
+            {"id": 9 + j, "kind": "instrument", "class": c, "pos": pos, "row": i // 3, "col": i % 3, "colour": colour}
+        )
     return {"grid": 3, "objects": objs, "relations": relations(objs)}
 
 
 def test_executor_adjacent_cell_semantics_and_duplicates():
-    L, G, C, U, O, A = ANATOMY_CLASSES
-    scene = _scene([L, G, C,
-                    U, O, A,
-                    L, U, G], [("grasper", "center", "orange"), ("hook", "bottom-mid", "cyan")])
+    L, G, C, U, Om, A = ANATOMY_CLASSES
+    scene = _scene([L, G, C, U, Om, A, L, U, G], [("grasper", "center", "orange"), ("hook", "bottom-mid", "cyan")])
     assert execute({"family": "zero_hop", "pos": "mid-right"}, scene) == [A]
     grasper = {"kind": "instrument", "class": "grasper"}
     assert execute({"family": "one_hop", "rel": "above", "anchor": grasper}, scene) == [G]
@@ -204,10 +235,14 @@ def test_executor_adjacent_cell_semantics_and_duplicates():
     progs = [p for _, p in candidates(scene, "one_hop")]
     assert liver not in [p["anchor"] for p in progs]
     assert {"kind": "anatomy", "class": L, "pos": "top-left"} in [p["anchor"] for p in progs]
-    both = {"family": "single_and", "clauses": [{"rel": "above", "anchor": {"kind": "instrument", "class": "hook"}},
-                                                {"rel": "right", "anchor": {"kind": "anatomy", "class": U,
-                                                                            "pos": "mid-left"}}]}
-    assert execute(both, scene) == [O]
+    both = {
+        "family": "single_and",
+        "clauses": [
+            {"rel": "above", "anchor": {"kind": "instrument", "class": "hook"}},
+            {"rel": "right", "anchor": {"kind": "anatomy", "class": U, "pos": "mid-left"}},
+        ],
+    }
+    assert execute(both, scene) == [Om]
     assert execute({"family": "attribute_relation", "rel": "left", "anchor": {"colour": "cyan"}}, scene) == [L]
     with pytest.raises(ValueError):
         execute({"family": "two_hop"}, scene)
@@ -234,11 +269,12 @@ def test_family_weights_select_families():
     with pytest.raises(ValueError, match="fewer than"):
         sample_programs(scene, 10, random.Random(0), {"zero_hop": 1.0})
     assert parse_family_weights("zero_hop=1,single_and=0.5")["single_and"] == 0.5
-    with pytest.raises(Exception):
+    with pytest.raises(argparse.ArgumentTypeError, match="bad family weight"):
         parse_family_weights("two_hop=1")
 
 
 # ---------------------------------------------------------------- images and loading
+
 
 def _nearest_class(rgb):
     return min(ANATOMY_STYLE, key=lambda c: sum((float(x) - y) ** 2 for x, y in zip(rgb, ANATOMY_STYLE[c][1])))
@@ -261,7 +297,7 @@ def test_images_have_size_and_class_colours(tmp_path, size):
                 continue
             y, x = o["row"] * cell, o["col"] * cell
             assert _nearest_class(a[y + cell // 2, x + cell // 2]) == o["class"]
-            assert _nearest_class(a[y + 2:y + cell - 2, x + 2:x + cell - 2].reshape(-1, 3).mean(0)) == o["class"]
+            assert _nearest_class(a[y + 2 : y + cell - 2, x + 2 : x + cell - 2].reshape(-1, 3).mean(0)) == o["class"]
             checked += 1
     assert checked > 10
 
@@ -278,27 +314,50 @@ def test_load_hf_dataset(bench, tmp_path):
 
 
 def test_cli(tmp_path, capsys):
-    assert main(["--out", str(tmp_path), "--train", "8", "--val", "4", "--test", "4", "--seed", "1",
-                 "--questions-per-frame", "2", "--family-weights", "zero_hop=1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "--out",
+                str(tmp_path),
+                "--train",
+                "8",
+                "--val",
+                "4",
+                "--test",
+                "4",
+                "--seed",
+                "1",
+                "--questions-per-frame",
+                "2",
+                "--family-weights",
+                "zero_hop=1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "train 8 questions / 4 frames" in capsys.readouterr().out
     assert {r["extra_info"]["question_type"] for r in _all_rows(tmp_path)} == {"zero_hop"}
-    res = subprocess.run([sys.executable, "-m", "data_prep.synthetic", "--help"], cwd=REPO, capture_output=True,
-                         text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "data_prep.synthetic", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0 and "--questions-per-frame" in res.stdout and "--embed-images" in res.stdout
 
 
 def test_answer_positions_name_the_answer_cells_in_reading_order():
-    L, G, C, U, O, A = ANATOMY_CLASSES
-    scene = _scene([L, G, C,
-                    U, O, A,
-                    L, U, G], [("grasper", "center", "orange"), ("hook", "bottom-mid", "cyan")])
+    L, G, C, U, Om, A = ANATOMY_CLASSES
+    scene = _scene([L, G, C, U, Om, A, L, U, G], [("grasper", "center", "orange"), ("hook", "bottom-mid", "cyan")])
     assert answer_positions({"family": "zero_hop", "pos": "mid-right"}, scene) == ["mid-right"]
     grasper = {"kind": "instrument", "class": "grasper"}
     assert answer_positions({"family": "one_hop", "rel": "above", "anchor": grasper}, scene) == ["top-mid"]
     assert answer_positions({"family": "one_hop", "rel": "left", "anchor": grasper}, scene) == ["mid-left"]
-    both = {"family": "single_and", "clauses": [{"rel": "above", "anchor": {"kind": "instrument", "class": "hook"}},
-                                                {"rel": "right", "anchor": {"kind": "anatomy", "class": U,
-                                                                            "pos": "mid-left"}}]}
+    both = {
+        "family": "single_and",
+        "clauses": [
+            {"rel": "above", "anchor": {"kind": "instrument", "class": "hook"}},
+            {"rel": "right", "anchor": {"kind": "anatomy", "class": U, "pos": "mid-left"}},
+        ],
+    }
     assert answer_positions(both, scene) == ["center"]
     # two regions satisfy it (one class each side): reading order
     liver = {"kind": "anatomy", "class": L}
@@ -330,7 +389,7 @@ def test_warmstart_target_names_the_answer_cell_for_every_family(tmp_path):
 
 
 def test_warmstart_scan_target_reads_the_cells_up_to_the_answer_cell(tmp_path):
-    from anatomy_r1_verl.tiny.warmstart import target_response, train, WarmstartConfig
+    from anatomy_r1_verl.tiny.warmstart import WarmstartConfig, target_response, train
 
     generate(SyntheticConfig(out_dir=str(tmp_path), seed=6, train=0, val=24, test=0), progress=False)
     lengths = set()
@@ -343,9 +402,11 @@ def test_warmstart_scan_target_reads_the_cells_up_to_the_answer_cell(tmp_path):
         truth = {POS_PHRASE[o["pos"]]: o["class"] for o in meta["scene"]["objects"] if o["kind"] == "anatomy"}
         cell = answer_positions(meta["program"], meta["scene"])[0]
         # reading order from the top-left up to and including the answer's cell, which is written last
-        assert sentences == [(POS_PHRASE[p], truth[POS_PHRASE[p]]) for p in POSITIONS[:POSITIONS.index(cell) + 1]]
+        assert sentences == [(POS_PHRASE[p], truth[POS_PHRASE[p]]) for p in POSITIONS[: POSITIONS.index(cell) + 1]]
         assert sentences[-1][1] == extra["answer"] and letter == extra["answer_letter"]
-        assert target_response(extra, "scan", "text") == scan.replace(f"<answer>{letter}<", f"<answer>{extra['answer']}<")
+        assert target_response(extra, "scan", "text") == scan.replace(
+            f"<answer>{letter}<", f"<answer>{extra['answer']}<"
+        )
         lengths.add(len(sentences))
     assert len(lengths) > 3  # the answer cells spread over the grid
     extra = dict(row["extra_info"], meta=json.dumps({}))  # a row without the generator's scene graph
@@ -360,8 +421,8 @@ def test_warmstart_scan_target_reads_the_cells_up_to_the_answer_cell(tmp_path):
 
 
 def test_image_position_last_puts_the_image_after_the_instruction(tmp_path):
-    from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, build_prompt_text
     from anatomy_r1_verl.evaluation.prompts import load_rows
+    from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, build_prompt_text
     from anatomy_r1_verl.tiny.assets import DEFAULT_MODEL, asset_path
 
     first, last = tmp_path / "first", tmp_path / "last"
@@ -373,15 +434,31 @@ def test_image_position_last_puts_the_image_after_the_instruction(tmp_path):
     for ra, rb in zip(a, b):
         text_a, text_b = ra["prompt"][0]["content"], rb["prompt"][0]["content"]
         assert text_a.startswith("<image>") and text_b.endswith(DEFAULT_INSTRUCTION + "<image>")
-        assert text_b.count("<image>") == 1 and text_a[len("<image>"):] == text_b[:-len("<image>")]
+        assert text_b.count("<image>") == 1 and text_a[len("<image>") :] == text_b[: -len("<image>")]
     ds, _ = load_rows(str(last / "val.parquet"), str(asset_path(DEFAULT_MODEL)), 2)
     assert [c["type"] for c in ds[0]["raw_prompt"][0]["content"]] == ["text", "image"]  # as verl renders it
     with pytest.raises(ValueError, match="image_position"):
         _gen(tmp_path / "bad", image_position="middle")
     with pytest.raises(ValueError, match="image_position"):
         build_prompt_text("q?", ["a", "b"], image_position="end")
-    assert main(["--out", str(tmp_path / "cli"), "--train", "4", "--val", "0", "--test", "0", "--no-progress",
-                 "--image-position", "last"]) == 0
+    assert (
+        main(
+            [
+                "--out",
+                str(tmp_path / "cli"),
+                "--train",
+                "4",
+                "--val",
+                "0",
+                "--test",
+                "0",
+                "--no-progress",
+                "--image-position",
+                "last",
+            ]
+        )
+        == 0
+    )
     assert _rows(tmp_path / "cli", "train")[0]["prompt"][0]["content"].endswith("<image>")
 
 
@@ -389,8 +466,8 @@ def test_demo_prompts_fit_the_demo_recipes_prompt_length(tmp_path):
     """The demo recipe turns verl's overlong-prompt filter off (it renders every prompt at each start): its own
     questions must fit data.max_prompt_length, images included, as verl's agent loop renders them."""
     from anatomy_r1_verl.commands.demo import demo_data_config
-    from anatomy_r1_verl.commands.train import compose
     from anatomy_r1_verl.evaluation.prompts import encode_prompts, load_rows
+    from anatomy_r1_verl.launch.compose import compose
 
     cfg = compose("demo_cpu", [])
     assert cfg.data.filter_overlong_prompts is False

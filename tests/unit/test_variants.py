@@ -8,12 +8,19 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, LETTERS, SchemaError, make_row, row_meta
 from anatomy_r1_verl.gdqa.metrics import invalid_gradient_by_class, invalid_gradient_ratio
 from anatomy_r1_verl.gdqa.rewrite import parse_ssg_question, rewrite_question
-from anatomy_r1_verl.gdqa.variants import INSTRUCTION_WORDINGS, augment_parquet, augment_rows, main, make_variants, pick_variant
-from anatomy_r1_verl.synthetic.questions import execute, parse_question
+from anatomy_r1_verl.gdqa.variants import (
+    INSTRUCTION_WORDINGS,
+    augment_parquet,
+    augment_rows,
+    main,
+    make_variants,
+    pick_variant,
+)
+from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, LETTERS, SchemaError, make_row, row_meta
 from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
+from anatomy_r1_verl.synthetic.questions import execute, parse_question
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -31,8 +38,18 @@ def rows(bench):
 
 
 def ssg_row(question, answer="Liver", options=("Gut", "Liver", "Omentum", "Gallbladder"), **kw):
-    return make_row(data_source="ssgvqa", question=question, options=options, answer=answer, image="/x/VID01/1.png",
-                    split="train", index=0, row_id=kw.pop("row_id", "VID01/1/3"), meta={"answer_class": answer}, **kw)
+    return make_row(
+        data_source="ssgvqa",
+        question=question,
+        options=options,
+        answer=answer,
+        image="/x/VID01/1.png",
+        split="train",
+        index=0,
+        row_id=kw.pop("row_id", "VID01/1/3"),
+        meta={"answer_class": answer},
+        **kw,
+    )
 
 
 def check(variants, row):
@@ -47,6 +64,7 @@ def check(variants, row):
 
 
 # ---------------------------------------------------------------- make_variants
+
 
 def test_synthetic_variants_are_distinct_valid_and_start_with_the_original(rows):
     for row in rows:
@@ -107,9 +125,11 @@ def test_variants_are_deterministic_per_seed(rows):
 
 def test_prompt_keeps_other_messages_and_image_placement():
     row = ssg_row("What is the name of the anatomy to the left of the grasper?")
-    body = row["prompt"][0]["content"][len("<image>"):]
-    row["prompt"] = [{"role": "system", "content": "You are a surgeon."},
-                     {"role": "user", "content": body + "\n<image>"}]
+    body = row["prompt"][0]["content"][len("<image>") :]
+    row["prompt"] = [
+        {"role": "system", "content": "You are a surgeon."},
+        {"role": "user", "content": body + "\n<image>"},
+    ]
     for v in make_variants(row, k=4)[1:]:
         assert v["prompt"][0] == row["prompt"][0]
         assert v["prompt"][1]["content"].endswith("\n<image>") and v["prompt"][1]["content"].count("<image>") == 1
@@ -117,21 +137,44 @@ def test_prompt_keeps_other_messages_and_image_placement():
 
 # ---------------------------------------------------------------- SSG-VQA rewrites
 
-@pytest.mark.parametrize("question, family, expect", [
-    ("What anatomy is at the top-mid of the frame ?", "zero_hop", "Which anatomy occupies the top-mid of the image?"),
-    ("What is the anatomy at the top left?", "zero_hop", "What anatomy is at the top-left of the frame?"),
-    ("What is the name of the anatomy to the left of the grasper?", "one_hop",
-     "Which anatomy is to the left of the grasper?"),
-    ("What is the name of the anatomy located below the hook?", "one_hop",
-     "There is an anatomy that is below the hook; what is its name?"),
-    ("There is a anatomy that is on the left side of the yellow omentum thing; what is it?", "one_hop",
-     "What anatomy is on the left side of the yellow omentum thing?"),
-    ("There is a white object below the yellow omentum object; what is it?", "one_hop",
-     "Which white object is below the yellow omentum object?"),
-    ("There is a anatomy that is within the white hook instrument and within the gallbladder object?; "
-     "what name is it?", "single_and",
-     "Which anatomy is within the white hook instrument and within the gallbladder object?"),
-])
+
+@pytest.mark.parametrize(
+    "question, family, expect",
+    [
+        (
+            "What anatomy is at the top-mid of the frame ?",
+            "zero_hop",
+            "Which anatomy occupies the top-mid of the image?",
+        ),
+        ("What is the anatomy at the top left?", "zero_hop", "What anatomy is at the top-left of the frame?"),
+        (
+            "What is the name of the anatomy to the left of the grasper?",
+            "one_hop",
+            "Which anatomy is to the left of the grasper?",
+        ),
+        (
+            "What is the name of the anatomy located below the hook?",
+            "one_hop",
+            "There is an anatomy that is below the hook; what is its name?",
+        ),
+        (
+            "There is a anatomy that is on the left side of the yellow omentum thing; what is it?",
+            "one_hop",
+            "What anatomy is on the left side of the yellow omentum thing?",
+        ),
+        (
+            "There is a white object below the yellow omentum object; what is it?",
+            "one_hop",
+            "Which white object is below the yellow omentum object?",
+        ),
+        (
+            "There is a anatomy that is within the white hook instrument and within the gallbladder object?; "
+            "what name is it?",
+            "single_and",
+            "Which anatomy is within the white hook instrument and within the gallbladder object?",
+        ),
+    ],
+)
 def test_ssg_pattern_rewrites(question, family, expect):
     fam, alts = rewrite_question(question)
     assert fam == family
@@ -140,10 +183,16 @@ def test_ssg_pattern_rewrites(question, family, expect):
     assert question not in texts
 
 
-@pytest.mark.parametrize("question", [
-    "Is there a liver?", "How many tools are there?", "What color is the anatomy above the hook?",
-    "What is the color of the anatomy left of the grasper?", "Which organ is shown in this image?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Is there a liver?",
+        "How many tools are there?",
+        "What color is the anatomy above the hook?",
+        "What is the color of the anatomy left of the grasper?",
+        "Which organ is shown in this image?",
+    ],
+)
 def test_non_anatomy_or_unknown_questions_are_not_rewritten(question):
     assert parse_ssg_question(question) is None and rewrite_question(question) == (None, [])
 
@@ -169,6 +218,7 @@ def test_inconsistent_row_is_refused():
 
 
 # ---------------------------------------------------------------- augment_rows
+
 
 def _broken(row):
     """A synthetic row whose scene no longer gives its answer: it must not be varied."""
@@ -222,6 +272,7 @@ def test_tau_selects_hard_rows_and_missing_score_is_a_clear_error(rows):
 
 # ---------------------------------------------------------------- parquet and CLI
 
+
 def test_augment_parquet_round_trip(bench, tmp_path):
     src = os.path.join(bench, "train.parquet")
     before = open(src, "rb").read()
@@ -246,12 +297,14 @@ def test_cli(bench, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["varied"] == 4
     assert main([src, "--out", str(tmp_path / "w.parquet"), "--tau", "0.5"]) == 1
     assert "prepare score" in capsys.readouterr().err
-    r = subprocess.run([sys.executable, "-m", "anatomy_r1_verl.gdqa.variants", "--help"], cwd=REPO,
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "anatomy_r1_verl.gdqa.variants", "--help"], cwd=REPO, capture_output=True, text=True
+    )
     assert r.returncode == 0 and "anatomy-r1 prepare augment" in r.stdout and "--tau" in r.stdout
 
 
 # ---------------------------------------------------------------- trainer-side helpers
+
 
 def test_pick_variant_cycles_with_session_id(rows):
     out, _ = augment_rows(rows[:1], k=4)
