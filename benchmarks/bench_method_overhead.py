@@ -114,12 +114,13 @@ def gdqa_overhead(batch: int, rollouts: int, reps: int) -> dict:
     from anatomy_r1_verl.gdqa.variants import augment_rows, pick_variant
     from anatomy_r1_verl.schema import GDQA_GROUND_TRUTH, GDQA_OPTIONS
     from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
+    from anatomy_r1_verl.synthetic.questions import phrasings
     from reward_fns.combine import own_variant
 
     with tempfile.TemporaryDirectory() as d:
         generate(SyntheticConfig(out_dir=d, train=batch, val=0, test=0), progress=False)
         rows = pd.read_parquet(f"{d}/train.parquet").to_dict("records")
-    rows, _ = augment_rows(rows, k=4)
+    rows, _ = augment_rows(rows, k=4, program_phrasings=phrasings)
     raw = [
         [{"role": "user", "content": [{"type": "image", "image": "x.png"}, {"type": "text", "text": "q"}]}]
         for _ in rows

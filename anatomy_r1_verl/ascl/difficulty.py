@@ -507,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lam", type=float, default=0.5, help="weight of the embedding cosine (default 0.5)")
     p.add_argument("--aggregate", choices=AGGREGATES, default="mean", help="over distractors")
     p.add_argument("--missing-pair", type=float, default=0.0, help="closeness of pairs not in the table")
-    p.add_argument("--cache", default=None, metavar="PATH", help="on-disk embedding cache (.npz)")
+    p.add_argument("--cache", dest="cache_path", default=None, metavar="PATH", help="on-disk embedding cache (.npz)")
     p.add_argument("--plot", default=None, metavar="PNG", help="also save a histogram PNG")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -516,14 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
-        config = DifficultyConfig(
-            embedding=a.embedding,
-            table=a.table,
-            lam=a.lam,
-            aggregate=a.aggregate,
-            missing_pair=a.missing_pair,
-            cache_path=a.cache,
-        )
+        settings = ("embedding", "table", "lam", "aggregate", "missing_pair", "cache_path")
+        config = DifficultyConfig(**{name: getattr(a, name) for name in settings})
         score_parquet(a.input, a.out, config, plot=a.plot, show_progress=not a.no_progress)
     except (ValueError, FileNotFoundError) as e:  # SchemaError is a ValueError
         print(f"error: {e}", file=sys.stderr)

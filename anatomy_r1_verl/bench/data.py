@@ -12,6 +12,7 @@ from pathlib import Path
 from anatomy_r1_verl.ascl.difficulty import score_parquet
 from anatomy_r1_verl.gdqa.variants import augment_parquet
 from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
+from anatomy_r1_verl.synthetic.questions import phrasings
 from data_prep import sft
 
 MANIFEST = "bench_data.json"
@@ -104,6 +105,7 @@ def ensure(data_dir: Path, spec: DataSpec, log=print, sft_seeds: tuple[int, ...]
             k=spec.variants,
             tau=spec.tau,
             keep_instruction=bool(spec.keep_instruction),
+            program_phrasings=phrasings,
         )
     for split in ("train", "val", "test"):
         if not (data_dir / f"sft_{split}.parquet").is_file():

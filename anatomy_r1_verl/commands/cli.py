@@ -119,9 +119,9 @@ def _prepare_score(argv):  # ASCL: S(q) per row
 
 
 def _prepare_augment(argv):  # GDQA: question variants per row
-    from anatomy_r1_verl.gdqa import variants
+    from data_prep import augment
 
-    return variants.main(argv)
+    return augment.main(argv)
 
 
 def _prepare_sft(argv):  # the SFT baseline: messages with a <think>-less answer

@@ -28,10 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default $ANATOMY_R1_OUTPUT_DIR/evals/<method>/seed<seed>)")
     p.add_argument("--method", help="row name in reports (default: the run's experiment name, else the model dir name)")
     p.add_argument(
-        "--seed",
-        type=int,
-        default=None,
-        help="the training seed this model belongs to (default: the run's data.seed, else 0)",
+        "--seed", type=int, default=None, help="the model's training seed (default: its run's data.seed, or 0)"
     )
     p.add_argument("--samples", type=int, default=1, help="K responses per question (mean@K, pass@K); default 1")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); K > 1 needs T > 0")

@@ -98,10 +98,12 @@ def run_provenance(model_src: str) -> dict:
     if cfg_path.is_file():
         from omegaconf import OmegaConf
 
+        from anatomy_r1_verl.config.anatomy_r1 import anatomy_r1_config
+
         cfg = OmegaConf.load(cfg_path)
         out["method"] = OmegaConf.select(cfg, "trainer.experiment_name", default=None)
         out["seed"] = OmegaConf.select(cfg, "data.seed", default=None)
-        out["recipe"] = OmegaConf.select(cfg, "anatomy_r1.recipe", default=None)
+        out["recipe"] = anatomy_r1_config(cfg).recipe
     return {k: v for k, v in out.items() if v is not None}
 
 

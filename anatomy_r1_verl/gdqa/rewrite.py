@@ -1,11 +1,14 @@
-"""The SSG-VQA question grammar GDQA rewrites with: a few regex patterns of SSG-VQA's anatomy questions
-(zero-hop "what anatomy is at the top-left ..." and relation "what is the X that is left of Y ...") and, per
-family, templates that say the same thing another way. A question no pattern matches keeps its text.
+"""GDQA's rewrite of real SSG-VQA questions: regex patterns that recognise SSG-VQA's anatomy questions (zero-hop
+"what anatomy is at the top-left ..." and relation "what is the X that is left of Y ...") and their rewrites into
+the other phrasings of the question grammar (:data:`anatomy_r1_verl.grammar.SSG_TEMPLATES`). A question no
+pattern matches keeps its text.
 """
 
 from __future__ import annotations
 
 import re
+
+from anatomy_r1_verl.grammar import SSG_TEMPLATES
 
 _POS = r"(?P<pos>(?:top|bottom|middle|mid|center|centre)(?:[- ](?:left|right|middle|mid|center|centre))?)"
 _FRAME = r"(?: (?:of|side of|part of) the (?:frame|image|scene|picture))?"
@@ -38,21 +41,6 @@ SSG_PATTERNS: list[tuple[str, re.Pattern]] = [
         ("relation", rf"^the {_TARGET} {_LINK}{_WHERE} is what\?$"),
     ]
 ]
-
-SSG_TEMPLATES: dict[str, list[str]] = {
-    "zero_hop": [
-        "What anatomy is at the {pos} of the frame?",
-        "There is an anatomy at the {pos} of the frame; what is its name?",
-        "Which anatomy occupies the {pos} of the image?",
-        "What is the name of the anatomy at the {pos} of the frame?",
-    ],
-    "relation": [
-        "What is the name of the {target} that is {where}?",
-        "There is {a_target} that is {where}; what is its name?",
-        "Which {target} is {where}?",
-        "What {target} is {where}?",
-    ],
-}
 
 
 def _normalise(text: str) -> str:

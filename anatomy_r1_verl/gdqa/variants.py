@@ -2,10 +2,12 @@
 
 A variant keeps the image and the correct anatomy and changes the surface of the prompt:
 
-1. the question, re-generated in another template of its family: synthetic rows re-render
-   ``meta["program"]`` with :func:`anatomy_r1_verl.synthetic.questions.render_question`; other rows (SSG-VQA) are
-   rewritten by a few regex patterns of SSG-VQA's anatomy questions (:func:`.rewrite.rewrite_question`);
-   a question no pattern matches keeps its text;
+1. the question, re-generated in another phrasing of its family (the question grammar,
+   :mod:`anatomy_r1_verl.grammar`): a row with a question program (``meta["program"]``, the synthetic benchmark)
+   is re-rendered from it by the ``program_phrasings`` the caller passes
+   (:func:`anatomy_r1_verl.synthetic.questions.phrasings`, which also executes each on the scene); other rows
+   (SSG-VQA) are rewritten by a few regex patterns of SSG-VQA's anatomy questions
+   (:func:`.rewrite.rewrite_question`); a question no pattern matches keeps its text;
 2. the think/answer instruction wording (:data:`INSTRUCTION_WORDINGS`);
 3. the order of the options (a seeded permutation per variant; the ground-truth letter follows).
 
@@ -18,22 +20,21 @@ row, so parquet schemas stay simple; :func:`pick_variant` is what the rollout si
 instruction wording answers the others off-format, and the group's reward spread then comes from the format,
 not from the anatomy (measured in docs/benchmarks.md, the headline comparison).
 
-Command: ``anatomy-r1 prepare augment IN.parquet --out OUT.parquet [--k 4] [--tau 0.5] [--keep-instruction]``.
+Command: ``anatomy-r1 prepare augment IN.parquet --out OUT.parquet [--k 4] [--tau 0.5] [--keep-instruction]``
+(:mod:`data_prep.augment`).
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import math
 import os
 import random
 import re
-import sys
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from anatomy_r1_verl.gdqa.rewrite import rewrite_question
@@ -54,32 +55,10 @@ INSTRUCTION_WORDINGS: tuple[str, ...] = (
 _PERMUTATION_TRIES = 8
 
 
-# ---------------------------------------------------------------- synthetic questions
-
-
-def _synthetic_phrasings(program: dict, scene: dict | None, answer: str) -> list[tuple[int, str]] | None:
-    """Other-template phrasings of a synthetic program, each checked; None when the program itself
-    does not give ``answer`` on its scene (inconsistent metadata: the row is not varied)."""
-    from anatomy_r1_verl.synthetic.questions import TEMPLATES, execute, parse_question, render_question
-
-    def core(p: dict) -> dict:
-        return {k: v for k, v in p.items() if k != "template"}
-
-    if scene is not None and execute(program, scene) != [answer]:
-        return None
-    own = program.get("template", 0)
-    out = []
-    for tid in range(len(TEMPLATES.get(program.get("family"), []))):
-        if tid == own:
-            continue
-        text = render_question(program, tid)
-        parsed = parse_question(text)
-        if parsed is None or core(parsed) != core(program):
-            continue
-        if scene is not None and execute(parsed, scene) != [answer]:
-            continue
-        out.append((tid, text))
-    return out
+# a row's question program -> its other phrasings ``(template id, text)``, or None when the row must not be varied:
+# given by the caller that knows the programs' semantics (for the synthetic benchmark,
+# anatomy_r1_verl.synthetic.questions.phrasings); GDQA itself knows no scene
+ProgramPhrasings = Callable[[dict, "dict | None", str], "list[tuple[int, str]] | None"]
 
 
 # ---------------------------------------------------------------- variants
@@ -154,19 +133,26 @@ def _row_answer(row: Mapping[str, Any], options: list[str]) -> tuple[str, str]:
 
 
 def _family_and_phrasings(
-    row: Mapping[str, Any], question: str, answer: str
+    row: Mapping[str, Any], question: str, answer: str, program_phrasings: ProgramPhrasings | None
 ) -> tuple[str, int | None, list[tuple[int, str]] | None]:
-    """(family, template of the original, other phrasings); phrasings None = row must not be varied."""
+    """(family, template of the original, other phrasings); phrasings None = row must not be varied. A row with
+    a question program is re-phrased from its program when the caller gave ``program_phrasings``."""
     meta = row_meta(row)
     program = meta.get("program")
-    if isinstance(program, dict) and "family" in program:
+    if program_phrasings is not None and isinstance(program, dict) and "family" in program:
         scene = meta.get("scene") if isinstance(meta.get("scene"), dict) else None
-        return program["family"], program.get("template"), _synthetic_phrasings(program, scene, answer)
+        return program["family"], program.get("template"), program_phrasings(program, scene, answer)
     family, phrasings = rewrite_question(question)
     return family or "unmatched", None, phrasings
 
 
-def _variants(row: Mapping[str, Any], k: int, seed: int, instructions: Sequence[str]) -> tuple[list[dict], str]:
+def _variants(
+    row: Mapping[str, Any],
+    k: int,
+    seed: int,
+    instructions: Sequence[str],
+    program_phrasings: ProgramPhrasings | None = None,
+) -> tuple[list[dict], str]:
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     if not instructions:
@@ -177,7 +163,7 @@ def _variants(row: Mapping[str, Any], k: int, seed: int, instructions: Sequence[
     answer, gt = _row_answer(row, options)
     question = str(extra.get("question", ""))
     own_instruction = str(extra.get("instruction") or DEFAULT_INSTRUCTION)
-    family, own_template, others = _family_and_phrasings(row, question, answer)
+    family, own_template, others = _family_and_phrasings(row, question, answer, program_phrasings)
     original = {
         "prompt": copy.deepcopy(list(row["prompt"])),
         "ground_truth": gt,
@@ -220,7 +206,11 @@ def _variants(row: Mapping[str, Any], k: int, seed: int, instructions: Sequence[
 
 
 def make_variants(
-    row: Mapping[str, Any], k: int = 4, seed: int = 0, instructions: Sequence[str] = INSTRUCTION_WORDINGS
+    row: Mapping[str, Any],
+    k: int = 4,
+    seed: int = 0,
+    instructions: Sequence[str] = INSTRUCTION_WORDINGS,
+    program_phrasings: ProgramPhrasings | None = None,
 ) -> list[dict]:
     """Up to ``k`` checked, pairwise distinct variants of a verl row; the first is the row's own prompt.
 
@@ -228,7 +218,7 @@ def make_variants(
     :class:`SchemaError` when the row itself is inconsistent (answer not among its options once, or
     the letter not pointing at it).
     """
-    return _variants(row, k, seed, instructions)[0]
+    return _variants(row, k, seed, instructions, program_phrasings)[0]
 
 
 # ---------------------------------------------------------------- rows and parquet
@@ -250,6 +240,7 @@ def augment_rows(
     s_q_key: str = "s_q",
     seed: int = 0,
     keep_instruction: bool = False,
+    program_phrasings: ProgramPhrasings | None = None,
 ) -> tuple[list[dict], dict]:
     """Rows with ``extra_info["variants"]`` (JSON list) and ``extra_info["n_variants"]``, and counts.
 
@@ -282,7 +273,8 @@ def augment_rows(
     for row in rows:
         selected = tau is None or _s_q(row, s_q_key) >= tau
         own = (str((row.get("extra_info") or {}).get("instruction") or DEFAULT_INSTRUCTION),)
-        variants, family = _variants(row, k if selected else 1, seed, own if keep_instruction else INSTRUCTION_WORDINGS)
+        wordings = own if keep_instruction else INSTRUCTION_WORDINGS
+        variants, family = _variants(row, k if selected else 1, seed, wordings, program_phrasings)
         new = dict(row)
         new["extra_info"] = {
             **(row.get("extra_info") or {}),
@@ -312,6 +304,7 @@ def augment_parquet(
     tau: float | None = None,
     seed: int = 0,
     keep_instruction: bool = False,
+    program_phrasings: ProgramPhrasings | None = None,
 ) -> dict:
     """Write the augmented rows of ``in_path`` to a new parquet ``out_path``; the input is left untouched."""
     import pyarrow as pa
@@ -323,45 +316,16 @@ def augment_parquet(
     if os.path.realpath(in_path) == os.path.realpath(out_path):
         raise ValueError(f"--out {out_path} is the input file; write the augmented rows to a new file")
     rows, stats = augment_rows(
-        pq.read_table(in_path).to_pylist(), k=k, tau=tau, seed=seed, keep_instruction=keep_instruction
+        pq.read_table(in_path).to_pylist(),
+        k=k,
+        tau=tau,
+        seed=seed,
+        keep_instruction=keep_instruction,
+        program_phrasings=program_phrasings,
     )
     os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows), out_path)
     return {**stats, "in": in_path, "out": out_path}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="anatomy-r1 prepare augment", description=__doc__.split("\n\n")[0])
-    p.add_argument("input", metavar="IN.parquet", help="verl parquet to augment (left untouched)")
-    p.add_argument("--out", required=True, metavar="OUT.parquet", help="new parquet with extra_info.variants")
-    p.add_argument("--k", type=int, default=4, help="variants per selected question, the original included")
-    p.add_argument(
-        "--tau",
-        type=float,
-        default=None,
-        help="vary only rows with S(q) >= tau (needs `anatomy-r1 prepare score`); default: all rows",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of the option permutations")
-    p.add_argument(
-        "--keep-instruction",
-        action="store_true",
-        help="every variant keeps the row's own instruction (vary question and option order only)",
-    )
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    a = build_parser().parse_args(argv)
-    if a.k < 1:
-        print("error: --k must be >= 1", file=sys.stderr)
-        return 2
-    try:
-        stats = augment_parquet(a.input, a.out, k=a.k, tau=a.tau, seed=a.seed, keep_instruction=a.keep_instruction)
-    except (FileNotFoundError, ValueError) as e:  # SchemaError is a ValueError
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(json.dumps(stats, indent=2, sort_keys=True))
-    return 0
 
 
 # ---------------------------------------------------------------- trainer side (pure functions)
@@ -374,7 +338,3 @@ def pick_variant(extra_info: Mapping[str, Any] | None, session_id: int) -> dict 
         return None
     variants = json.loads(raw) if isinstance(raw, (str, bytes)) else list(raw)
     return variants[session_id % len(variants)] if variants else None
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

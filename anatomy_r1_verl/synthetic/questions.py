@@ -1,7 +1,7 @@
 """Question families of the synthetic benchmark: programs, templates, executor and sampler.
 
-A question is a *program*, a JSON-serialisable dict, rendered to text by a template of its family
-and answered by executing it on the scene graph (see :mod:`anatomy_r1_verl.synthetic.scene`). The families follow
+A question is a *program*, a JSON-serialisable dict, rendered to text by a template of its family (the question
+grammar, :mod:`anatomy_r1_verl.grammar`) and answered by executing it on the scene graph (see :mod:`anatomy_r1_verl.synthetic.scene`). The families follow
 SSG-VQA's template families:
 
 - ``zero_hop``: ``{"family": "zero_hop", "template": 0, "pos": "top-left"}``
@@ -35,89 +35,22 @@ import random
 import re
 from collections.abc import Iterable
 
+from anatomy_r1_verl.grammar import (
+    FAMILIES,
+    POS_PHRASE,
+    REL_PHRASE,
+    TEMPLATES,
+    render_question,
+    template_regex,
+)
 from anatomy_r1_verl.schema import ANATOMY_CLASSES
 from anatomy_r1_verl.synthetic.scene import ANATOMY_COLOUR, BAND_RGB, INSTRUMENTS, RELATIONS, related
 
-FAMILIES = ("zero_hop", "one_hop", "attribute_relation", "single_and")
 DEFAULT_FAMILY_WEIGHTS = {"zero_hop": 0.4, "one_hop": 0.3, "attribute_relation": 0.15, "single_and": 0.15}
-
-TEMPLATES: dict[str, list[str]] = {
-    "zero_hop": [
-        "What anatomy is at the {pos} of the frame?",
-        "There is an anatomy at the {pos} of the frame; what is its name?",
-        "Which anatomy occupies the {pos} of the image?",
-    ],
-    "one_hop": [
-        "What is the name of the anatomy {where}?",
-        "There is an anatomy {where}; what is its name?",
-        "Which anatomy can be seen {where}?",
-    ],
-    "attribute_relation": [
-        "What is the name of the anatomy {where}?",
-        "What anatomy is {where}?",
-        "There is an anatomy {where}; which one is it?",
-    ],
-    "single_and": [
-        "What is the anatomy that is both {where1} and {where2}?",
-        "There is an anatomy that is {where1} and {where2}; what is its name?",
-        "Which anatomy is {where1} and also {where2}?",
-    ],
-}
-
-POS_PHRASE = {
-    "top-left": "top-left",
-    "top-mid": "top-middle",
-    "top-right": "top-right",
-    "mid-left": "middle-left",
-    "center": "center",
-    "mid-right": "middle-right",
-    "bottom-left": "bottom-left",
-    "bottom-mid": "bottom-middle",
-    "bottom-right": "bottom-right",
-}
-REL_PHRASE = {"left": "left of", "right": "right of", "above": "above", "below": "below"}
 _ANCHOR_KEYS = ("kind", "class", "colour", "pos")
 
 
-# ---------------------------------------------------------------- text
-
-
-def ref_phrase(ref: dict) -> str:
-    """Referring expression of an anchor, e.g. "the orange hook", "the green thing at the center"."""
-    if "class" in ref:
-        noun = ref["class"].lower()
-    else:
-        noun = {"anatomy": "anatomy", "instrument": "instrument"}.get(ref.get("kind", ""), "thing")
-    words = ["the"] + ([ref["colour"]] if "colour" in ref else []) + [noun]
-    if "pos" in ref:
-        words += ["at the", POS_PHRASE[ref["pos"]]]
-    return " ".join(words)
-
-
-def _where(clause: dict) -> str:
-    return f"{REL_PHRASE[clause['rel']]} {ref_phrase(clause['anchor'])}"
-
-
-def render_question(program: dict, template_id: int | None = None) -> str:
-    """Question text of ``program`` in template ``template_id`` of its family (default: its own)."""
-    family = program["family"]
-    tid = program.get("template", 0) if template_id is None else template_id
-    template = TEMPLATES[family][tid]
-    if family == "zero_hop":
-        return template.format(pos=POS_PHRASE[program["pos"]])
-    if family in ("one_hop", "attribute_relation"):
-        return template.format(where=_where(program))
-    if family == "single_and":
-        c1, c2 = program["clauses"]
-        return template.format(where1=_where(c1), where2=_where(c2))
-    raise ValueError(f"unknown question family {family!r}; known: {FAMILIES}")
-
-
-def _template_regex(template: str) -> re.Pattern:
-    pattern = re.escape(template)
-    for slot in ("pos", "where1", "where2", "where"):
-        pattern = pattern.replace(re.escape("{" + slot + "}"), f"(?P<{slot}>.+?)")
-    return re.compile(f"^{pattern}$")
+# ---------------------------------------------------------------- text: the grammar's, parsed back here
 
 
 _NOUNS = {
@@ -155,7 +88,7 @@ def parse_question(text: str) -> dict | None:
     """
     for family, templates in TEMPLATES.items():
         for tid, template in enumerate(templates):
-            m = _template_regex(template).match(text)
+            m = template_regex(template).match(text)
             if not m:
                 continue
             slots = m.groupdict()
@@ -172,6 +105,31 @@ def parse_question(text: str) -> dict | None:
             if clause and (family == "attribute_relation") == ("colour" in clause["anchor"]):
                 return {"family": family, "template": tid, **clause}
     return None
+
+
+def phrasings(program: dict, scene: dict | None, answer: str) -> list[tuple[int, str]] | None:
+    """The program's other-template phrasings ``(template id, text)``, each parsed back to the same program and,
+    with the scene, executed to the same answer; None when the program itself does not give ``answer`` on its
+    scene (inconsistent metadata: the row is not varied). GDQA's variants of synthetic rows use it."""
+
+    def core(p: dict) -> dict:
+        return {k: v for k, v in p.items() if k != "template"}
+
+    if scene is not None and execute(program, scene) != [answer]:
+        return None
+    own = program.get("template", 0)
+    out = []
+    for tid in range(len(TEMPLATES.get(program.get("family"), []))):
+        if tid == own:
+            continue
+        text = render_question(program, tid)
+        parsed = parse_question(text)
+        if parsed is None or core(parsed) != core(program):
+            continue
+        if scene is not None and execute(parsed, scene) != [answer]:
+            continue
+        out.append((tid, text))
+    return out
 
 
 # ---------------------------------------------------------------- execution

@@ -17,6 +17,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from anatomy_r1_verl.patches import torchvision_ops
+from anatomy_r1_verl.synthetic.scene import POSITIONS as GRID_POSITIONS
 
 torchvision_ops.apply()
 
@@ -44,16 +45,9 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
+# the synthetic grid's cell names, then SSG-VQA's spellings of the edge cells (word-level vocabulary, in this order)
 POSITIONS = [
-    "top-left",
-    "top-mid",
-    "top-right",
-    "mid-left",
-    "center",
-    "mid-right",
-    "bottom-left",
-    "bottom-mid",
-    "bottom-right",
+    *GRID_POSITIONS,
     "top-middle",
     "middle-left",
     "middle-right",

@@ -1,5 +1,6 @@
 """GDQA variants: permutations and letters, re-rendered questions, SSG-VQA rewrites, selection, metrics."""
 
+import functools
 import json
 import os
 import subprocess
@@ -8,19 +9,19 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
+from anatomy_r1_verl.gdqa import variants
 from anatomy_r1_verl.gdqa.metrics import invalid_gradient_by_class, invalid_gradient_ratio
 from anatomy_r1_verl.gdqa.rewrite import parse_ssg_question, rewrite_question
-from anatomy_r1_verl.gdqa.variants import (
-    INSTRUCTION_WORDINGS,
-    augment_parquet,
-    augment_rows,
-    main,
-    make_variants,
-    pick_variant,
-)
+from anatomy_r1_verl.gdqa.variants import INSTRUCTION_WORDINGS, pick_variant
 from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, LETTERS, SchemaError, make_row, row_meta
 from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
-from anatomy_r1_verl.synthetic.questions import execute, parse_question
+from anatomy_r1_verl.synthetic.questions import execute, parse_question, phrasings
+from data_prep.augment import main
+
+# GDQA as `anatomy-r1 prepare augment` and the bench run it: synthetic rows re-phrased from their programs
+make_variants = functools.partial(variants.make_variants, program_phrasings=phrasings)
+augment_rows = functools.partial(variants.augment_rows, program_phrasings=phrasings)
+augment_parquet = functools.partial(variants.augment_parquet, program_phrasings=phrasings)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -297,9 +298,7 @@ def test_cli(bench, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["varied"] == 4
     assert main([src, "--out", str(tmp_path / "w.parquet"), "--tau", "0.5"]) == 1
     assert "prepare score" in capsys.readouterr().err
-    r = subprocess.run(
-        [sys.executable, "-m", "anatomy_r1_verl.gdqa.variants", "--help"], cwd=REPO, capture_output=True, text=True
-    )
+    r = subprocess.run([sys.executable, "-m", "data_prep.augment", "--help"], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0 and "anatomy-r1 prepare augment" in r.stdout and "--tau" in r.stdout
 
 
@@ -323,3 +322,17 @@ def test_invalid_gradient_ratio_overall_and_by_class():
     classes = {"u1": "Liver", "u2": "Liver", "u3": "Gut", "u4": "Omentum"}
     assert invalid_gradient_by_class(groups, classes) == {"Gut": 1.0, "Liver": 0.5, "Omentum": 1.0}
     assert invalid_gradient_by_class({"u9": [0, 1]}, {}) == {"unknown": 0.0}
+
+
+def test_without_programs_gdqa_rewrites_the_question_text(bench):
+    """GDQA knows no scene: without ``program_phrasings`` a synthetic row is rewritten from its text by the SSG-VQA
+    patterns, into the grammar's phrasings (zero-hop questions are SSG-VQA's own)."""
+    from anatomy_r1_verl.grammar import SSG_TEMPLATES
+
+    rows = pq.read_table(os.path.join(bench, "train.parquet")).to_pylist()
+    row = next(r for r in rows if row_meta(r)["program"]["family"] == "zero_hop")
+    texts = {v["question"] for v in variants.make_variants(row, k=4)}
+    pos = row_meta(row)["program"]["pos"]
+    from anatomy_r1_verl.grammar import POS_PHRASE
+
+    assert len(texts) > 1 and texts <= {t.format(pos=POS_PHRASE[pos]) for t in SSG_TEMPLATES["zero_hop"]}
