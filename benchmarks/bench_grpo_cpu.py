@@ -155,8 +155,10 @@ def ensure_data(data: Path, image_position: str) -> None:
 
 def main() -> int:
     from anatomy_r1_verl.commands.demo import DEMO_RECIPE
+    from anatomy_r1_verl.config.anatomy_r1 import anatomy_r1_config
     from anatomy_r1_verl.evaluation.intervals import difference_standard_error
     from anatomy_r1_verl.launch.compose import compose
+    from anatomy_r1_verl.synthetic.manifest import ManifestError
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -187,7 +189,10 @@ def main() -> int:
             p.error(f"--data {data} has no {a.split}.parquet (omit --data to make the default benchmark)")
     else:
         data = out / "data"
-        ensure_data(data, str(demo.anatomy_r1.demo.image_position))
+        try:
+            ensure_data(data, anatomy_r1_config(demo).demo.image_position)
+        except ManifestError as e:
+            p.error(str(e))
     env = child_env(out)
     before = test_eval(a.model, data / f"{a.split}.parquet", out / "evals" / "start", env, a.max_new_tokens)
     head_before = (

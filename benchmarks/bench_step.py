@@ -48,9 +48,11 @@ PHASES = ("gen", "old_log_prob", "ref", "update_actor")
 
 def demo_settings() -> dict:
     """The demo recipe's settings the bare loop must copy, read from the composed config."""
+    from anatomy_r1_verl.config.anatomy_r1 import anatomy_r1_config
     from anatomy_r1_verl.launch.compose import compose
 
     cfg = compose("demo_cpu", [])
+    demo = anatomy_r1_config(cfg).demo
     a = cfg.actor_rollout_ref
     return {
         "batch": int(cfg.data.train_batch_size),
@@ -61,8 +63,8 @@ def demo_settings() -> dict:
         "kl": bool(a.actor.use_kl_loss) and float(a.actor.kl_loss_coef) > 0,
         "weights": dict(cfg.reward.custom_reward_function.reward_kwargs.weights),
         "model": str(a.model.path),
-        "seed": int(cfg.anatomy_r1.demo.seed),
-        "questions": dict(cfg.anatomy_r1.demo.questions),
+        "seed": demo.seed,
+        "questions": {"train": demo.questions.train, "val": demo.questions.val, "test": demo.questions.test},
     }
 
 

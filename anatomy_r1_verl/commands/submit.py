@@ -87,7 +87,8 @@ def submit(
     environ: dict | None = None,
 ) -> tuple[str, str]:
     """Compose the recipe (fails fast), submit it, return ``(job_id, address)``."""
-    from anatomy_r1_verl.launch.compose import compose, resolve_recipe
+    from anatomy_r1_verl.launch.compose import compose
+    from anatomy_r1_verl.launch.recipes import resolve_recipe
 
     env = job_env(environ)
     # compose with the job's output dir, as the cluster will; data files are checked there, not here

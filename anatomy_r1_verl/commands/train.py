@@ -13,7 +13,8 @@ import sys
 
 from omegaconf import OmegaConf
 
-from anatomy_r1_verl.launch.compose import RecipeError, compose, list_recipes, recipes_dir
+from anatomy_r1_verl.launch.compose import RecipeError, compose
+from anatomy_r1_verl.launch.recipes import list_recipes, recipes_dir
 from anatomy_r1_verl.launch.run import run_recipe
 
 

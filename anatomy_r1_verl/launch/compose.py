@@ -1,5 +1,6 @@
-"""Compose a recipe (a YAML delta over the package's base config) and its command-line overrides into verl's
-full config, with the typed ``anatomy_r1`` block checked (:func:`anatomy_r1_verl.config.anatomy_r1.anatomy_r1_config`).
+"""Compose a recipe (:mod:`.recipes`: a YAML delta over the package's base config) and its command-line overrides
+into verl's full config, with the typed ``anatomy_r1`` block checked
+(:func:`anatomy_r1_verl.config.anatomy_r1.anatomy_r1_config`).
 
 ``anatomy-r1 train RECIPE [hydra overrides...]`` composes exactly what ``python -m verl.trainer.main_ppo
 --config-path=<recipe dir> --config-name=<recipe>`` would; any verl key can be overridden as usual.
@@ -8,50 +9,14 @@ full config, with the typed ``anatomy_r1`` block checked (:func:`anatomy_r1_verl
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
 
 from anatomy_r1_verl.config import assets  # noqa: F401  (registers the ${ar1_asset:NAME} resolver)
 from anatomy_r1_verl.config.anatomy_r1 import ConfigError, anatomy_r1_config, register_schema
+from anatomy_r1_verl.launch.recipes import PACKAGE_DIR, RecipeError, resolve_recipe
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
 CONFIG_DIR = PACKAGE_DIR / "config"
-
-
-class RecipeError(ValueError):
-    """A recipe or override that cannot run; the message names the config key and what to do."""
-
-
-def recipes_dir() -> Path:
-    """The shipped recipes: ``anatomy_r1_verl/recipes`` of an installed package, else the checkout's ``recipes/``
-    (an editable install)."""
-    for cand in (PACKAGE_DIR / "recipes", PACKAGE_DIR.parent / "recipes"):
-        if cand.is_dir():
-            return cand
-    raise RecipeError(f"no recipes folder next to {PACKAGE_DIR}: reinstall the package (pip install .)")
-
-
-def list_recipes() -> list[tuple[str, str]]:
-    """``(name, first comment line)`` of every shipped recipe."""
-    out = []
-    for path in sorted(recipes_dir().glob("*.yaml")):
-        first = next((ln.lstrip("# ").strip() for ln in path.read_text().splitlines() if ln.startswith("#")), "")
-        out.append((path.stem, first))
-    return out
-
-
-def resolve_recipe(recipe: str) -> Path:
-    """A recipe path, or the bare name of a shipped recipe (``anatomy-r1 train --list``)."""
-    p = Path(recipe)
-    shipped = recipes_dir()
-    for cand in (p, p.with_suffix(".yaml"), shipped / p.name, shipped / f"{p.name}.yaml"):
-        if cand.is_file():
-            return cand.resolve()
-    raise RecipeError(
-        f"recipe {recipe!r} not found (looked in . and {shipped}); pass the path of a recipe YAML "
-        "or one of `anatomy-r1 train --list`"
-    )
 
 
 def compose(recipe: str, overrides: list[str] | None = None) -> DictConfig:

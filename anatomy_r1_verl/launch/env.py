@@ -14,7 +14,8 @@ from anatomy_r1_verl.cpu import ENGINE_THREADS_ENV
 
 def run_env(cfg: DictConfig) -> dict:
     """Environment for the driver and (inherited by) the local Ray cluster's processes."""
-    run_dir = Path(cfg.anatomy_r1.run_dir)
+    settings = anatomy_r1_config(cfg)
+    run_dir = Path(settings.run_dir)
     env = {
         "TOKENIZERS_PARALLELISM": "false",
         "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
@@ -30,9 +31,15 @@ def run_env(cfg: DictConfig) -> dict:
     if cfg.trainer.device == "cpu":
         env["VERL_PLATFORM"] = "cpu"
         env.setdefault("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
-        threads = anatomy_r1_config(cfg).engine_threads
-        if threads is not None:
-            env[ENGINE_THREADS_ENV] = str(threads)
+        if settings.engine_threads is not None:
+            env[ENGINE_THREADS_ENV] = str(settings.engine_threads)
+        # inherited by the local Ray cluster's raylet (worker niceness) and by every process (OpenMP's spin);
+        # a variable the user exported wins
+        rt = settings.cpu_runtime
+        if rt.worker_niceness is not None:
+            env["RAY_worker_niceness"] = os.environ.get("RAY_worker_niceness", str(rt.worker_niceness))  # noqa: SIM112 (Ray's spelling)
+        if rt.omp_spincount is not None:
+            env["GOMP_SPINCOUNT"] = os.environ.get("GOMP_SPINCOUNT", str(rt.omp_spincount))
     return env
 
 
@@ -47,6 +54,8 @@ FORWARD_KEYS = (
     "HF_DATASETS_OFFLINE",
     "TOKENIZERS_PARALLELISM",
     "OMP_NUM_THREADS",
+    "OMP_WAIT_POLICY",
+    "GOMP_SPINCOUNT",
     "TENSORBOARD_DIR",
 )
 

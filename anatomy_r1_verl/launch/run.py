@@ -10,7 +10,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from anatomy_r1_verl.config.anatomy_r1 import anatomy_r1_config
+from anatomy_r1_verl.config.anatomy_r1 import ConfigError, anatomy_r1_config
+from anatomy_r1_verl.cpu import ENGINE_THREADS_ENV
 from anatomy_r1_verl.launch.checks import preflight
 from anatomy_r1_verl.launch.compose import RecipeError, compose, trainer_kind
 from anatomy_r1_verl.launch.env import forwarded_env, run_env
@@ -60,13 +61,23 @@ def connect_cluster(cfg: DictConfig, address: str) -> None:
 def train(cfg: DictConfig) -> Path:
     """Run verl's main_ppo on a composed config; returns the run directory."""
     OmegaConf.resolve(cfg)
-    run_dir = Path(cfg.anatomy_r1.run_dir)
+    try:
+        settings = anatomy_r1_config(cfg)
+    except ConfigError as e:
+        raise RecipeError(str(e)) from e
+    run_dir = Path(settings.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     env = run_env(cfg)
     os.environ.update(env)
     preflight(cfg)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
-    print(f"[anatomy-r1] recipe {cfg.anatomy_r1.recipe} -> run dir {run_dir}", flush=True)
+    print(f"[anatomy-r1] recipe {settings.recipe} -> run dir {run_dir}", flush=True)
+    if cfg.trainer.device == "cpu":
+        shown = ("RAY_worker_niceness", "GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS", ENGINE_THREADS_ENV)
+        print(
+            "[anatomy-r1] cpu runtime: " + ", ".join(f"{k}={os.environ[k]}" for k in shown if k in os.environ),
+            flush=True,
+        )
     if trainer_kind(cfg) == "sft":
         return train_sft(cfg, run_dir)
 
@@ -76,7 +87,7 @@ def train(cfg: DictConfig) -> Path:
         from anatomy_r1_verl.launch import watchdog
 
         connect_cluster(cfg, address)
-        dog = watchdog.start(anatomy_r1_config(cfg).watchdog.interval_s)
+        dog = watchdog.start(settings.watchdog.interval_s)
 
     from verl.trainer.main_ppo import main as verl_main
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from anatomy_r1_verl.report.runlog import RunLogError, read_metrics
+from anatomy_r1_verl.report.runlog import RunLogError, metrics_path, read_metrics
 
 REWARD_METRICS = ("critic/score/mean", "reward/score/mean")
 S_Q_METRIC = "curriculum/batch_mean_s_q"
@@ -28,7 +28,7 @@ class FigureError(ValueError):
 
 def metrics_file(run: str | Path) -> Path:
     p = Path(run)
-    f = p if p.is_file() else p / "metrics.jsonl"
+    f = metrics_path(p)
     if not f.is_file():
         raise FigureError(
             f"{p}: no metrics.jsonl (verl's file logger writes $ANATOMY_R1_OUTPUT_DIR/runs/<experiment>/"

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from anatomy_r1_verl.schema import check_image_position, make_row
 from anatomy_r1_verl.synthetic.annotator import AnnotatorConfig, annotate
+from anatomy_r1_verl.synthetic.manifest import MANIFEST
 from anatomy_r1_verl.synthetic.questions import (
     DEFAULT_FAMILY_WEIGHTS,
     FAMILIES,
@@ -180,7 +181,7 @@ def generate(cfg: SyntheticConfig, progress: bool = True) -> dict:
                 "answer_letters": dict(sorted(Counter(e["answer_letter"] for e in extra).items())),
             }
     manifest["seed"] = cfg.seed
-    with open(os.path.join(cfg.out_dir, "manifest.json"), "w") as fh:
+    with open(os.path.join(cfg.out_dir, MANIFEST), "w") as fh:
         json.dump(manifest, fh, indent=2, sort_keys=True)
         fh.write("\n")
     return manifest

@@ -6,7 +6,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from anatomy_r1_verl.commands.train import main_train
-from anatomy_r1_verl.launch import checks, compose, run
+from anatomy_r1_verl.launch import checks, compose, recipes, run
 from anatomy_r1_verl.launch import env as launch_env
 
 ALL_RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.yaml"))
@@ -125,7 +125,7 @@ def test_train_list_names_every_shipped_recipe(capsys):
     out = capsys.readouterr().out
     for recipe in ALL_RECIPES:
         assert any(line.startswith(recipe.stem + " ") for line in out.splitlines()), recipe.stem
-    assert compose.resolve_recipe("ssgvqa_grpo") == RECIPES[[r.stem for r in RECIPES].index("ssgvqa_grpo")]
+    assert recipes.resolve_recipe("ssgvqa_grpo") == RECIPES[[r.stem for r in RECIPES].index("ssgvqa_grpo")]
 
 
 PRESETS = Path(__file__).resolve().parents[2] / "anatomy_r1_verl" / "config"

@@ -65,8 +65,9 @@ def test_installed_package_lists_and_composes_its_recipes(wheel, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     code = (
         "import anatomy_r1_verl, sys; from anatomy_r1_verl.commands import train as t; "
-        "print(anatomy_r1_verl.__file__); print(t.recipes_dir()); "
-        "cfg = t.compose('demo_cpu', []); print(cfg.actor_rollout_ref.model.path); "
+        "from anatomy_r1_verl.launch import compose as c, recipes as r; "
+        "print(anatomy_r1_verl.__file__); print(r.recipes_dir()); "
+        "cfg = c.compose('demo_cpu', []); print(cfg.actor_rollout_ref.model.path); "
         "sys.exit(t.main_train(['--list']))"
     )
     env = dict(os.environ, PYTHONPATH=str(site))
