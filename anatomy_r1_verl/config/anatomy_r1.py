@@ -64,6 +64,28 @@ class RolloutGuardConfig:
 
 
 @dataclass
+class CPURuntimeConfig:
+    """How a CPU run's processes share the cores with whatever else runs on the machine (docs/benchmarks.md,
+    "Training beside other work"). Set as environment variables by the launcher for every process of the run;
+    null leaves the library default (Ray: workers at nice 15; libgomp: its own spin count)."""
+
+    # Ray starts its workers at nice 15: beside any busy process at nice 0 in the same scheduling group they get a
+    # few % of a core, and an OpenMP team waits on its starved thread. 0: the workers compete as equals.
+    worker_niceness: int | None = None
+    # how long an idle OpenMP thread spins before it sleeps (libgomp's GOMP_SPINCOUNT): a spinning waiter holds the
+    # core its starved teammate needs; a short spin keeps the idle speed and yields the core under load
+    omp_spincount: int | None = None
+
+    def __post_init__(self):
+        if self.worker_niceness is not None and not 0 <= self.worker_niceness <= 19:
+            raise ConfigError(
+                f"anatomy_r1.cpu_runtime.worker_niceness must be 0..19 or null, got {self.worker_niceness}"
+            )
+        if self.omp_spincount is not None and self.omp_spincount < 0:
+            raise ConfigError(f"anatomy_r1.cpu_runtime.omp_spincount must be >= 0 or null, got {self.omp_spincount}")
+
+
+@dataclass
 class DemoQuestions:
     train: int = MISSING
     val: int = MISSING
@@ -96,6 +118,7 @@ class AnatomyR1Config:
     # the agent loop prepares each distinct prompt once and shares it with the rollout.n sessions (same tokens)
     prompt_cache: bool = True
     engine_threads: int | None = None  # torch threads of the FSDP actor/ref processes on CPU (null: OMP_NUM_THREADS)
+    cpu_runtime: CPURuntimeConfig = field(default_factory=CPURuntimeConfig)
     # the method hooks the trainer calls, in order: registered names or "module:Class" / "/file.py:Class"
     # (anatomy_r1_verl.hooks); a hook whose method is switched off in its own block does nothing
     hooks: list[str] = field(default_factory=lambda: list(DEFAULT_HOOKS))

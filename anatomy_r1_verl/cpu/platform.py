@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import torch
 
-from anatomy_r1_verl.cpu import ENGINE_THREADS_ENV, PLATFORM_NAME
+from anatomy_r1_verl.cpu import ENGINE_THREADS_ENV, PLATFORM_NAME, runtime
 
 
 class UnsupportedDeviceCall(AttributeError):
@@ -146,11 +146,7 @@ def _engine_threads() -> None:
     threads = os.environ.get(ENGINE_THREADS_ENV)
     if threads:
         torch.set_num_threads(max(1, int(threads)))
-        print(
-            f"[anatomy-r1] FSDP engine process {os.getpid()}: {torch.get_num_threads()} torch threads "
-            f"({ENGINE_THREADS_ENV})",
-            flush=True,
-        )
+    runtime.log_once("FSDP engine")
 
 
 def _register_engines() -> None:

@@ -21,7 +21,7 @@ import logging
 import torch
 
 from anatomy_r1_verl import trace
-from anatomy_r1_verl.cpu import ROLLOUT_NAME
+from anatomy_r1_verl.cpu import ROLLOUT_NAME, runtime
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class HFGenerateServer:
         from anatomy_r1_verl.cpu.sampling import DrawCounter
 
         torch.set_num_threads(max(1, int(threads)))
+        runtime.log_once("hfcpu server")
         self.draws = DrawCounter(seed)  # actor_rollout_ref.rollout.seed: each response has its own seeded stream
         cfg = AutoConfig.from_pretrained(model_path)
         self.is_multimodal = hasattr(cfg, "vision_config")

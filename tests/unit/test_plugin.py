@@ -122,3 +122,22 @@ def test_importing_the_runtime_does_not_import_data_prep():
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr[-3000:]
+
+
+def test_doctor_sees_a_busy_machine():
+    """The load check counts a busy process as a busy core and warns, naming what it costs; idle, no warning."""
+    import subprocess
+    import sys
+
+    from anatomy_r1_verl.cpu import runtime
+
+    assert runtime.load_warning(0.1, 2) is None
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        seen = runtime.busy_cores(1.0)
+    finally:
+        busy.kill()
+        busy.wait()
+    assert seen >= 0.8, seen
+    warning = runtime.load_warning(seen, 2)
+    assert "cores are already busy" in warning and "Training beside other work" in warning

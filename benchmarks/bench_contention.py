@@ -1,0 +1,131 @@
+"""The CPU demo's step time on a busy machine: idle, then beside 1 and 2 busy processes, in one run.
+
+Each condition runs ``anatomy-r1 demo`` (the demo recipe: verl's real trainer, Ray, FSDP2, the hfcpu rollout) for
+``--steps`` steps without validation, beside 0, 1 or 2 busy processes started at nice 0 just before it and
+stopped after it: ``python`` (a pure-Python loop, as a browser tab or an editor's indexer) or ``matmul`` (a
+one-thread numpy matrix-multiply loop, as a second experiment). It reports, per condition, the median of verl's
+``timing_s/step`` over the steps after ``--warmup``, its ratio to the idle median, and the wall time of the
+command. A condition that does not finish within ``--timeout`` seconds reports the steps it logged (a step still
+running then is at least the time since the last one).
+
+Extra ``key=value`` arguments go to every demo run (verl or ``anatomy_r1`` overrides); ``--env NAME=VALUE`` sets a
+variable for the runs (e.g. to compare a runtime setting), recorded in the JSON line.
+
+    .venv/bin/python benchmarks/bench_contention.py [--steps 6] [--warmup 2] [--busy python,matmul]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from anatomy_r1_verl.report.runlog import read_records  # noqa: E402
+from tests.helpers import child_command, child_env  # noqa: E402
+
+BUSY = {
+    "python": "while True:\n    pass\n",
+    "matmul": "import numpy as np\na = np.random.rand(384, 384)\nwhile True:\n    a @ a\n",
+}
+
+
+def start_busy(kind: str, count: int) -> list[subprocess.Popen]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return [subprocess.Popen([sys.executable, "-c", BUSY[kind]], env=env) for _ in range(count)]
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        p.kill()
+    for p in procs:
+        p.wait()
+
+
+def demo_run(out: Path, name: str, steps: int, overrides: list[str], env_extra: dict, timeout: float) -> dict:
+    """verl's per-step times of one demo run, its wall time and whether it finished."""
+    env = {**child_env(out), **env_extra}
+    cmd = child_command(
+        "demo",
+        f"trainer.experiment_name={name}",
+        f"trainer.total_training_steps={steps}",
+        "trainer.test_freq=-1",
+        "trainer.val_before_train=False",
+        "trainer.save_freq=-1",
+        *overrides,
+    )
+    t0 = time.perf_counter()
+    log = open(out / f"{name}.log", "w")
+    # its own process group (to stop it whole) in this session: the busy processes and the demo share the
+    # scheduler's autogroup, as a loop started from the same shell or a CI job's processes do
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, process_group=0)
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+        rc = None
+    finally:
+        log.close()
+    wall = time.perf_counter() - t0
+    records = read_records(out / "runs" / name)
+    step_s = [r["timing_s/step"] for r in records if "timing_s/step" in r]
+    if rc not in (0, None):
+        raise RuntimeError(f"demo run {name} failed (rc {rc}); see {out / (name + '.log')}")
+    return {"step_s": step_s, "wall_s": wall, "finished": rc == 0}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=6, help="steps per condition (default %(default)s)")
+    p.add_argument("--warmup", type=int, default=2, help="first steps left out of the medians")
+    p.add_argument("--busy", default="python,matmul", help="kinds of busy process: python, matmul (comma list)")
+    p.add_argument("--counts", default="1,2", help="how many busy processes beside the demo (comma list)")
+    p.add_argument("--timeout", type=float, default=900, help="seconds before a condition is stopped")
+    p.add_argument("--env", action="append", default=[], help="NAME=VALUE for the demo runs (repeatable)")
+    p.add_argument("--out", help="working folder (default: a temporary one)")
+    p.add_argument("overrides", nargs="*", help="key=value overrides for every demo run")
+    a = p.parse_args()
+    env_extra = dict(kv.split("=", 1) for kv in a.env)
+    out = Path(a.out or tempfile.mkdtemp(prefix="bench_contention_"))
+    out.mkdir(parents=True, exist_ok=True)
+    conditions = [("idle", 0)] + [(k, int(c)) for k in a.busy.split(",") for c in a.counts.split(",")]
+    rows = []
+    for kind, count in conditions:
+        name = f"{kind}_{count}"
+        busy = start_busy(kind, count) if count else []
+        try:
+            r = demo_run(out, name, a.steps, a.overrides, env_extra, a.timeout)
+        finally:
+            stop(busy)
+        kept = r["step_s"][a.warmup :]
+        r.update(condition=name, kind=kind, busy=count, median_step_s=statistics.median(kept) if kept else None)
+        rows.append(r)
+        print(
+            f"[bench_contention] {name}: steps {[round(s, 1) for s in r['step_s']]}, wall {r['wall_s']:.0f} s"
+            + ("" if r["finished"] else f" (stopped at {a.timeout:.0f} s)"),
+            flush=True,
+        )
+    idle = rows[0]["median_step_s"]
+    print("\n| condition | steps logged | median step (s) | x idle | wall (s) |\n|---|---|---|---|---|")
+    for r in rows:
+        med = r["median_step_s"]
+        ratio = f"{med / idle:.2f}" if med and idle else "-"
+        print(
+            f"| {r['condition']} | {len(r['step_s'])}/{a.steps} | {med if med is None else round(med, 2)} | "
+            f"{ratio} | {r['wall_s']:.0f}{'' if r['finished'] else ' (stopped)'} |"
+        )
+    print(json.dumps({"env": env_extra, "overrides": a.overrides, "steps": a.steps, "warmup": a.warmup, "rows": rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
