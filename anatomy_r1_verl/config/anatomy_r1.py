@@ -75,6 +75,9 @@ class CPURuntimeConfig:
     # how long an idle OpenMP thread spins before it sleeps (libgomp's GOMP_SPINCOUNT): a spinning waiter holds the
     # core its starved teammate needs; a short spin keeps the idle speed and yields the core under load
     omp_spincount: int | None = None
+    # size each torch process's threads to the cores free now (cpu/threads.py): two threads on two cores wait on
+    # the one that shares its core with another program; one thread then is faster. null/false: a fixed count
+    adaptive_threads: bool | None = None
 
     def __post_init__(self):
         if self.worker_niceness is not None and not 0 <= self.worker_niceness <= 19:
@@ -100,6 +103,8 @@ class DemoConfig:
     seed: int = MISSING
     image_position: str = MISSING
     questions: DemoQuestions = field(default_factory=DemoQuestions)
+    look: str = "classic"  # the frames' look: classic | lookalike (synthetic/appearance.py)
+    options: str = "uniform"  # the distractor draw: uniform | spread (synthetic/options.py)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import torch
 
 from anatomy_r1_verl.cpu import ENGINE_THREADS_ENV, PLATFORM_NAME, runtime
+from anatomy_r1_verl.cpu.threads import install as install_thread_governor
 
 
 class UnsupportedDeviceCall(AttributeError):
@@ -147,6 +148,7 @@ def _engine_threads() -> None:
     if threads:
         torch.set_num_threads(max(1, int(threads)))
     runtime.log_once("FSDP engine")
+    install_thread_governor(torch.get_num_threads(), "FSDP engine")
 
 
 def _register_engines() -> None:

@@ -22,6 +22,7 @@ import torch
 
 from anatomy_r1_verl import trace
 from anatomy_r1_verl.cpu import ROLLOUT_NAME, runtime
+from anatomy_r1_verl.cpu.threads import install as install_thread_governor
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class HFGenerateServer:
 
         torch.set_num_threads(max(1, int(threads)))
         runtime.log_once("hfcpu server")
+        install_thread_governor(torch.get_num_threads(), "hfcpu server")
         self.draws = DrawCounter(seed)  # actor_rollout_ref.rollout.seed: each response has its own seeded stream
         cfg = AutoConfig.from_pretrained(model_path)
         self.is_multimodal = hasattr(cfg, "vision_config")

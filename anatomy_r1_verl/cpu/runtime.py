@@ -14,10 +14,12 @@ from anatomy_r1_verl import trace
 
 # the variables the OpenMP runtime under torch (libgomp) reads at start-up
 OMP_VARIABLES = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+# and whether torch's threads follow the free cores (anatomy_r1_verl.cpu.threads)
+RUNTIME_VARIABLES = (*OMP_VARIABLES, "ANATOMY_R1_ADAPTIVE_THREADS")
 _logged: set[str] = set()
 # benchmarks/bench_contention.py, the demo's median step beside busy processes at nice 0 (docs/benchmarks.md)
-COST_ONE_BUSY = "3.8x"
-COST_TWO_BUSY = "4.0x"
+COST_ONE_BUSY = "1.2x"
+COST_TWO_BUSY = "2.3x"
 
 
 def describe(kind: str) -> dict:
@@ -28,7 +30,7 @@ def describe(kind: str) -> dict:
         "pid": os.getpid(),
         "nice": os.nice(0),
         "torch_threads": torch.get_num_threads(),
-        **{k: os.environ.get(k) for k in OMP_VARIABLES},
+        **{k: os.environ.get(k) for k in RUNTIME_VARIABLES},
     }
 
 
@@ -37,7 +39,7 @@ def log_once(kind: str) -> dict:
     info = describe(kind)
     if kind not in _logged:
         _logged.add(kind)
-        env = ", ".join(f"{k}={info[k]}" for k in OMP_VARIABLES if info[k] is not None)
+        env = ", ".join(f"{k}={info[k]}" for k in RUNTIME_VARIABLES if info[k] is not None)
         print(
             f"[anatomy-r1] {kind} process {info['pid']}: nice {info['nice']}, {info['torch_threads']} torch threads"
             + (f", {env}" if env else ""),

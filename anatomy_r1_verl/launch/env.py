@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 
 from anatomy_r1_verl.config.anatomy_r1 import anatomy_r1_config
 from anatomy_r1_verl.cpu import ENGINE_THREADS_ENV
+from anatomy_r1_verl.cpu.threads import ADAPTIVE_THREADS_ENV
 
 
 def run_env(cfg: DictConfig) -> dict:
@@ -40,6 +41,8 @@ def run_env(cfg: DictConfig) -> dict:
             env["RAY_worker_niceness"] = os.environ.get("RAY_worker_niceness", str(rt.worker_niceness))  # noqa: SIM112 (Ray's spelling)
         if rt.omp_spincount is not None:
             env["GOMP_SPINCOUNT"] = os.environ.get("GOMP_SPINCOUNT", str(rt.omp_spincount))
+        if rt.adaptive_threads:
+            env[ADAPTIVE_THREADS_ENV] = "1"
     return env
 
 

@@ -128,11 +128,14 @@ def test_advantages_are_each_groups_normalised_rewards(run):
 def test_cpu_runtime_as_seen_inside_the_ray_workers(run):
     """The settings that keep a CPU run's pace beside other work (cpu profile, ``anatomy_r1.cpu_runtime``;
     docs/benchmarks.md, "Training beside other work"), read inside the Ray workers themselves: workers at nice 0,
-    not Ray's default 15; OpenMP's short spin; the FSDP engine with its 2 torch threads, the hfcpu server with 1."""
+    not Ray's default 15; OpenMP's short spin; torch threads that follow the free cores; the FSDP engine with its
+    2 torch threads (on a machine with 2 free cores), the hfcpu server with 1."""
     seen = {e["kind"]: e for e in run["trace"] if e["event"] == "cpu_runtime"}
     assert set(seen) >= {"FSDP engine", "hfcpu server"}, sorted(seen)
     for kind, e in seen.items():
         assert e["nice"] == 0, (kind, e)
         assert e["GOMP_SPINCOUNT"] == "10000" and e["OMP_NUM_THREADS"] == "1", (kind, e)
+        assert e["ANATOMY_R1_ADAPTIVE_THREADS"] == "1", (kind, e)
     assert seen["FSDP engine"]["torch_threads"] == 2 and seen["hfcpu server"]["torch_threads"] == 1
     assert "[anatomy-r1] cpu runtime: RAY_worker_niceness=0, GOMP_SPINCOUNT=10000" in run["log"]
+    assert "ANATOMY_R1_ADAPTIVE_THREADS=1" in run["log"]
