@@ -3,17 +3,20 @@
 For each seed: verl's real trainer (the CPU demo recipe, any overrides) for ``--steps`` steps on the train split,
 validating on the val split (the split choices were made on) every ``--val-every`` steps and checkpointing at
 the end; then ``anatomy-r1 eval`` (greedy, HF generate) of the start model and of the final checkpoint on the
-test split (nobody tuned on it; 1,000 questions give one standard error under 1.6 points). Prints per seed the
-test accuracy before and after, the gain with its standard error, the format rate, the val curve, the
-per-class accuracy and the training wall time; with ``--headroom K`` also the headroom probe
-(:mod:`anatomy_r1_verl.evaluation.headroom`) of the start model and of every final model.
+test split, made from its own seed (``--test-seed``, nothing was tuned on it; 1,000 questions give one standard
+error under 1.6 points) and scored with S(q). Prints per seed the test accuracy before and after, the gain with
+its standard error, the format rate, the val curve, the per-class accuracy, the accuracy by S(q) quintile and
+by whether the answer's closest partner is listed, the think/answer agreement and the training wall time; with
+``--headroom K`` also the headroom probe (:mod:`anatomy_r1_verl.evaluation.headroom`) of the start model and of
+every final model.
 
     .venv/bin/python benchmarks/bench_grpo_cpu.py --seeds 0 1 2 [--steps 100] [--model DIR] [--data DIR]
         [--headroom 8] [key=value ...]
 
-``--data`` defaults to the synthetic benchmark with seed 1 (train 2,048, val 1,000, test 1,000 questions, the
-image where the demo puts it), generated into OUT/data when missing; ``--model`` and ``--max-new-tokens`` to the
-demo recipe's model and response length. A seed whose final checkpoint exists is not trained again (rerun the
+``--data`` defaults to the synthetic benchmark with seed 1 (train 2,048, val 1,000 questions) and its test split
+with seed ``--test-seed`` (1,000 questions), made as the demo recipe makes its questions (image position, look,
+options) into OUT/data when missing; ``--model`` and ``--max-new-tokens`` to the demo recipe's model and
+response length. A seed whose final checkpoint exists is not trained again (rerun the
 command to finish an interrupted grid).
 """
 
@@ -63,12 +66,28 @@ def test_eval(model: str, parquet: Path, out: Path, env: dict, max_new_tokens: i
         )
     m = json.loads((out / "metrics.json").read_text())
     bench = next(iter(m["benchmarks"].values()))
+    by = bench["by"]
+    diag = bench.get("diagnostics", {})
     return {
         "acc": bench["overall"]["acc"]["value"],
         "n": bench["overall"]["n"],
         "format": bench["overall"]["format"]["value"],
-        "by_class": {g: s["acc"]["value"] for g, s in bench["by"].get("answer_class", {}).items()},
+        "by_class": {g: s["acc"]["value"] for g, s in by.get("answer_class", {}).items()},
+        "by_quintile": {g: [s["acc"]["value"], s["n"]] for g, s in by.get("s_q_quintile", {}).items()},
+        "by_partner": {g: [s["acc"]["value"], s["n"]] for g, s in by.get("partner", {}).items()},
+        "spearman_s_q_wrong": (diag.get("spearman_s_q_wrong") or {}).get("rho"),
+        "think_answer": (diag.get("think_answer") or {}).get("value"),
     }
+
+
+def diagnostics_line(e: dict) -> str:
+    quint = " ".join(f"{g} {v[0]:.3f}" for g, v in e["by_quintile"].items())
+    partner = ", ".join(f"{g} {v[0]:.3f} (n {v[1]})" for g, v in e["by_partner"].items())
+    rho = e["spearman_s_q_wrong"]
+    return (
+        f"S(q) quintiles {quint}; Spearman(S(q), wrong) {'n/a' if rho is None else f'{rho:+.3f}'}; partner {partner}; "
+        f"think/answer agreement {e['think_answer'] if e['think_answer'] is None else round(e['think_answer'], 3)}"
+    )
 
 
 def headroom(model: str, parquet: Path, k: int, out: Path, env: dict, max_new_tokens: int = 64) -> dict:
@@ -123,7 +142,7 @@ def run_seed(seed: int, a, data: Path, out: Path, overrides: list[str]) -> dict:
         (run_dir / "bench_wall_s.txt").write_text(str(wall))
     else:
         wall = float((run_dir / "bench_wall_s.txt").read_text())
-    after = test_eval(str(ckpt), data / f"{a.split}.parquet", out / "evals" / f"seed{seed}", env, a.max_new_tokens)
+    after = test_eval(str(ckpt), a.report, out / "evals" / f"seed{seed}", env, a.max_new_tokens)
     row = {
         "seed": seed,
         "steps": a.steps,
@@ -134,7 +153,7 @@ def run_seed(seed: int, a, data: Path, out: Path, overrides: list[str]) -> dict:
     if a.headroom:
         row["headroom_after"] = headroom(
             str(ckpt / "merged_hf"),
-            data / f"{a.split}.parquet",
+            a.report,
             a.headroom,
             out / "evals" / f"headroom_seed{seed}.json",
             env,
@@ -143,14 +162,24 @@ def run_seed(seed: int, a, data: Path, out: Path, overrides: list[str]) -> dict:
     return row
 
 
-def ensure_data(data: Path, image_position: str) -> None:
-    """The default benchmark data, made (again) when missing or made with other settings."""
+def ensure_data(data: Path, demo, test_seed: int) -> Path:
+    """The default benchmark data (made again when missing or made with other settings) and the path of its test
+    split, made from ``test_seed`` and scored with S(q)."""
+    from anatomy_r1_verl.ascl.difficulty import score_parquet
     from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
     from anatomy_r1_verl.synthetic.manifest import stale_reason
 
-    want = SyntheticConfig(out_dir=str(data), seed=1, train=2048, val=1000, test=1000, image_position=image_position)
-    if stale_reason(str(data), want, splits=("train", "val", "test"), setting="--data"):
+    like = dict(image_position=demo.image_position, look=demo.look, options=demo.options)
+    want = SyntheticConfig(out_dir=str(data), seed=1, train=2048, val=1000, test=0, **like)
+    if stale_reason(str(data), want, splits=("train", "val"), setting="--data"):
         generate(want)
+    test_dir = data / f"test_seed{test_seed}"
+    test = SyntheticConfig(out_dir=str(test_dir), seed=test_seed, train=0, val=0, test=1000, **like)
+    scored = test_dir / "test_scored.parquet"
+    if stale_reason(str(test_dir), test, splits=("test",), setting="--data") or not scored.is_file():
+        generate(test)
+        score_parquet(test_dir / "test.parquet", scored, show_progress=False)
+    return scored
 
 
 def main() -> int:
@@ -166,7 +195,8 @@ def main() -> int:
     p.add_argument("--val-every", type=int, default=25)
     p.add_argument("--model", default=None, help="start model (default: the demo recipe's)")
     p.add_argument("--data", default=None, help="synthetic benchmark folder (default OUT/data, made when missing)")
-    p.add_argument("--split", default="test", help="the reported split (default test)")
+    p.add_argument("--split", default="test", help="the reported split: test (from --test-seed) or val")
+    p.add_argument("--test-seed", type=int, default=4, help="seed of the test split's frames (default %(default)s)")
     p.add_argument("--headroom", type=int, default=0, metavar="K", help="also the headroom probe with K samples")
     p.add_argument(
         "--max-new-tokens",
@@ -185,20 +215,23 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     if a.data:
         data = Path(a.data).resolve()
-        if not (data / f"{a.split}.parquet").is_file():
+        report = data / f"{a.split}.parquet"
+        if not report.is_file():
             p.error(f"--data {data} has no {a.split}.parquet (omit --data to make the default benchmark)")
     else:
         data = out / "data"
         try:
-            ensure_data(data, anatomy_r1_config(demo).demo.image_position)
+            test = ensure_data(data, anatomy_r1_config(demo).demo, a.test_seed)
         except ManifestError as e:
             p.error(str(e))
+        report = test if a.split == "test" else data / f"{a.split}.parquet"
     env = child_env(out)
-    before = test_eval(a.model, data / f"{a.split}.parquet", out / "evals" / "start", env, a.max_new_tokens)
+    a.report = report
+    before = test_eval(a.model, report, out / "evals" / "start", env, a.max_new_tokens)
     head_before = (
         headroom(
             a.model,
-            data / f"{a.split}.parquet",
+            report,
             a.headroom,
             out / "evals" / "headroom_start.json",
             env,
@@ -213,6 +246,7 @@ def main() -> int:
         + (f"; headroom {json.dumps({k: round(v, 3) for k, v in head_before.items()})}" if head_before else ""),
         flush=True,
     )
+    print(f"      {diagnostics_line(before)}", flush=True)
     print(
         f"{'seed':>4} {'steps':>5} {'acc before':>10} {'acc after':>9} {'gain (pts)':>10} {'+-1 s.e.':>8} "
         f"{'fmt after':>9} {'train wall (s)':>14}  val curve",
@@ -239,6 +273,7 @@ def main() -> int:
             ),
             flush=True,
         )
+        print(f"      {diagnostics_line(after)}", flush=True)
         if a.headroom:
             print(
                 f"      headroom after: {json.dumps({k: round(v, 3) for k, v in r['headroom_after'].items()})}",
@@ -246,7 +281,14 @@ def main() -> int:
             )
     (out / "results.json").write_text(
         json.dumps(
-            {"model": a.model, "data": str(data), "split": a.split, "headroom_start": head_before, "seeds": rows},
+            {
+                "model": a.model,
+                "data": str(data),
+                "report": str(report),
+                "split": a.split,
+                "headroom_start": head_before,
+                "seeds": rows,
+            },
             indent=2,
         )
     )

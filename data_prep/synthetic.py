@@ -12,7 +12,9 @@ from collections.abc import Sequence
 
 from anatomy_r1_verl.schema import IMAGE_POSITIONS
 from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
+from anatomy_r1_verl.synthetic.options import OPTION_DRAWS
 from anatomy_r1_verl.synthetic.questions import FAMILIES
+from anatomy_r1_verl.synthetic.scene import LOOKS
 
 
 def parse_family_weights(text: str) -> dict[str, float]:
@@ -90,6 +92,30 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "a fixed distance from the response (default %(default)s)",
     )
     p.add_argument(
+        "--look",
+        choices=LOOKS,
+        default=d.look,
+        help="classic: a colour per class; lookalike: each class's appearance derived from the anatomical "
+        "closeness table, so that close classes look alike (default %(default)s)",
+    )
+    p.add_argument(
+        "--contrast",
+        type=float,
+        default=d.contrast,
+        help="lookalike: scale of the visual differences between classes (default %(default)s)",
+    )
+    p.add_argument(
+        "--options",
+        choices=sorted(OPTION_DRAWS),
+        default=d.options,
+        help="distractor draw: uniform, or spread (S(q) spread over its range) (default %(default)s)",
+    )
+    p.add_argument(
+        "--lookalike",
+        action="store_true",
+        help="the look-alike benchmark: --look lookalike --options spread --image-position last",
+    )
+    p.add_argument(
         "--embed-images",
         action="store_true",
         help="store the PNG bytes in the rows instead of paths (the PNG files are written too)",
@@ -100,6 +126,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, prog: str | None = "anatomy-r1 prepare synthetic") -> int:
     args = build_parser(prog).parse_args(argv)
+    if args.lookalike:
+        args.look, args.options, args.image_position = "lookalike", "spread", "last"
     cfg = SyntheticConfig(
         out_dir=args.out,
         seed=args.seed,
@@ -115,6 +143,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = "anatomy-r1 prepa
         annotator_rate=args.annotator_rate,
         annotator_pairs=args.annotator_pairs,
         image_position=args.image_position,
+        look=args.look,
+        contrast=args.contrast,
+        options=args.options,
     )
     manifest = generate(cfg, progress=not args.no_progress)
     summary = ", ".join(f"{s} {v['questions']} questions / {v['frames']} frames" for s, v in manifest["splits"].items())

@@ -48,7 +48,7 @@ def _norm(text: str) -> str:
     return " ".join(text.split()).strip(_DECORATION + ".").casefold()
 
 
-def _as_options(options: Any) -> list[str]:
+def as_options(options: Any) -> list[str]:
     """Option texts as a list of str; accepts lists, tuples and numpy arrays (parquet), else []."""
     if options is None or isinstance(options, (str, bytes, Mapping)):
         return []
@@ -65,7 +65,7 @@ def _as_options(options: Any) -> list[str]:
 
 
 def _options_from(extra_info: Any) -> list[str]:
-    return _as_options(extra_info.get("options")) if isinstance(extra_info, Mapping) else []
+    return as_options(extra_info.get("options")) if isinstance(extra_info, Mapping) else []
 
 
 def format_reward(solution_str: Any = "", **_: Any) -> float:
@@ -101,7 +101,7 @@ def normalize_choice(answer_text: Any, options: Sequence[str] | None = None) -> 
     option text that is not that letter's option (``B. Liver`` where B is Gut) counts as None.
     Without options only letter forms count.
     """
-    opts = [_norm(o) for o in _as_options(options)]
+    opts = [_norm(o) for o in as_options(options)]
     text = " ".join(as_text(answer_text).split()).strip(_DECORATION)
     if not text:
         return None
@@ -141,7 +141,7 @@ def accuracy_reward(solution_str: Any = "", ground_truth: Any = "", extra_info: 
     return 1.0 if predicted is not None and predicted == expected else 0.0
 
 
-def _think(text: str) -> str | None:
+def extract_think(text: str) -> str | None:
     """Content of the first complete ``<think> ... </think>`` block, or None."""
     start = text.find("<think>")
     end = text.find("</think>", start + 1) if start >= 0 else -1
@@ -151,7 +151,7 @@ def _think(text: str) -> str | None:
 def concluded_option(reasoning: Any, options: Sequence[str] | None) -> str | None:
     """Letter of the option the reasoning names last (the longest one where names overlap), or None."""
     text, best, best_key = as_text(reasoning), None, None
-    for i, option in enumerate(_as_options(options)):
+    for i, option in enumerate(as_options(options)):
         words = option.split()
         if not words:
             continue
@@ -172,7 +172,7 @@ def consistency_reward(solution_str: Any = "", ground_truth: Any = "", extra_inf
     names no option, or a missing or invalid answer, scores 0.0.
     """
     text = as_text(solution_str)
-    reasoning, answer = _think(text), extract_answer(text)
+    reasoning, answer = extract_think(text), extract_answer(text)
     options = _options_from(extra_info)
     if reasoning is None or answer is None or not options:
         return 0.0

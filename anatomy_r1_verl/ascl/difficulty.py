@@ -137,6 +137,10 @@ class ClosenessTable:
         """Class index of a string (by normalised key), -1 when the table does not know it."""
         return self._index.get(normalize(text), -1)
 
+    def names(self) -> dict[str, int]:
+        """Every normalised name the table knows (classes and aliases) -> its class index."""
+        return dict(self._index)
+
 
 # --------------------------------------------------------------------------- embeddings
 

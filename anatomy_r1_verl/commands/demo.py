@@ -23,7 +23,9 @@ DEMO_RECIPE = "demo_cpu"
 def demo_data_config(cfg: DictConfig) -> SyntheticConfig:
     demo = anatomy_r1_config(cfg).demo
     if demo is None:
-        raise RecipeError("the demo needs an anatomy_r1.demo block (data_dir, seed, image_position, questions)")
+        raise RecipeError(
+            "the demo needs an anatomy_r1.demo block (data_dir, seed, image_position, questions; look, options)"
+        )
     q = demo.questions
     return SyntheticConfig(
         out_dir=str(demo.data_dir),
@@ -32,6 +34,8 @@ def demo_data_config(cfg: DictConfig) -> SyntheticConfig:
         val=q.val,
         test=q.test,
         image_position=demo.image_position,
+        look=demo.look,
+        options=demo.options,
     )
 
 

@@ -11,7 +11,8 @@ For a model and a split this measures, from one greedy response and K sampled re
 - ``sharpenable``: the share of questions wrong greedily yet right in at least half of the samples (the
   greedy accuracy RL can win by sharpening alone), and ``reachable``: wrong greedily, right in at least 1/4;
 
-overall and per question family and per answer class. :func:`measure` runs the model; :func:`summarize`
+overall and per question family, per answer class, per S(q) quintile (scored rows) and by whether the answer's
+closest partner is among the options (:mod:`.diagnostics`). :func:`measure` runs the model; :func:`summarize`
 works on records of :mod:`anatomy_r1_verl.evaluation.evaluate` (``benchmarks/bench_headroom.py`` prints it).
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from anatomy_r1_verl.evaluation.diagnostics import question_groups
 from anatomy_r1_verl.evaluation.intervals import standard_error
 
 BREAKDOWNS = ("question_type", "answer_class")
@@ -75,6 +77,12 @@ def summarize(greedy_records: Iterable[dict], sampled_records: Iterable[dict]) -
     for q, pair in pairs.items():
         for b in BREAKDOWNS:
             by[b][greedy[q][0].get(b) or "-"].append(pair)
+    # S(q) quintile (scored rows) and whether the answer's closest partner is listed: evaluation/diagnostics.py
+    extra, _ = question_groups([greedy[q] for q in pairs])
+    for b, labels in extra.items():
+        for q, g in zip(pairs, labels):
+            if g:
+                by.setdefault(b, defaultdict(list))[g].append(pairs[q])
     return {
         "samples": k,
         "overall": _stats(list(pairs.values()), k),

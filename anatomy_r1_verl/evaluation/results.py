@@ -101,6 +101,23 @@ def rescore(out_dir: Path, reward_kwargs: dict | None = None) -> dict:
     return write_metrics(out_dir, records, settings)
 
 
+def diagnostic_lines(bench: dict) -> list[str]:
+    """The diagnostics of one benchmark's summary as indented lines (nothing for what was not measured)."""
+    lines, by, diag = [], bench["by"], bench.get("diagnostics") or {}
+    if "s_q_quintile" in by:
+        cells = "  ".join(f"{g} {s['acc']['value']:.3f}" for g, s in by["s_q_quintile"].items())
+        sp = diag.get("spearman_s_q_wrong") or {}
+        rho = "n/a" if sp.get("rho") is None else f"{sp['rho']:+.3f} (p {sp['p']:.2g})"
+        lines.append(f"  S(q) quintiles easy->hard: {cells}; Spearman(S(q), wrong) {rho}")
+    if "partner" in by:
+        cells = "  ".join(f"{g} {s['acc']['value']:.3f} (n {s['n']})" for g, s in by["partner"].items())
+        lines.append(f"  closest partner among the options: {cells}")
+    ta = diag.get("think_answer")
+    if ta and ta["n"]:
+        lines.append(f"  answer = the class the think names last: {ta['value']:.3f} of {ta['n']} responses")
+    return lines
+
+
 def format_summary(metrics: dict) -> str:
     """A short human summary: per benchmark, accuracy and format rate with their intervals."""
     lines = []
@@ -117,4 +134,5 @@ def format_summary(metrics: dict) -> str:
             p = o[f"pass@{k}"]
             line += f"  pass@{k} {p['value']:.3f} [{p['lo']:.3f}, {p['hi']:.3f}]"
         lines.append(line)
+        lines += diagnostic_lines(b)
     return "\n".join(lines)

@@ -9,6 +9,8 @@ K correct) is reported when K > 1. Breakdowns (a breakdown appears when some row
 - ``question_type``: ``extra_info.question_type`` (SSG-VQA's type, OmniMedVQA's type, the synthetic family)
 - ``complexity``: SSG-VQA's complexity (``meta.complexity``)
 - ``modality`` and ``modality/question_type``: OmniMedVQA (``meta.modality``)
+- ``s_q_quintile`` and ``partner``, with the scalar ``diagnostics`` (S(q)'s correlation with errors, think/answer
+  agreement): :mod:`.diagnostics`
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from anatomy_r1_verl.evaluation.diagnostics import question_groups
 from anatomy_r1_verl.evaluation.intervals import rate
 from anatomy_r1_verl.schema import row_meta
 from reward_fns.registry import DEFAULT_WEIGHTS
@@ -24,6 +27,8 @@ from reward_fns.registry import DEFAULT_WEIGHTS
 DEFAULT_REWARD_KWARGS = {"weights": dict(DEFAULT_WEIGHTS)}
 
 BREAKDOWNS = ("answer_class", "question_type", "complexity", "modality", "modality/question_type")
+# computed over a benchmark's questions rather than read from a row (:mod:`.diagnostics`)
+DIAGNOSTIC_BREAKDOWNS = ("s_q_quintile", "partner")
 
 
 def row_fields(row: dict) -> dict:
@@ -111,10 +116,20 @@ def summarize(records: Iterable[dict]) -> dict:
             for b, g in group_keys(q[0]).items():
                 if g:
                     by[b][g].append(q)
+        extra_groups, diagnostics = question_groups(qlist)
+        for b, labels in extra_groups.items():
+            for q, g in zip(qlist, labels):
+                if g:
+                    by[b][g].append(q)
         result[bench] = {
             "n": len(qlist),
             "samples": k,
             "overall": _summary(qlist, k),
-            "by": {b: {g: _summary(v, k) for g, v in sorted(by[b].items())} for b in BREAKDOWNS if b in by},
+            "by": {
+                b: {g: _summary(v, k) for g, v in sorted(by[b].items())}
+                for b in BREAKDOWNS + DIAGNOSTIC_BREAKDOWNS
+                if b in by
+            },
+            "diagnostics": diagnostics,
         }
     return result

@@ -36,15 +36,15 @@ from tqdm import tqdm
 from anatomy_r1_verl.schema import check_image_position, make_row
 from anatomy_r1_verl.synthetic.annotator import AnnotatorConfig, annotate
 from anatomy_r1_verl.synthetic.manifest import MANIFEST
+from anatomy_r1_verl.synthetic.options import OPTION_DRAWS, option_draw
 from anatomy_r1_verl.synthetic.questions import (
     DEFAULT_FAMILY_WEIGHTS,
     FAMILIES,
     execute,
-    make_options,
     render_question,
     sample_programs,
 )
-from anatomy_r1_verl.synthetic.scene import anatomy_key, render_scene, sample_layout
+from anatomy_r1_verl.synthetic.scene import anatomy_colours, anatomy_key, check_look, render_scene, sample_layout
 
 DATA_SOURCE = "synthetic_scene"
 GENERATOR_VERSION = "1.0"
@@ -68,6 +68,9 @@ class SyntheticConfig:
     annotator_rate: float = 0.0  # > 0: questions asked on a simulated annotator's labels (synthetic/annotator.py)
     annotator_pairs: list = field(default_factory=list)  # the confused class pairs; empty = ASCL's closest pairs
     image_position: str = "first"  # where the prompt's image goes: first (the paper's) | last (after the instruction)
+    look: str = "classic"  # classic (a colour per class) | lookalike (appearance from the closeness table)
+    contrast: float = 1.0  # lookalike: scale of the visual differences between classes (synthetic/appearance.py)
+    options: str = "uniform"  # how distractors are drawn: uniform | spread (S(q) over its range, synthetic/options.py)
 
     def validate(self) -> None:
         if self.questions_per_frame < 1:
@@ -85,6 +88,11 @@ class SyntheticConfig:
             raise ValueError("question counts must be >= 0")
         self.annotator().validate()
         check_image_position(self.image_position)
+        check_look(self.look)
+        if self.contrast <= 0:
+            raise ValueError(f"contrast must be > 0, got {self.contrast}")
+        if self.options not in OPTION_DRAWS:
+            raise ValueError(f"unknown option draw {self.options!r}; known: {sorted(OPTION_DRAWS)}")
 
     def annotator(self) -> AnnotatorConfig:
         return AnnotatorConfig(rate=self.annotator_rate, pairs=[list(p) for p in self.annotator_pairs])
@@ -98,7 +106,7 @@ def _frame(cfg: SyntheticConfig, split: str, index: int, seen: set) -> tuple[dic
     """Scene graph, PNG bytes and question rng of one frame; its anatomy grid is new to ``seen``."""
     rng = frame_rng(cfg.seed, split, index)
     for _ in range(_MAX_REDRAWS):
-        scene = sample_layout(rng, cfg.max_instruments)
+        scene = sample_layout(rng, cfg.max_instruments, anatomy_colours(cfg.look, cfg.contrast))
         if anatomy_key(scene) not in seen:
             break
     else:  # pragma: no cover - needs millions of frames
@@ -107,7 +115,9 @@ def _frame(cfg: SyntheticConfig, split: str, index: int, seen: set) -> tuple[dic
     frame_id = f"{split}_{index:06d}"
     scene = {"frame_id": frame_id, "image_size": cfg.image_size, **scene}
     buf = io.BytesIO()
-    render_scene(scene, cfg.image_size, rng, cfg.noise).save(buf, format="PNG")  # the frame shows the truth
+    render_scene(scene, cfg.image_size, rng, cfg.noise, cfg.look, cfg.contrast).save(
+        buf, format="PNG"
+    )  # the frame shows the truth
     if cfg.annotator_rate > 0:  # questions and answers follow the annotator's labels
         scene = annotate(scene, cfg.annotator(), rng)
     return scene, buf.getvalue(), random.Random(int(rng.integers(2**63)))
@@ -117,6 +127,7 @@ def _split_rows(cfg: SyntheticConfig, split: str, n_questions: int, seen: set, b
     image_dir = os.path.join(os.path.abspath(cfg.out_dir), "images", split)
     os.makedirs(image_dir, exist_ok=True)
     rows: list[dict] = []
+    draw_options = option_draw(cfg.options)
     for f in range(math.ceil(n_questions / cfg.questions_per_frame)):
         scene, png, qrng = _frame(cfg, split, f, seen)
         path = os.path.join(image_dir, f"{scene['frame_id']}.png")
@@ -129,7 +140,7 @@ def _split_rows(cfg: SyntheticConfig, split: str, n_questions: int, seen: set, b
                 make_row(
                     data_source=DATA_SOURCE,
                     question=render_question(program),
-                    options=make_options(answer, qrng),
+                    options=draw_options(answer, qrng),
                     answer=answer,
                     image=png if cfg.embed_images else path,
                     split=split,

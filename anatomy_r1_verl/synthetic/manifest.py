@@ -8,7 +8,9 @@ import os
 
 MANIFEST = "manifest.json"
 # what the questions are made from; a folder made otherwise is made again
-KEYS = ("seed", "train", "val", "test", "image_position")
+KEYS = ("seed", "train", "val", "test", "image_position", "look", "contrast", "options")
+# what a manifest written before a setting existed was made with
+OLDER = {"image_position": "first", "look": "classic", "contrast": 1.0, "options": "uniform"}
 
 
 class ManifestError(ValueError):
@@ -28,6 +30,6 @@ def stale_reason(data_dir: str, want, splits=("train", "val"), setting: str = "t
             f"the folder (it is made again) or set {setting} to another folder"
         )
     with open(path) as fh:
-        have = {"image_position": "first", **json.load(fh).get("config", {})}  # older manifests: image first
+        have = {**OLDER, **json.load(fh).get("config", {})}
     diff = [f"{k} {have.get(k)} -> {getattr(want, k)}" for k in KEYS if have.get(k) != getattr(want, k)]
     return f"made with other settings ({', '.join(diff)})" if diff else None

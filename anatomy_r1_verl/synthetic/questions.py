@@ -44,7 +44,7 @@ from anatomy_r1_verl.grammar import (
     template_regex,
 )
 from anatomy_r1_verl.schema import ANATOMY_CLASSES
-from anatomy_r1_verl.synthetic.scene import ANATOMY_COLOUR, BAND_RGB, INSTRUMENTS, RELATIONS, related
+from anatomy_r1_verl.synthetic.scene import BAND_RGB, INSTRUMENTS, REGION_COLOURS, RELATIONS, related
 
 DEFAULT_FAMILY_WEIGHTS = {"zero_hop": 0.4, "one_hop": 0.3, "attribute_relation": 0.15, "single_and": 0.15}
 _ANCHOR_KEYS = ("kind", "class", "colour", "pos")
@@ -63,7 +63,7 @@ _NOUNS = {
 _PHRASE_POS = {v: k for k, v in POS_PHRASE.items()}
 _REF = re.compile(
     "^the (?:(?P<colour>{}) )?(?P<noun>{})(?: at the (?P<pos>{}))?$".format(
-        "|".join(list(ANATOMY_COLOUR.values()) + list(BAND_RGB)), "|".join(_NOUNS), "|".join(_PHRASE_POS)
+        "|".join(list(REGION_COLOURS) + list(BAND_RGB)), "|".join(_NOUNS), "|".join(_PHRASE_POS)
     )
 )
 _WHERE = re.compile("^(?P<rel>{}) (?P<ref>the .+)$".format("|".join(REL_PHRASE.values())))
@@ -290,10 +290,3 @@ def _pool(pools: dict, scene: dict, family: str) -> bool:
         for kind, program in proposals(scene, family):
             pools[family].setdefault(kind, []).append(program)
     return any(pools[family].values())
-
-
-def make_options(answer: str, rng: random.Random, n: int = 4) -> list[str]:
-    """The answer and ``n - 1`` distinct other anatomy classes, shuffled."""
-    options = [answer] + rng.sample([c for c in ANATOMY_CLASSES if c != answer], n - 1)
-    rng.shuffle(options)
-    return options

@@ -55,6 +55,8 @@ ANATOMY_STYLE: dict[str, tuple[str, tuple[int, int, int], str]] = {
 }
 assert tuple(ANATOMY_STYLE) == tuple(ANATOMY_CLASSES)
 ANATOMY_COLOUR = {cls: style[0] for cls, style in ANATOMY_STYLE.items()}
+# every colour word a region may be named by, in any look (appearance.colour_name picks the look-alike ones)
+REGION_COLOURS = ("red", "green", "yellow", "pink", "white", "blue", "purple", "brown", "grey")
 
 INSTRUMENTS = ("grasper", "hook", "scissors", "clipper", "bipolar", "irrigator")
 # Band colours are disjoint from the anatomy colours, so a colour names either kind, never both.
@@ -92,15 +94,17 @@ def _obj(i: int, kind: str, cls: str, cell: int, colour: str) -> dict:
     return {"id": i, "kind": kind, "class": cls, "pos": POSITIONS[cell], "row": row, "col": col, "colour": colour}
 
 
-def sample_layout(rng: np.random.Generator, max_instruments: int = 3) -> dict[str, Any]:
+def sample_layout(
+    rng: np.random.Generator, max_instruments: int = 3, colours: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Random scene graph: a class per cell, then 0..max_instruments instruments in distinct cells.
 
-    Classes may repeat across cells (questions handle that); instrument classes may repeat too.
+    Classes may repeat across cells (questions handle that); instrument classes may repeat too. ``colours`` names
+    each class's colour word (:func:`anatomy_colours` of the frame's look; the classic look's by default).
     """
+    colours = colours or ANATOMY_COLOUR
     cells = rng.integers(0, len(ANATOMY_CLASSES), size=GRID * GRID)
-    objects = [
-        _obj(i, "anatomy", ANATOMY_CLASSES[k], i, ANATOMY_COLOUR[ANATOMY_CLASSES[k]]) for i, k in enumerate(cells)
-    ]
+    objects = [_obj(i, "anatomy", ANATOMY_CLASSES[k], i, colours[ANATOMY_CLASSES[k]]) for i, k in enumerate(cells)]
     weights = np.asarray(INSTRUMENT_COUNT_WEIGHTS[: max_instruments + 1], dtype=float)
     n = int(rng.choice(len(weights), p=weights / weights.sum()))
     bands = tuple(BAND_RGB)
@@ -195,10 +199,30 @@ def _draw_instrument(
         raise ValueError(f"unknown instrument class {tip!r}")
 
 
-def render_scene(scene: dict, image_size: int, rng: np.random.Generator, noise: float = 6.0) -> Image.Image:
-    """RGB image of a scene graph: textured class-coloured cells, mild noise, instruments on top."""
-    edges = _cell_edges(image_size)
-    img = np.empty((image_size, image_size, 3), np.float32)
+LOOKS = ("classic", "lookalike")
+
+
+def check_look(look: str) -> str:
+    if look not in LOOKS:
+        raise ValueError(
+            f"unknown look {look!r}; known: {LOOKS} (classic: a colour per class, "
+            "lookalike: the appearance derived from the anatomical closeness table)"
+        )
+    return look
+
+
+def anatomy_colours(look: str = "classic", contrast: float = 1.0) -> dict[str, str]:
+    """Class -> the colour word its regions are named by, in a look."""
+    if check_look(look) == "classic":
+        return dict(ANATOMY_COLOUR)
+    from anatomy_r1_verl.synthetic.appearance import colour_name, default_looks
+
+    return {cls: colour_name(default_looks(contrast)[cls]) for cls in ANATOMY_CLASSES}
+
+
+def _classic_regions(
+    scene: dict, img: np.ndarray, edges: list[int], rng: np.random.Generator, noise: float
+) -> np.ndarray:
     for obj in scene["objects"]:
         if obj["kind"] != "anatomy":
             continue
@@ -207,14 +231,54 @@ def render_scene(scene: dict, image_size: int, rng: np.random.Generator, noise: 
         _, base, kind = ANATOMY_STYLE[obj["class"]]
         img[y0:y1, x0:x1] = _texture(kind, np.array(base), y1 - y0, x1 - x0, rng)
     # low-frequency shading across the frame plus fine sensor noise
+    size = img.shape[0]
     coarse = rng.standard_normal((4, 4)).astype(np.float32)
-    shade = np.asarray(Image.fromarray(coarse).resize((image_size, image_size), Image.BILINEAR))
+    shade = np.asarray(Image.fromarray(coarse).resize((size, size), Image.BILINEAR))
     img *= (1.0 + 0.05 * shade)[..., None]
     img += rng.normal(0.0, noise, img.shape).astype(np.float32)
+    return img
+
+
+def _lookalike_regions(
+    scene: dict, img: np.ndarray, edges: list[int], rng: np.random.Generator, noise: float, contrast: float
+) -> np.ndarray:
+    from anatomy_r1_verl.synthetic.appearance import Nuisance, default_looks, frame_nuisance, region
+
+    nuisance = Nuisance(noise=noise)
+    looks = default_looks(contrast)
+    for obj in scene["objects"]:
+        if obj["kind"] != "anatomy":
+            continue
+        y0, y1 = edges[obj["row"]], edges[obj["row"] + 1]
+        x0, x1 = edges[obj["col"]], edges[obj["col"] + 1]
+        img[y0:y1, x0:x1] = region(looks[obj["class"]], y1 - y0, x1 - x0, rng, nuisance)
+    return frame_nuisance(img, rng, nuisance)
+
+
+def render_scene(
+    scene: dict,
+    image_size: int,
+    rng: np.random.Generator,
+    noise: float = 6.0,
+    look: str = "classic",
+    contrast: float = 1.0,
+) -> Image.Image:
+    """RGB image of a scene graph: the anatomy regions in a ``look`` (``classic``: a colour and texture per class;
+    ``lookalike``: :mod:`anatomy_r1_verl.synthetic.appearance`, with its nuisances), instruments on top."""
+    edges = _cell_edges(image_size)
+    img = np.empty((image_size, image_size, 3), np.float32)
+    if check_look(look) == "classic":
+        img = _classic_regions(scene, img, edges, rng, noise)
+    else:
+        img = _lookalike_regions(scene, img, edges, rng, noise, contrast)
     out = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(out)
     for obj in scene["objects"]:
         if obj["kind"] == "instrument":
             box = (edges[obj["col"]], edges[obj["row"]], edges[obj["col"] + 1], edges[obj["row"] + 1])
             _draw_instrument(draw, obj, box, rng)
+    if look == "lookalike":
+        from PIL import ImageFilter
+
+        out = out.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 0.8))))
     return out

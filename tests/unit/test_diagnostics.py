@@ -1,0 +1,111 @@
+"""The evaluation's diagnostics: accuracy by S(q) quintile, S(q)'s correlation with errors, the partner-listed
+split and think/answer agreement, through the same summary ``anatomy-r1 eval`` writes."""
+
+import pytest
+
+from anatomy_r1_verl.evaluation.diagnostics import (
+    closest_partner,
+    last_class_named,
+    partner_group,
+    quintile_groups,
+    spearman_wrong,
+    think_answer_agreement,
+)
+from anatomy_r1_verl.evaluation.results import format_summary
+from anatomy_r1_verl.evaluation.scoring import score, summarize
+
+
+def _record(row, response, answer="Gallbladder", options=("Liver", "Gallbladder", "Gut", "Omentum"), s_q=None):
+    letter = "ABCD"[list(options).index(answer)]
+    extra = {"answer": answer, "options": list(options), **({} if s_q is None else {"s_q": s_q})}
+    rec = {
+        "benchmark": "b",
+        "file": "f",
+        "row": row,
+        "id": str(row),
+        "data_source": "synthetic_scene",
+        "ground_truth": letter,
+        "answer_class": answer,
+        "question_type": "",
+        "complexity": "",
+        "modality": "",
+        "extra_info": extra,
+        "sample": 0,
+        "response": response,
+    }
+    rec.update(score(rec))
+    return rec
+
+
+def test_closest_partner_and_partner_group():
+    assert closest_partner("Gallbladder") == "Cystic Plate"
+    assert closest_partner("gut") == "Omentum"
+    assert closest_partner("trocar") is None
+    assert partner_group({"answer": "Gallbladder", "options": ["Cystic Plate", "Gallbladder", "Gut", "Liver"]}) == (
+        "listed"
+    )
+    assert partner_group({"answer": "Gallbladder", "options": ["Omentum", "Gallbladder", "Gut", "Liver"]}) == (
+        "not listed"
+    )
+    assert partner_group({"answer": "yes", "options": ["yes", "no"]}) == ""
+
+
+def test_quintiles_by_rank_and_the_spearman_sign():
+    s_q = [0.1 * i for i in range(10)]
+    labels, ranges = quintile_groups(s_q)
+    assert labels == ["Q1", "Q1", "Q2", "Q2", "Q3", "Q3", "Q4", "Q4", "Q5", "Q5"]
+    assert ranges[0] == (0.0, 0.1) and ranges[-1] == pytest.approx((0.8, 0.9))
+    harder_is_wrong = spearman_wrong(s_q, [1, 1, 1, 1, 1, 0, 1, 0, 0, 0])
+    assert harder_is_wrong["rho"] > 0.6 and harder_is_wrong["p"] < 0.05
+    assert spearman_wrong(s_q, [1] * 10)["rho"] is None  # no spread: no correlation
+
+
+def test_last_class_named_reads_aliases_and_multiword_names():
+    assert last_class_named("The top-left is Liver. The center is Cystic Plate.") == "Cystic Plate"
+    assert last_class_named("The gallbladder bed, then the gall bladder") == "Gallbladder"
+    assert last_class_named("nothing anatomical") is None
+
+
+def test_think_answer_agreement_counts_only_responses_with_both():
+    recs = [
+        _record(0, "<think>The center is Gallbladder.</think><answer>B</answer>"),  # agrees
+        _record(1, "<think>The center is Cystic Plate.</think><answer>B</answer>"),  # think read the partner
+        _record(2, "<think>no class</think><answer>B</answer>"),  # not counted
+        _record(3, "<think>The center is Liver.</think>"),  # no answer: not counted
+    ]
+    agree = think_answer_agreement(recs)
+    assert agree["n"] == 2 and agree["value"] == 0.5
+
+
+def test_summary_carries_the_diagnostics():
+    recs = []
+    for i in range(20):
+        s_q = i / 20
+        right = i < 12
+        answer_text = "Gallbladder" if right else "Liver"
+        options = (
+            ("Cystic Plate", "Gallbladder", "Gut", "Liver") if i % 2 else ("Liver", "Gallbladder", "Gut", "Omentum")
+        )
+        recs.append(
+            _record(
+                i,
+                f"<think>The center is {answer_text}.</think><answer>{answer_text}</answer>",
+                "Gallbladder",
+                options,
+                s_q,
+            )
+        )
+    bench = summarize(recs)["b"]
+    quint = bench["by"]["s_q_quintile"]
+    assert [round(quint[f"Q{k}"]["acc"]["value"], 2) for k in range(1, 6)] == [1.0, 1.0, 1.0, 0.0, 0.0]
+    assert bench["diagnostics"]["spearman_s_q_wrong"]["rho"] > 0.7
+    assert bench["by"]["partner"]["listed"]["n"] == 10 and bench["by"]["partner"]["not listed"]["n"] == 10
+    assert bench["diagnostics"]["think_answer"]["value"] == 1.0
+    text = format_summary({"benchmarks": {"b": bench}})
+    assert "S(q) quintiles easy->hard: Q1 1.000" in text and "closest partner among the options" in text
+
+
+def test_unscored_rows_have_no_quintiles():
+    recs = [_record(i, "<think>The center is Liver.</think><answer>A</answer>") for i in range(6)]
+    bench = summarize(recs)["b"]
+    assert "s_q_quintile" not in bench["by"] and "spearman_s_q_wrong" not in bench["diagnostics"]
