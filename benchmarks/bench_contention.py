@@ -9,9 +9,13 @@ command. A condition that does not finish within ``--timeout`` seconds reports t
 running then is at least the time since the last one).
 
 Extra ``key=value`` arguments go to every demo run (verl or ``anatomy_r1`` overrides); ``--env NAME=VALUE`` sets a
-variable for the runs (e.g. to compare a runtime setting), recorded in the JSON line.
+variable for the runs, recorded in the JSON line. ``--variant NAME:KEY=VALUE[;KEY=VALUE]`` (repeatable) runs every
+condition once per variant, the variants back to back within each condition, so that a setting is compared with
+its alternative in one run (``--repeat`` runs the whole sequence again):
 
-    .venv/bin/python benchmarks/bench_contention.py [--steps 6] [--warmup 2] [--busy python,matmul]
+    .venv/bin/python benchmarks/bench_contention.py [--steps 8] [--warmup 2] [--busy python,matmul]
+    .venv/bin/python benchmarks/bench_contention.py --counts 0 --repeat 2 \
+        --variant off:anatomy_r1.cpu_runtime.adaptive_threads=false --variant on:anatomy_r1.cpu_runtime.adaptive_threads=true
 """
 
 from __future__ import annotations
@@ -91,39 +95,69 @@ def main() -> int:
     p.add_argument("--counts", default="1,2", help="how many busy processes beside the demo (comma list)")
     p.add_argument("--timeout", type=float, default=900, help="seconds before a condition is stopped")
     p.add_argument("--env", action="append", default=[], help="NAME=VALUE for the demo runs (repeatable)")
+    p.add_argument("--variant", action="append", default=[], help="NAME:KEY=VALUE[;KEY=VALUE] (repeatable)")
+    p.add_argument("--repeat", type=int, default=1, help="run the whole sequence this many times")
     p.add_argument("--out", help="working folder (default: a temporary one)")
     p.add_argument("overrides", nargs="*", help="key=value overrides for every demo run")
     a = p.parse_args()
     env_extra = dict(kv.split("=", 1) for kv in a.env)
     out = Path(a.out or tempfile.mkdtemp(prefix="bench_contention_"))
     out.mkdir(parents=True, exist_ok=True)
-    conditions = [("idle", 0)] + [(k, int(c)) for k in a.busy.split(",") for c in a.counts.split(",")]
+    counts = [int(c) for c in a.counts.split(",")]
+    conditions = [("idle", 0)] + [(k, c) for k in a.busy.split(",") for c in counts if c > 0]
+    variants = [(v.split(":", 1)[0], [o for o in v.split(":", 1)[1].split(";") if o]) for v in a.variant] or [("", [])]
     rows = []
-    for kind, count in conditions:
-        name = f"{kind}_{count}"
-        busy = start_busy(kind, count) if count else []
-        try:
-            r = demo_run(out, name, a.steps, a.overrides, env_extra, a.timeout)
-        finally:
-            stop(busy)
-        kept = r["step_s"][a.warmup :]
-        r.update(condition=name, kind=kind, busy=count, median_step_s=statistics.median(kept) if kept else None)
-        rows.append(r)
-        print(
-            f"[bench_contention] {name}: steps {[round(s, 1) for s in r['step_s']]}, wall {r['wall_s']:.0f} s"
-            + ("" if r["finished"] else f" (stopped at {a.timeout:.0f} s)"),
-            flush=True,
-        )
-    idle = rows[0]["median_step_s"]
-    print("\n| condition | steps logged | median step (s) | x idle | wall (s) |\n|---|---|---|---|---|")
+    for rep in range(a.repeat):
+        for kind, count in conditions:
+            for vname, vover in variants:
+                name = "_".join(x for x in (f"{kind}_{count}", vname, f"r{rep}" if a.repeat > 1 else "") if x)
+                busy = start_busy(kind, count) if count else []
+                try:
+                    r = demo_run(out, name, a.steps, [*a.overrides, *vover], env_extra, a.timeout)
+                finally:
+                    stop(busy)
+                kept = r["step_s"][a.warmup :]
+                r.update(
+                    condition=f"{kind}_{count}",
+                    variant=vname,
+                    repeat=rep,
+                    kind=kind,
+                    busy=count,
+                    median_step_s=statistics.median(kept) if kept else None,
+                )
+                rows.append(r)
+                print(
+                    f"[bench_contention] {name}: steps {[round(s, 1) for s in r['step_s']]}, wall {r['wall_s']:.0f} s"
+                    + ("" if r["finished"] else f" (stopped at {a.timeout:.0f} s)"),
+                    flush=True,
+                )
+    idle = {
+        v: statistics.median([r["median_step_s"] for r in rows if r["busy"] == 0 and r["variant"] == v])
+        for v, _ in variants
+    }
+    print(
+        "\n| condition | variant | repeat | steps logged | median step (s) | x idle (same variant) | wall (s) |\n"
+        "|---|---|---|---|---|---|---|"
+    )
     for r in rows:
-        med = r["median_step_s"]
-        ratio = f"{med / idle:.2f}" if med and idle else "-"
+        med, base = r["median_step_s"], idle[r["variant"]]
+        ratio = f"{med / base:.2f}" if med and base else "-"
         print(
-            f"| {r['condition']} | {len(r['step_s'])}/{a.steps} | {med if med is None else round(med, 2)} | "
-            f"{ratio} | {r['wall_s']:.0f}{'' if r['finished'] else ' (stopped)'} |"
+            f"| {r['condition']} | {r['variant'] or '-'} | {r['repeat']} | {len(r['step_s'])}/{a.steps} | "
+            f"{med if med is None else round(med, 2)} | {ratio} | {r['wall_s']:.0f}{'' if r['finished'] else ' (stopped)'} |"
         )
-    print(json.dumps({"env": env_extra, "overrides": a.overrides, "steps": a.steps, "warmup": a.warmup, "rows": rows}))
+    print(
+        json.dumps(
+            {
+                "env": env_extra,
+                "overrides": a.overrides,
+                "variants": a.variant,
+                "steps": a.steps,
+                "warmup": a.warmup,
+                "rows": rows,
+            }
+        )
+    )
     return 0
 
 

@@ -208,7 +208,7 @@ def main() -> int:
     p.add_argument("--out", default=str(ROOT / "outputs" / "bench_grpo"))
     p.add_argument("overrides", nargs="*", help="extra hydra overrides for every run")
     a = p.parse_args()
-    demo = compose(DEMO_RECIPE, [])
+    demo = compose(DEMO_RECIPE, a.overrides)  # e.g. anatomy_r1.demo.look=lookalike: the data made, and the runs
     a.model = str(Path(a.model or demo.actor_rollout_ref.model.path).resolve())
     a.max_new_tokens = a.max_new_tokens or int(demo.data.max_response_length)
     out = Path(a.out).resolve()
