@@ -93,7 +93,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--look",
-        choices=LOOKS,
+        choices=sorted(LOOKS),
         default=d.look,
         help="classic: a colour per class; lookalike: each class's appearance derived from the anatomical "
         "closeness table, so that close classes look alike (default %(default)s)",

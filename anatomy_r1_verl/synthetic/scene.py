@@ -24,6 +24,8 @@ question answers unique.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -199,27 +201,6 @@ def _draw_instrument(
         raise ValueError(f"unknown instrument class {tip!r}")
 
 
-LOOKS = ("classic", "lookalike")
-
-
-def check_look(look: str) -> str:
-    if look not in LOOKS:
-        raise ValueError(
-            f"unknown look {look!r}; known: {LOOKS} (classic: a colour per class, "
-            "lookalike: the appearance derived from the anatomical closeness table)"
-        )
-    return look
-
-
-def anatomy_colours(look: str = "classic", contrast: float = 1.0) -> dict[str, str]:
-    """Class -> the colour word its regions are named by, in a look."""
-    if check_look(look) == "classic":
-        return dict(ANATOMY_COLOUR)
-    from anatomy_r1_verl.synthetic.appearance import colour_name, default_looks
-
-    return {cls: colour_name(default_looks(contrast)[cls]) for cls in ANATOMY_CLASSES}
-
-
 def _classic_regions(
     scene: dict, img: np.ndarray, edges: list[int], rng: np.random.Generator, noise: float
 ) -> np.ndarray:
@@ -255,6 +236,50 @@ def _lookalike_regions(
     return frame_nuisance(img, rng, nuisance)
 
 
+def _lookalike_finish(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    from PIL import ImageFilter
+
+    return image.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 0.8))))
+
+
+def _lookalike_colours(contrast: float) -> dict[str, str]:
+    from anatomy_r1_verl.synthetic.appearance import colour_name, default_looks
+
+    return {cls: colour_name(default_looks(contrast)[cls]) for cls in ANATOMY_CLASSES}
+
+
+@dataclass(frozen=True)
+class Painter:
+    """How a look paints a frame: its anatomy regions (with the frame's own nuisances), the colour word of each
+    class, and what is done to the whole frame once the instruments are drawn."""
+
+    regions: Callable[..., np.ndarray]  # (scene, float image, cell edges, rng, noise, contrast) -> float image
+    colours: Callable[[float], dict[str, str]]  # contrast -> class -> colour word
+    finish: Callable[[Image.Image, np.random.Generator], Image.Image] | None = None
+
+
+LOOKS: dict[str, Painter] = {
+    # a colour and texture per class (the shipped models' frames)
+    "classic": Painter(
+        regions=lambda scene, img, edges, rng, noise, contrast: _classic_regions(scene, img, edges, rng, noise),
+        colours=lambda contrast: dict(ANATOMY_COLOUR),
+    ),
+    # the appearance derived from the anatomical closeness table (synthetic/appearance.py), then a slight blur
+    "lookalike": Painter(regions=_lookalike_regions, colours=_lookalike_colours, finish=_lookalike_finish),
+}
+
+
+def check_look(look: str) -> Painter:
+    if look not in LOOKS:
+        raise ValueError(f"unknown look {look!r}; known: {sorted(LOOKS)}")
+    return LOOKS[look]
+
+
+def anatomy_colours(look: str = "classic", contrast: float = 1.0) -> dict[str, str]:
+    """Class -> the colour word its regions are named by, in a look."""
+    return check_look(look).colours(contrast)
+
+
 def render_scene(
     scene: dict,
     image_size: int,
@@ -263,22 +288,14 @@ def render_scene(
     look: str = "classic",
     contrast: float = 1.0,
 ) -> Image.Image:
-    """RGB image of a scene graph: the anatomy regions in a ``look`` (``classic``: a colour and texture per class;
-    ``lookalike``: :mod:`anatomy_r1_verl.synthetic.appearance`, with its nuisances), instruments on top."""
+    """RGB image of a scene graph: the anatomy regions in a ``look`` (:data:`LOOKS`), instruments on top."""
+    painter = check_look(look)
     edges = _cell_edges(image_size)
-    img = np.empty((image_size, image_size, 3), np.float32)
-    if check_look(look) == "classic":
-        img = _classic_regions(scene, img, edges, rng, noise)
-    else:
-        img = _lookalike_regions(scene, img, edges, rng, noise, contrast)
+    img = painter.regions(scene, np.empty((image_size, image_size, 3), np.float32), edges, rng, noise, contrast)
     out = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(out)
     for obj in scene["objects"]:
         if obj["kind"] == "instrument":
             box = (edges[obj["col"]], edges[obj["row"]], edges[obj["col"] + 1], edges[obj["row"] + 1])
             _draw_instrument(draw, obj, box, rng)
-    if look == "lookalike":
-        from PIL import ImageFilter
-
-        out = out.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 0.8))))
-    return out
+    return painter.finish(out, rng) if painter.finish else out
