@@ -62,8 +62,10 @@ def write_report(out: Path, report_dir: Path, log=print) -> bool:
     try:
         evals = tables.find_evals([out / "evals"])
         rows = tables.aggregate(evals)
-        acc_md = tables.markdown(rows)
+        acc_md = tables.accuracy_markdown(evals, rows)
         (report_dir / "table.csv").write_text(tables.to_csv(rows))
+        for warning in tables.collapses(evals):
+            log(f"anatomy-r1 bench: WARNING: {warning}")
     except tables.ReportError as e:
         log(f"anatomy-r1 bench: {e}")
         evals, acc_md, ok = [], "", False

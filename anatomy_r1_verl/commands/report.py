@@ -41,13 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     if not a.no_table:
         try:
-            rows = tables.aggregate(tables.find_evals(a.evals or [_output_root() / "evals"]))
+            evals = tables.find_evals(a.evals or [_output_root() / "evals"])
+            rows = tables.aggregate(evals)
         except tables.ReportError as e:
             print(f"anatomy-r1 report: {e}", file=sys.stderr)
             failed = True
         else:
-            md = tables.markdown(rows)
+            md = tables.accuracy_markdown(evals, rows)
             (out / "table.md").write_text(md)
+            for warning in tables.collapses(evals):
+                print(f"anatomy-r1 report: WARNING: {warning}", file=sys.stderr)
             (out / "table.csv").write_text(tables.to_csv(rows))
             print(md)
             print(f"[anatomy-r1 report] wrote {out / 'table.md'} and {out / 'table.csv'}")

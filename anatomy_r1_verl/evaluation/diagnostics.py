@@ -11,6 +11,9 @@ set), written into ``metrics.json`` beside the accuracy:
 - ``think_answer``: among responses whose ``<think>`` names an anatomy class and whose answer names an option,
   the share whose answer is the class the think names last (the scan and grounded thinks end at the asked cell).
   A reward can raise accuracy by teaching the answer to overrule what the think read; this shows it.
+- ``answers``: how the answers spread over the option letters and the classes, against the truths' letters, with
+  a ``collapse`` warning when one letter takes more than half of the answers while it is at most
+  :data:`BALANCED_TRUTH` of the truths (a model answering "C" to most questions is a bug to fix, not a row).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from anatomy_r1_verl.schema import LETTERS
 from reward_fns.mcq import as_options, extract_answer, extract_think, normalize_choice
 
 QUINTILES = 5
+COLLAPSE_SHARE = 0.5  # one letter answering more than this share of the questions ...
+BALANCED_TRUTH = 0.4  # ... while it is the right letter of at most this share: a collapse
 
 
 @lru_cache(maxsize=1)
@@ -119,12 +124,51 @@ def think_answer_agreement(records: list[dict], table: ClosenessTable | None = N
     return rate(agree, n)
 
 
+def answer_spread(records: list[dict]) -> dict:
+    """Counts of the answered letters (``none``: no valid answer), the answered option texts and the truths'
+    letters over ``records``, the most answered letter's share, and a ``collapse`` warning (None when fine)."""
+    from collections import Counter
+
+    letters, classes, truths = Counter(), Counter(), Counter()
+    for r in records:
+        options = as_options((r.get("extra_info") or {}).get("options"))
+        answer = extract_answer(str(r.get("response", "")))
+        letter = normalize_choice(answer, options) if answer is not None else None
+        letters[letter or "none"] += 1
+        if letter is not None and options:
+            classes[options[LETTERS.index(letter)]] += 1
+        truth = normalize_choice(str(r.get("ground_truth", "")), options)
+        if truth:
+            truths[truth] += 1
+    n = sum(letters.values())
+    valid = {k: v for k, v in letters.items() if k != "none"}
+    top, top_n = max(valid.items(), key=lambda kv: kv[1]) if valid else ("none", 0)
+    share = top_n / n if n else 0.0
+    truth_share = truths.get(top, 0) / max(sum(truths.values()), 1)
+    collapse = (
+        f"answers {top} to {top_n} of {n} ({share:.0%}) where {top} is right for {truth_share:.0%}: the model "
+        "has collapsed onto one letter"
+        if share > COLLAPSE_SHARE and truth_share <= BALANCED_TRUTH
+        else None
+    )
+    return {
+        "n": n,
+        "letters": dict(sorted(letters.items())),
+        "truth_letters": dict(sorted(truths.items())),
+        "classes": dict(classes.most_common()),
+        "top_letter": top,
+        "top_share": round(share, 4),
+        "collapse": collapse,
+    }
+
+
 def question_groups(questions: list[list[dict]]) -> tuple[dict[str, list[str]], dict]:
     """The diagnostic breakdowns of a benchmark's questions (each a list of its K response records):
     ``{breakdown: [group per question]}`` and the scalar diagnostics."""
     table = _table()
     groups: dict[str, list[str]] = {"partner": [partner_group(q[0].get("extra_info") or {}, table) for q in questions]}
-    scalars: dict = {"think_answer": think_answer_agreement([r for q in questions for r in q], table)}
+    responses = [r for q in questions for r in q]
+    scalars: dict = {"think_answer": think_answer_agreement(responses, table), "answers": answer_spread(responses)}
     s_q = [(q[0].get("extra_info") or {}).get("s_q") for q in questions]
     if s_q and all(isinstance(s, (int, float)) and not math.isnan(s) for s in s_q):
         labels, ranges = quintile_groups(s_q)

@@ -115,6 +115,12 @@ def diagnostic_lines(bench: dict) -> list[str]:
     ta = diag.get("think_answer")
     if ta and ta["n"]:
         lines.append(f"  answer = the class the think names last: {ta['value']:.3f} of {ta['n']} responses")
+    spread = diag.get("answers")
+    if spread and spread["n"]:
+        cells = " ".join(f"{k} {v / spread['n']:.0%}" for k, v in spread["letters"].items())
+        lines.append(f"  answered letters: {cells}")
+        if spread["collapse"]:
+            lines.append(f"  WARNING: {spread['collapse']}")
     return lines
 
 

@@ -162,6 +162,46 @@ def markdown(rows: list[dict], breakdown_metric: str = "acc") -> str:
     return "\n".join(parts)
 
 
+def answer_spread_section(evals: list[dict]) -> str:
+    """Every evaluation's most answered letter and its share, flagging a collapse (evaluation/diagnostics.py)."""
+    lines = [
+        "",
+        "### Answer spread (collapse check)",
+        "",
+        "| method | seed | benchmark | most answered | share | |",
+        "|---|---|---|---|---|---|",
+    ]
+    found = False
+    for m in evals:
+        for bench, b in m["benchmarks"].items():
+            spread = (b.get("diagnostics") or {}).get("answers")
+            if not spread:
+                continue
+            found = True
+            flag = f"**collapse**: {spread['collapse']}" if spread["collapse"] else ""
+            lines.append(
+                f"| {m['method']} | {m.get('seed', 0)} | {bench} | {spread['top_letter']} | "
+                f"{100 * spread['top_share']:.1f} % | {flag} |"
+            )
+    return "\n".join(lines) + "\n" if found else ""
+
+
+def accuracy_markdown(evals: list[dict], rows: list[dict]) -> str:
+    """``table.md`` of ``anatomy-r1 report`` and ``bench``: the accuracy tables, then the answer spread."""
+    return markdown(rows) + answer_spread_section(evals)
+
+
+def collapses(evals: list[dict]) -> list[str]:
+    """The collapse warnings of the evaluations, each naming its method, seed and benchmark."""
+    out = []
+    for m in evals:
+        for bench, b in m["benchmarks"].items():
+            c = ((b.get("diagnostics") or {}).get("answers") or {}).get("collapse")
+            if c:
+                out.append(f"{m['method']} seed {m.get('seed', 0)} on {bench}: {c}")
+    return out
+
+
 def to_csv(rows: list[dict]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(

@@ -109,3 +109,40 @@ def test_unscored_rows_have_no_quintiles():
     recs = [_record(i, "<think>The center is Liver.</think><answer>A</answer>") for i in range(6)]
     bench = summarize(recs)["b"]
     assert "s_q_quintile" not in bench["by"] and "spearman_s_q_wrong" not in bench["diagnostics"]
+
+
+def _letter_record(row, answer_letter, truth_letter):
+    options = ("Liver", "Gallbladder", "Gut", "Omentum")
+    answer = options["ABCD".index(truth_letter)]
+    return _record(row, f"<think>x</think><answer>{answer_letter}</answer>", answer, options)
+
+
+def test_a_collapse_onto_one_letter_is_flagged_in_eval_and_report(tmp_path):
+    from anatomy_r1_verl.report import tables
+
+    truths = "ABCD" * 10
+    collapsed = [_letter_record(i, "C", t) for i, t in enumerate(truths)]
+    healthy = [_letter_record(i, t if i % 3 else "A", t) for i, t in enumerate(truths)]
+    bench = summarize(collapsed)["b"]
+    spread = bench["diagnostics"]["answers"]
+    assert spread["top_letter"] == "C" and spread["top_share"] == 1.0 and spread["truth_letters"]["C"] == 10
+    assert "answers C to 40 of 40" in spread["collapse"]
+    assert "WARNING: answers C to 40 of 40" in format_summary({"benchmarks": {"b": bench}})
+    ok = summarize(healthy)["b"]["diagnostics"]["answers"]
+    assert ok["collapse"] is None and ok["letters"]["A"] > 10
+    # a truth that really is mostly one letter is not a collapse
+    skewed = [_letter_record(i, "C", "C" if i < 30 else "A") for i in range(40)]
+    assert summarize(skewed)["b"]["diagnostics"]["answers"]["collapse"] is None
+    evals = [
+        {"method": "sft", "seed": 0, "benchmarks": {"b": bench}},
+        {"method": "grpo", "seed": 0, "benchmarks": summarize(healthy)},
+    ]
+    section = tables.answer_spread_section(evals)
+    assert "| sft | 0 | b | C | 100.0 % | **collapse**" in section and "| grpo | 0 | b |" in section
+    assert tables.collapses(evals) == [f"sft seed 0 on b: {spread['collapse']}"]
+
+
+def test_no_answer_counts_as_none():
+    rec = _record(0, "<think>x</think>")
+    spread = summarize([rec])["b"]["diagnostics"]["answers"]
+    assert spread["letters"] == {"none": 1} and spread["collapse"] is None
