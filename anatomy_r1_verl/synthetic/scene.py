@@ -1,7 +1,9 @@
 """Synthetic laparoscopic scenes: a scene graph per frame and its rendering.
 
 A frame is a 3x3 grid of cells. Every cell holds one anatomy region (one of the six classes of
-:data:`anatomy_r1_verl.schema.ANATOMY_CLASSES`, painted with its class colour and texture) and
+:data:`anatomy_r1_verl.schema.ANATOMY_CLASSES`, painted in the frame's look, :data:`LOOKS`: ``classic``, a colour
+and texture per class, or ``lookalike``, the appearance derived from the anatomical closeness table so that close
+classes look alike, :mod:`anatomy_r1_verl.synthetic.appearance`) and
 0-3 cells also hold a small metallic instrument with a coloured band. At the default 84 px a cell
 is 28 px, i.e. one merged image token of Qwen2.5-VL (patch 14, merge 2).
 
