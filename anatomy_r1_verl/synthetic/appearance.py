@@ -37,7 +37,8 @@ from anatomy_r1_verl.ascl.difficulty import DEFAULT_TABLE, ClosenessTable
 
 # the cues, in the order the scaling's axes (largest spread first) drive them
 CUES = ("hue", "value", "blend", "freq", "border")
-# change of each cue per unit of anatomical distance along its axis (at contrast 1.0)
+# change of each cue per unit of anatomical distance along its axis (at contrast 1.0); hue at 150 made the hue
+# families dominate every other cue (docs/benchmarks.md, "The look-alike benchmark")
 CUE_GAIN = {"hue": 60.0, "value": 0.55, "blend": 1.4, "freq": 4.0, "border": 1.2}
 # the cues' centres: a reddish-brown, half-lit tissue, half stripes, 3 cycles per region, a faint border
 CUE_CENTRE = {"hue": 15.0, "value": 0.62, "blend": 0.5, "freq": 3.0, "border": 0.35}
