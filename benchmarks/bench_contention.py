@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anatomy_r1_verl.report.runlog import read_records  # noqa: E402
-from tests.helpers import child_command, child_env  # noqa: E402
+from tests.helpers import child_env, timed_demo_command  # noqa: E402
 
 BUSY = {
     "python": "while True:\n    pass\n",
@@ -57,15 +57,7 @@ def stop(procs: list[subprocess.Popen]) -> None:
 def demo_run(out: Path, name: str, steps: int, overrides: list[str], env_extra: dict, timeout: float) -> dict:
     """verl's per-step times of one demo run, its wall time and whether it finished."""
     env = {**child_env(out), **env_extra}
-    cmd = child_command(
-        "demo",
-        f"trainer.experiment_name={name}",
-        f"trainer.total_training_steps={steps}",
-        "trainer.test_freq=-1",
-        "trainer.val_before_train=False",
-        "trainer.save_freq=-1",
-        *overrides,
-    )
+    cmd = timed_demo_command(name, steps, overrides)
     t0 = time.perf_counter()
     log = open(out / f"{name}.log", "w")
     # its own process group (to stop it whole) in this session: the busy processes and the demo share the

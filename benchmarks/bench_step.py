@@ -41,7 +41,7 @@ from anatomy_r1_verl.patches import torchvision_ops  # noqa: E402
 torchvision_ops.apply()
 
 from anatomy_r1_verl.report.runlog import read_records  # noqa: E402
-from tests.helpers import child_command, child_env  # noqa: E402
+from tests.helpers import child_env, timed_demo_command  # noqa: E402
 
 PHASES = ("gen", "old_log_prob", "ref", "update_actor")
 
@@ -170,15 +170,7 @@ def verl_run(out: Path, steps: int, overrides: list[str]) -> tuple[list[dict], f
     env = child_env(out)
     name = "bench_step"
     metrics = out / "runs" / name / "metrics.jsonl"
-    cmd = child_command(
-        "demo",
-        f"trainer.experiment_name={name}",
-        f"trainer.total_training_steps={steps}",
-        "trainer.test_freq=-1",
-        "trainer.val_before_train=False",
-        "trainer.save_freq=-1",
-        *overrides,
-    )
+    cmd = timed_demo_command(name, steps, overrides)
     first: dict = {}
     done = threading.Event()
 

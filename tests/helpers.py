@@ -10,6 +10,20 @@ def child_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "anatomy_r1_verl", *args]
 
 
+def timed_demo_command(name: str, steps: int, overrides: list[str]) -> list[str]:
+    """argv of ``anatomy-r1 demo`` for a timing benchmark: ``steps`` steps as experiment ``name``, without
+    validation or checkpoints, then ``overrides``."""
+    return child_command(
+        "demo",
+        f"trainer.experiment_name={name}",
+        f"trainer.total_training_steps={steps}",
+        "trainer.test_freq=-1",
+        "trainer.val_before_train=False",
+        "trainer.save_freq=-1",
+        *overrides,
+    )
+
+
 def child_env(output_dir, trace_dir=None) -> dict[str, str]:
     """Environment for a child ``anatomy-r1`` whose runs, demo data and metrics go under ``output_dir``.
 
