@@ -99,7 +99,14 @@ def train(cfg: DictConfig) -> Path:
 
     from verl.trainer.main_ppo import main as verl_main
 
-    verl_main(cfg)  # hydra.main passes a given config straight to verl's task function
+    try:
+        verl_main(cfg)  # hydra.main passes a given config straight to verl's task function
+    except BaseException:
+        # verl raised first (e.g. ActorDiedError from a dead rollout server): still name the dead actor
+        message = dog.last_word() if dog is not None else None
+        if message:
+            watchdog.announce(message)
+        raise
     if dog is not None:
         dog.stopped.set()
     return run_dir

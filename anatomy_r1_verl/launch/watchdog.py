@@ -20,12 +20,15 @@ import logging
 import os
 import sys
 import threading
+import time
 
 log = logging.getLogger(__name__)
 
 EXIT_CODE = 75  # the driver's exit status when a worker died (EX_TEMPFAIL: resume and retry)
 # ActorDiedErrorContext reasons that are an intended end of an actor, not a failure
 INTENDED = {"RAY_KILL", "OUT_OF_SCOPE", "REF_DELETED", "OWNER_DIED"}
+# a worker Ray force-exits as its job ends reads WORKER_DIED with this exit type: teardown, not the cause
+TEARDOWN = "INTENDED_USER_EXIT"
 
 
 def _find(d, key):
@@ -53,6 +56,8 @@ def failure(actor) -> str | None:
     if reason in INTENDED:
         return None
     detail = _find(ctx, "error_message") if ctx is not None else None
+    if detail and TEARDOWN in str(detail):
+        return None
     return f"{reason}" + (f": {str(detail).splitlines()[0]}" if detail else "")
 
 
@@ -106,8 +111,26 @@ class ActorWatchdog(threading.Thread):
                 self.on_failure(message)
                 return
 
+    def last_word(self, wait_s: float = 6.0) -> str | None:
+        """After the driver itself failed: the dead actor behind it, if one shows up within ``wait_s``.
 
-def fail_driver(message: str) -> None:
+        verl sometimes raises ``ActorDiedError`` before this thread's next poll; the state API can take a
+        moment to record the death, so look a few times before giving up.
+        """
+        self.stopped.set()
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                message = self.check()
+            except Exception:
+                message = None
+            if message or time.monotonic() >= deadline:
+                return message
+            time.sleep(min(1.0, self.interval_s))
+
+
+def announce(message: str) -> None:
+    """The line that names the dead worker, and how to resume."""
     print(
         f"[anatomy-r1] a worker of this run died, failing the job: {message}\n"
         "[anatomy-r1] resume from the last complete checkpoint: the same command with trainer.resume_mode=auto",
@@ -115,6 +138,10 @@ def fail_driver(message: str) -> None:
         flush=True,
     )
     sys.stdout.flush()
+
+
+def fail_driver(message: str) -> None:
+    announce(message)
     os._exit(EXIT_CODE)
 
 

@@ -152,3 +152,33 @@ def test_resume_refuses_a_torn_tracker_file(tmp_path):
     (ckpt / "latest_checkpointed_iteration.txt").write_text("")
     with pytest.raises(RecipeError, match=r"reads '', not a saved step .*saved folders: \[2\]"):
         _check_resume(cfg)
+
+
+def test_watchdog_ignores_workers_force_exited_as_the_job_ends():
+    """Ray force-exits a job's other workers once the driver fails; those deaths are not the cause."""
+    teardown = {
+        "actor_died_error_context": {
+            "reason": "WORKER_DIED",
+            "error_message": "The actor is dead because its worker process has died. Worker exit type: "
+            "INTENDED_USER_EXIT Worker exit detail: Worker force exited because its job has finished",
+        }
+    }
+    assert watchdog.failure(_actor(teardown, class_name="AgentLoopWorkerTQ")) is None
+    dog = watchdog.ActorWatchdog("01000000", interval_s=0.01)
+    dog.dead_actors = lambda: [
+        _actor(teardown, class_name="AgentLoopWorkerTQ", pid=7),
+        _actor({"actor_died_error_context": {"reason": "WORKER_DIED", "error_message": "SIGKILL"}}, pid=9),
+    ]
+    assert "HFGenerateServer 'srv' (pid 9," in dog.check()
+
+
+def test_watchdog_last_word_waits_for_the_death_to_be_recorded():
+    """verl may raise ActorDiedError before Ray's state API lists the actor as DEAD: look again."""
+    dog = watchdog.ActorWatchdog("01000000", interval_s=0.01)
+    calls = []
+    dead = _actor({"actor_died_error_context": {"reason": "WORKER_DIED"}}, pid=5)
+    dog.dead_actors = lambda: calls.append(1) or ([dead] if len(calls) >= 3 else [])
+    assert "(pid 5," in dog.last_word(wait_s=5)
+    assert len(calls) == 3 and dog.stopped.is_set()
+    dog.dead_actors = lambda: []
+    assert dog.last_word(wait_s=0.05) is None
