@@ -44,3 +44,34 @@ def child_env(output_dir, trace_dir=None) -> dict[str, str]:
 # servers' float-order flips changed 10 of 16 samples after a resume instead of 1-2. test_train_cpu runs the
 # demo as shipped.
 MECHANICS_MODEL = ("actor_rollout_ref.model.path=${ar1_asset:tiny-qwen25vl-warm}", "data.max_response_length=64")
+
+
+def eval_matches_validation(run_out, step: int) -> dict:
+    """Run ``anatomy-r1 eval`` on a demo run's step-``step`` checkpoint and its val file, with the run's own
+    settings (none given), and set its answers beside verl's validation dump of that step
+    (``trainer.validation_data_dir=<run_out>/val_dump``): returns both accuracies, the number of responses in
+    each multiset that the other lacks (verl shuffles the validation order), and the eval's stdout."""
+    import json
+    import subprocess
+    from collections import Counter
+    from pathlib import Path
+
+    run_out = Path(run_out)
+    ckpt = run_out / "runs" / "demo_cpu" / "checkpoints" / f"global_step_{step}"
+    out = run_out / "eval_parity"
+    cmd = child_command("eval", str(ckpt), str(run_out / "data" / "demo" / "val.parquet"), "--out", str(out))
+    proc = subprocess.run(cmd, env=child_env(run_out), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    dumped = [json.loads(line) for line in (run_out / "val_dump" / f"{step}.jsonl").read_text().splitlines()]
+    evaluated = [json.loads(line) for line in (out / "responses.jsonl").read_text().splitlines()]
+    val = Counter((d["output"], float(d["acc"])) for d in dumped)
+    ours = Counter((r["response"], float(r["acc"])) for r in evaluated)
+    return {
+        "val_acc": sum(d["acc"] for d in dumped) / len(dumped),
+        "eval_acc": [
+            b["overall"]["acc"]["value"] for b in json.loads((out / "metrics.json").read_text())["benchmarks"].values()
+        ],
+        "n": (len(dumped), len(evaluated)),
+        "differ": (sum((val - ours).values()), sum((ours - val).values())),
+        "stdout": proc.stdout,
+    }

@@ -5,7 +5,10 @@
     anatomy-r1 eval --rescore DIR
 
 MODEL is a Hugging Face model directory or a verl checkpoint (``global_step_N`` or ``global_step_N/actor``,
-merged once by verl's ``verl.model_merger`` into ``global_step_N/merged_hf``). Writes DIR/responses.jsonl,
+merged once by verl's ``verl.model_merger`` into ``global_step_N/merged_hf``, a LoRA run's adapter folded in).
+For a checkpoint of an ``anatomy-r1 train`` run, the response length, temperature, top-p and samples default to
+the run's validation settings (its saved config.yaml), so that the accuracy reproduces its ``val-core`` number;
+a flag overrides one, and says so. Writes DIR/responses.jsonl,
 metrics.json and metrics.csv (:mod:`anatomy_r1_verl.evaluation.results`); DIR defaults to
 ``$ANATOMY_R1_OUTPUT_DIR/evals/<method>/seed<seed>``, the layout ``anatomy-r1 report`` collects.
 ``--rescore DIR`` scores DIR/responses.jsonl again with today's reward functions, without generating.
@@ -30,11 +33,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seed", type=int, default=None, help="the model's training seed (default: its run's data.seed, or 0)"
     )
-    p.add_argument("--samples", type=int, default=1, help="K responses per question (mean@K, pass@K); default 1")
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); K > 1 needs T > 0")
-    p.add_argument("--top-p", type=float, default=1.0)
+    run_default = "; default: the run's validation setting for a checkpoint of an `anatomy-r1 train` run, else "
+    p.add_argument(
+        "--samples", type=int, default=None, help="K responses per question (mean@K, pass@K)" + run_default + "1"
+    )
+    p.add_argument("--temperature", type=float, default=None, help="0 = greedy; K > 1 needs T > 0" + run_default + "0")
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling" + run_default + "1.0")
     p.add_argument("--sampling-seed", type=int, default=0)
-    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="response length" + run_default + "64 (data.max_response_length)",
+    )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--limit", type=int, default=None, help="first N rows of each file")
     p.add_argument("--device", default="auto", help="cpu | cuda | auto (cuda when available); HF generate either way")
@@ -66,11 +77,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             import torch
 
-            from anatomy_r1_verl.evaluation.evaluate import run_eval
-            from anatomy_r1_verl.evaluation.generate import GenerationConfig
+            from anatomy_r1_verl.evaluation.evaluate import generation_settings, run_eval
 
             device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
-            cfg = GenerationConfig(
+            given = dict(
                 samples=a.samples,
                 temperature=a.temperature,
                 top_p=a.top_p,
@@ -78,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
                 batch_size=a.batch_size,
                 seed=a.sampling_seed,
             )
+            cfg, notes = generation_settings(a.model, given)
+            for note in notes:
+                print(f"[anatomy-r1 eval] {note}", flush=True)
             out, metrics = run_eval(
                 a.model,
                 a.parquets,
@@ -89,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                 device=device,
                 merged_dir=a.merged_dir,
                 progress=not a.no_progress,
+                settings_from=notes,
             )
     except (EvalInputError, FileNotFoundError, ValueError) as e:
         print(f"anatomy-r1 eval: {e}", file=sys.stderr)

@@ -22,6 +22,7 @@ import torch
 
 from anatomy_r1_verl import trace
 from anatomy_r1_verl.cpu import ROLLOUT_NAME, runtime
+from anatomy_r1_verl.cpu.sampling import vision_token_ids
 from anatomy_r1_verl.cpu.threads import install as install_thread_governor
 
 log = logging.getLogger(__name__)
@@ -79,20 +80,9 @@ class HFGenerateServer:
         self._drainer = None
         # A response must never contain vision special tokens: verl's rope-index code would count them as
         # image slots. A barely trained model samples them, so they are suppressed.
-        c = self.model.config
-        self.suppress = sorted(
-            {
-                t
-                for t in (
-                    getattr(c, "image_token_id", None),
-                    getattr(c, "video_token_id", None),
-                    getattr(c, "vision_start_token_id", None),
-                    getattr(c, "vision_end_token_id", None),
-                )
-                if t is not None
-            }
-        )
+        self.suppress = vision_token_ids(self.model.config)
         self._own = self.model.state_dict()
+        self.adapter: dict | None = None  # the policy's LoRA config once its adapter has been synced
         self._names: dict[str, str] = {}  # incoming weight name -> own name (resolved once, then reused)
         trace.emit(
             "rollout_server_started",
@@ -278,9 +268,54 @@ class HFGenerateServer:
         self._names[name] = cands[0]
         return cands[0]
 
-    def update_weights(self, state_dict: dict, global_steps=None) -> dict:
+    def _inject_adapter(self, peft_config: dict) -> None:
+        """Give the server model LoRA layers of the policy's shape (once), as vLLM serves an adapter beside its
+        base weights: ``q_proj.weight`` becomes ``q_proj.base_layer.weight`` + ``q_proj.lora_A/B.default``."""
+        if self.adapter is not None:
+            if self.adapter != peft_config:
+                raise RuntimeError(
+                    "hfcpu rollout: the policy's LoRA config changed mid-run "
+                    f"({self.adapter} -> {peft_config}); restart the run"
+                )
+            return
+        from anatomy_r1_verl.patches import torchvision_ops
+
+        torchvision_ops.apply()  # peft imports transformers' models, which import torchvision
+        from peft import LoraConfig, inject_adapter_in_model
+
+        fields = set(LoraConfig.__dataclass_fields__)
+        config = LoraConfig(**{k: v for k, v in peft_config.items() if k in fields and k != "peft_type"})
+        inject_adapter_in_model(config, self.model)
+        self.model.eval()
+        self.adapter = dict(peft_config)
+        self._own, self._names = self.model.state_dict(), {}
+        log.info("hfcpu rollout: LoRA layers injected (r=%s, alpha=%s)", config.r, config.lora_alpha)
+
+    @staticmethod
+    def adapter_name(name: str) -> str:
+        """A name from ``get_peft_model_state_dict`` (``base_model.model.<...>.lora_A.weight``) as the injected
+        model calls it (``<...>.lora_A.default.weight``); base weights (``<...>.base_layer.weight``) unchanged."""
+        if name.startswith("base_model.model."):
+            name = name[len("base_model.model.") :]
+        for part in (".lora_A.", ".lora_B.", ".lora_embedding_A.", ".lora_embedding_B."):
+            if part in name and f"{part}default." not in name:
+                name = name.replace(part, f"{part}default.")
+        return name
+
+    def update_weights(
+        self, state_dict: dict, global_steps=None, peft_config: dict | None = None, base_sync_done: bool = True
+    ) -> dict:
+        """Load the policy's weights: all of them, or (LoRA, ``peft_config`` given) the base weights once
+        (``base_sync_done=False``) and then only the adapter tensors at every step."""
+        if peft_config is not None:
+            self._inject_adapter(peft_config)
+            state_dict = {self.adapter_name(k): v for k, v in state_dict.items()}
         remapped = {self._resolve(k): v for k, v in state_dict.items()}
         missing, unexpected = self.model.load_state_dict(remapped, strict=False)
+        if peft_config is not None:
+            # one pass carries either the base or the adapter: what must arrive is the whole of that part
+            adapter_pass = any(".lora_" in k for k in remapped)
+            missing = [m for m in missing if (".lora_" in m) == adapter_pass]
         if getattr(self.model.config, "tie_word_embeddings", False) or getattr(
             self.model.config.get_text_config(), "tie_word_embeddings", False
         ):
@@ -290,7 +325,12 @@ class HFGenerateServer:
                 f"hfcpu rollout: weight update incomplete: missing {missing[:5]}, unexpected {list(unexpected)[:5]}"
             )
         self.version = global_steps
-        info = {"version": global_steps, "n_tensors": len(state_dict), "checksum": trace.checksum(state_dict.items())}
+        info = {
+            "version": global_steps,
+            "n_tensors": len(state_dict),
+            "adapter": peft_config is not None and base_sync_done,
+            "checksum": trace.checksum(state_dict.items()),
+        }
         trace.emit("rollout_weights_loaded", **info)
         return info
 
@@ -398,6 +438,8 @@ class HFServerAdapter(_adapter_base()):
         pass
 
     async def update_weights(self, weights, wire_format="named_tensors", **kwargs):
+        """verl's FSDP engine calls this after each policy update: the full weights, or with LoRA
+        (``peft_config`` given, ``model.lora.merge`` off) the base once and then the adapter tensors alone."""
         import ray
 
         state = {}
@@ -408,10 +450,18 @@ class HFServerAdapter(_adapter_base()):
         if not self.is_leader:
             return
         step = kwargs.get("global_steps")
+        peft_config = kwargs.get("peft_config")
+        base_sync_done = bool(kwargs.get("base_sync_done", True))
         trace.emit("rollout_weights_sent", version=step, n_tensors=len(state), checksum=trace.checksum(state.items()))
         server = ray.get_actor(server_actor_name(self.replica_rank))
-        info = await server.update_weights.remote(state, step)
-        log.info("hfcpu rollout: server %d loaded %d tensors for step %s", self.replica_rank, info["n_tensors"], step)
+        info = await server.update_weights.remote(state, step, peft_config, base_sync_done)
+        log.info(
+            "hfcpu rollout: server %d loaded %d %s tensors for step %s",
+            self.replica_rank,
+            info["n_tensors"],
+            "adapter" if info["adapter"] else "model",
+            step,
+        )
 
 
 def register() -> None:

@@ -107,6 +107,76 @@ def run_provenance(model_src: str) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
+# the generation settings of a run's validation, read from its saved config: GenerationConfig field -> config key
+RUN_GENERATION_KEYS = {
+    "max_new_tokens": "actor_rollout_ref.rollout.response_length",
+    "temperature": "actor_rollout_ref.rollout.val_kwargs.temperature",
+    "top_p": "actor_rollout_ref.rollout.val_kwargs.top_p",
+    "samples": "actor_rollout_ref.rollout.val_kwargs.n",
+}
+
+
+def run_config(model_src: str):
+    """The saved ``config.yaml`` of the ``anatomy-r1 train`` run a verl checkpoint belongs to, or None."""
+    actor = inputs.checkpoint_actor_dir(model_src)
+    if actor is None:
+        return None
+    cfg_path = inputs.checkpoint_step_dir(actor).parent.parent / "config.yaml"
+    if not cfg_path.is_file():
+        return None
+    from omegaconf import OmegaConf
+
+    return OmegaConf.load(cfg_path)
+
+
+def run_val_subset(model_src: str) -> dict | None:
+    """How the run a checkpoint belongs to cut its validation files (``data.val_max_samples`` > 0), or None."""
+    from omegaconf import OmegaConf
+
+    cfg = run_config(model_src)
+    n = OmegaConf.select(cfg, "data.val_max_samples", default=None) if cfg is not None else None
+    if n is None or int(n) <= 0:
+        return None
+    files = OmegaConf.select(cfg, "data.val_files", default=[])
+    files = [files] if isinstance(files, str) else list(files)
+    return {
+        "files": {os.path.abspath(f) for f in files},
+        "max_samples": int(n),
+        "shuffle": bool(OmegaConf.select(cfg, "data.shuffle", default=False)),
+        "seed": OmegaConf.select(cfg, "data.seed", default=None),
+    }
+
+
+def generation_settings(model_src: str, given: dict) -> tuple[GenerationConfig, list[str]]:
+    """The generation settings of an evaluation: each one given on the command line (``given``, None = not
+    given), else the run's validation setting (so that ``eval`` of a checkpoint reproduces the trainer's
+    ``val-core`` number), else :class:`GenerationConfig`'s default. Returns the config and one line per
+    setting saying where it came from (and what a flag overrode)."""
+    from omegaconf import OmegaConf
+
+    cfg = run_config(model_src)
+    run = {}
+    if cfg is not None:
+        for field, key in RUN_GENERATION_KEYS.items():
+            v = OmegaConf.select(cfg, key, default=None)
+            if field == "max_new_tokens" and v is None:
+                v = OmegaConf.select(cfg, "data.max_response_length", default=None)
+            if v is not None:
+                run[field] = type(getattr(GenerationConfig, field))(v)
+        if run.get("samples", 1) > 1 and run.get("temperature", 0) == 0:
+            run.pop("samples")  # verl repeats a greedy validation n times; one answer is the same number
+    values, notes = {}, []
+    for field, v in given.items():
+        if v is None and field in run:
+            values[field] = run[field]
+            notes.append(f"{field}={run[field]} (the run's {RUN_GENERATION_KEYS[field]})")
+        elif v is not None:
+            values[field] = v
+            if field in run and run[field] != v:
+                notes.append(f"{field}={v} (given; overrides the run's {RUN_GENERATION_KEYS[field]}={run[field]})")
+    return GenerationConfig(**values), notes
+
+
 def run_eval(
     model_src: str,
     parquets: list[str],
@@ -120,6 +190,7 @@ def run_eval(
     merged_dir: str | None = None,
     reward_kwargs: dict | None = None,
     progress: bool = True,
+    settings_from: list[str] | None = None,
 ) -> tuple[Path, dict]:
     """``anatomy-r1 eval``: check the inputs, merge a checkpoint if needed, generate, score, write the folder."""
     cfg.validate()
@@ -139,10 +210,21 @@ def run_eval(
 
     model = load_model(model_dir, device)
     names = benchmark_names(parquets)
+    subset = run_val_subset(model_src) if limit is None else None
     records: list[dict] = []
     t0 = time.time()
     for p in parquets:
-        dataset, processor = load_rows(p, str(model_dir), limit)
+        if subset and os.path.abspath(p) in subset["files"]:
+            n, shuffle, seed = subset["max_samples"], subset["shuffle"], subset["seed"]
+            print(
+                f"[anatomy-r1 eval] {p}: the {n} questions the run validated on (data.val_max_samples={n}, "
+                f"data.shuffle={shuffle}, data.seed={seed}); --limit N takes the first N instead",
+                flush=True,
+            )
+            settings_from = [*(settings_from or []), f"{p}: the run's data.val_max_samples={n} subset"]
+            dataset, processor = load_rows(p, str(model_dir), n, shuffle=shuffle, seed=seed)
+        else:
+            dataset, processor = load_rows(p, str(model_dir), limit)
         records += response_records(
             model,
             processor,
@@ -169,6 +251,7 @@ def run_eval(
         "top_p": cfg.top_p,
         "max_new_tokens": cfg.max_new_tokens,
         "sampling_seed": cfg.seed,
+        "settings_from": settings_from or [],
         "reward_kwargs": reward_kwargs,
         "generation_s": round(time.time() - t0, 1),
     }

@@ -2,7 +2,9 @@
 seeded samples per question at a temperature (mean@K / pass@K).
 
 Runs on the CPU (the tiny model, small models) or a CUDA device. vLLM generation is not implemented yet
-(see the README, "Reproduce a table")."""
+(see the README, "Reproduce a table"). Decoding follows the ``hfcpu`` rollout that validates during training
+(the same end-of-turn stop, vision special tokens suppressed), so a checkpoint's greedy accuracy here
+reproduces the trainer's ``val-core`` number (docs/lora.md, "Evaluation and validation parity")."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from anatomy_r1_verl.cpu.sampling import vision_token_ids
 from anatomy_r1_verl.evaluation.prompts import encode_prompts
 
 
@@ -44,6 +47,9 @@ def generate(model, processor, dataset, cfg: GenerationConfig, progress: bool = 
     model.eval()
     greedy = cfg.temperature == 0
     kwargs = dict(max_new_tokens=cfg.max_new_tokens, eos_token_id=eos, pad_token_id=tok.pad_token_id)
+    suppress = vision_token_ids(model.config)
+    if suppress:
+        kwargs["suppress_tokens"] = suppress  # as the hfcpu rollout does
     if greedy:
         kwargs.update(do_sample=False)
     else:

@@ -92,8 +92,40 @@ def merge_checkpoint(actor: Path, target: Path) -> Path:
         merger.cleanup()
     if not (target / "config.json").is_file():
         raise EvalInputError(f"{actor}: verl's model merger wrote no config.json into {target}")
+    if (target / "lora_adapter").is_dir():
+        fold_lora_adapter(target)
     stamp_file.write_text(json.dumps(stamp, indent=1))
     return target.resolve()
+
+
+def fold_lora_adapter(target: Path) -> None:
+    """Fold the LoRA adapter of a LoRA-trained checkpoint into the merged model's weights.
+
+    verl's merger writes a LoRA run's *base* weights as the model and the adapter beside it
+    (``lora_adapter/``); loading the folder as it is gives the untrained model (verl issue 3110). The adapter is
+    applied with peft (``PeftModel.from_pretrained`` + ``merge_and_unload``) and the result replaces the model
+    files; ``lora_adapter/`` stays for users who serve base + adapter."""
+    from anatomy_r1_verl.patches import torchvision_ops
+
+    torchvision_ops.apply()  # peft imports transformers' models, which import torchvision
+    import torch
+    from peft import LoraConfig, PeftModel
+    from safetensors import safe_open
+    from transformers import AutoModelForImageTextToText
+
+    adapter = target / "lora_adapter"
+    print(f"[anatomy-r1 eval] folding the LoRA adapter {adapter} into the merged weights (peft)", flush=True)
+    # verl's adapter_config.json lists leaf names (q_proj, gate_proj...), which also match modules the run
+    # excluded (the vision tower's MLP): target exactly the modules the adapter has weights for
+    with safe_open(str(adapter / "adapter_model.safetensors"), "pt") as f:
+        modules = sorted({k.removeprefix("base_model.model.").split(".lora_")[0] for k in f.keys()})  # noqa: SIM118 (safe_open is not iterable)
+    config = LoraConfig.from_pretrained(str(adapter))
+    config.target_modules, config.exclude_modules = modules, None
+    base = AutoModelForImageTextToText.from_pretrained(str(target), dtype=torch.float32)
+    merged = PeftModel.from_pretrained(base, str(adapter), config=config).merge_and_unload()
+    for f in glob.glob(str(target / "*.safetensors")) + glob.glob(str(target / "*.safetensors.index.json")):
+        os.remove(f)
+    merged.save_pretrained(str(target))
 
 
 def check_model_dir(model_dir: Path) -> None:

@@ -9,9 +9,17 @@ from anatomy_r1_verl.patches import torchvision_ops
 torchvision_ops.apply()
 
 
-def load_rows(parquet: str, model_dir: str, limit: int | None = None, max_prompt_length: int = 1024):
+def load_rows(
+    parquet: str,
+    model_dir: str,
+    limit: int | None = None,
+    max_prompt_length: int = 1024,
+    shuffle: bool = False,
+    seed: int | None = None,
+):
     """verl's RLHFDataset over ``parquet`` with the model's tokenizer/processor (rows carry ``raw_prompt``),
-    and the processor."""
+    and the processor. ``limit`` keeps the first N rows, or with ``shuffle`` the N rows verl's trainer draws
+    for ``data.val_max_samples=N`` under ``data.shuffle`` and ``data.seed`` (verl's own selection)."""
     from omegaconf import OmegaConf
     from verl.utils import hf_processor, hf_tokenizer
     from verl.utils.dataset.rl_dataset import RLHFDataset
@@ -25,6 +33,8 @@ def load_rows(parquet: str, model_dir: str, limit: int | None = None, max_prompt
             "truncation": "error",
             "val_max_samples": limit if limit else -1,
             "train_max_samples": -1,
+            "shuffle": bool(shuffle),
+            "seed": seed,
         }
     )
     processor = hf_processor(model_dir)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from anatomy_r1_verl import trace
-from tests.helpers import child_command, child_env
+from tests.helpers import child_command, child_env, eval_matches_validation
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +27,8 @@ def run(tmp_path_factory):
         "trainer.total_training_steps=2",
         "trainer.test_freq=2",
         "trainer.val_before_train=False",
+        "trainer.save_freq=2",  # the checkpoint `anatomy-r1 eval` must score as the step-2 validation did
+        f"trainer.validation_data_dir={out / 'val_dump'}",
         "data.train_batch_size=4",
         "actor_rollout_ref.actor.ppo_mini_batch_size=4",
         "actor_rollout_ref.rollout.n=4",
@@ -51,6 +53,10 @@ def _step(run, step):
     recs = [r["data"] for r in run["metrics"] if r["step"] == step and "training/global_step" in r["data"]]
     assert recs, f"no training metrics for step {step}"
     return recs[-1]
+
+
+def _val_core(run, step):
+    return _step(run, step)["val-core/synthetic_scene/acc/mean@1"]
 
 
 def test_step_metrics_logged(run):
@@ -139,3 +145,14 @@ def test_cpu_runtime_as_seen_inside_the_ray_workers(run):
     assert seen["FSDP engine"]["torch_threads"] == 2 and seen["hfcpu server"]["torch_threads"] == 1
     assert "[anatomy-r1] cpu runtime: RAY_worker_niceness=0, GOMP_SPINCOUNT=10000" in run["log"]
     assert "ANATOMY_R1_ADAPTIVE_THREADS=1" in run["log"]
+
+
+def test_eval_of_the_checkpoint_reproduces_the_validation(run):
+    """`anatomy-r1 eval` of the step-2 checkpoint, with no setting given, answers the 16 val questions as verl's
+    step-2 validation did (the response length and sampling come from the run's config; docs/lora.md)."""
+    got = eval_matches_validation(run["out"], 2)
+    assert "max_new_tokens=128 (the run's" in got["stdout"]
+    val_core = _val_core(run, 2)
+    assert got["n"] == (16, 16) and got["val_acc"] == pytest.approx(val_core)
+    assert got["eval_acc"] == [pytest.approx(val_core)], got
+    assert got["differ"] == (0, 0), got

@@ -187,3 +187,52 @@ def test_sft_rows_keep_the_row_and_drop_think(data, tmp_path):
         assert "<think>" not in user["content"] and assistant["content"] == f"<answer>{letter}</answer>"
         assert b["extra_info"]["id"] == a["extra_info"]["id"] and list(b["images"]) == list(a["images"])
     check_parquet(out)  # an SFT split is also an eval split
+
+
+def _run_checkpoint(tmp_path, config: dict):
+    """The layout of an `anatomy-r1 train` run: runs/<exp>/config.yaml and checkpoints/global_step_N/actor."""
+    from omegaconf import OmegaConf
+
+    run = tmp_path / "runs" / "exp"
+    actor = run / "checkpoints" / "global_step_2" / "actor"
+    (actor / "huggingface").mkdir(parents=True)
+    (actor / "model_world_size_1_rank_0.pt").write_bytes(b"")
+    OmegaConf.save(OmegaConf.create(config), run / "config.yaml")
+    return str(actor.parent)
+
+
+def test_eval_of_a_checkpoint_takes_the_runs_validation_settings(tmp_path):
+    from anatomy_r1_verl.evaluation.evaluate import generation_settings, run_val_subset
+
+    rollout = {"response_length": 128, "val_kwargs": {"temperature": 0, "top_p": 1.0, "n": 1}}
+    data = {"val_files": [str(tmp_path / "val.parquet")], "val_max_samples": 32, "shuffle": True, "seed": 42}
+    ckpt = _run_checkpoint(tmp_path, {"actor_rollout_ref": {"rollout": rollout}, "data": data})
+    unset = dict(samples=None, temperature=None, top_p=None, max_new_tokens=None, batch_size=8)
+    cfg, notes = generation_settings(ckpt, unset)
+    assert (cfg.max_new_tokens, cfg.temperature, cfg.samples, cfg.batch_size) == (128, 0.0, 1, 8)
+    assert any("max_new_tokens=128 (the run's actor_rollout_ref.rollout.response_length)" in n for n in notes)
+    cfg, notes = generation_settings(ckpt, {**unset, "max_new_tokens": 64})
+    assert cfg.max_new_tokens == 64
+    assert any("overrides the run's actor_rollout_ref.rollout.response_length=128" in n for n in notes)
+    subset = run_val_subset(ckpt)
+    assert subset["max_samples"] == 32 and subset["shuffle"] and subset["seed"] == 42
+    assert subset["files"] == {str(tmp_path / "val.parquet")}
+    # an HF model directory (no run) keeps the built-in defaults
+    cfg, notes = generation_settings(str(tmp_path), unset)
+    assert (cfg.max_new_tokens, cfg.temperature, notes) == (64, 0.0, [])
+    assert run_val_subset(str(tmp_path)) is None
+
+
+def test_verls_val_subset_is_what_eval_scores(data):
+    """data.val_max_samples=N under data.shuffle draws N random rows (verl's RLHFDataset); --limit N the first N."""
+    import numpy as np
+
+    from anatomy_r1_verl.evaluation.prompts import load_rows
+
+    parquet = str(data / "test.parquet")  # 12 rows
+    full, _ = load_rows(parquet, asset_path(DEFAULT_MODEL))
+    drawn, _ = load_rows(parquet, asset_path(DEFAULT_MODEL), 5, shuffle=True, seed=42)
+    first, _ = load_rows(parquet, asset_path(DEFAULT_MODEL), 5)
+    ids = [full[i]["extra_info"]["index"] for i in np.random.default_rng(42).choice(len(full), 5, replace=False)]
+    assert [drawn[i]["extra_info"]["index"] for i in range(5)] == ids
+    assert [first[i]["extra_info"]["index"] for i in range(5)] == [full[i]["extra_info"]["index"] for i in range(5)]
