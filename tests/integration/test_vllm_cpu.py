@@ -143,3 +143,24 @@ def test_guard_stops_a_run_whose_rollout_samples_another_policy(tmp_path, data):
     assert "RolloutPolicyMismatch" in r["log"] and "mm_device_do_normalize=false" in r["log"], r["log"][-4000:]
     assert "training/rollout_probs_diff_max" in r["log"]
     assert not [m for m in r["metrics"] if "training/global_step" in m["data"]], "a wrong step was logged"
+
+
+def test_lora_through_verls_vllm_server(tmp_path_factory, data):
+    """`lora=on` on the vLLM path: verl starts the server with --enable_lora and, after each update, loads the
+    actor's adapter into it as tensors (verl's TensorLoRARequest, through the project's vllm_lora_mapper patch
+    on vLLM 0.30); the served policy's log-probabilities of the sampled tokens are the actor's (base + adapter)
+    within the rollout guard's bound, at both steps."""
+    r = _train(
+        tmp_path_factory.mktemp("vllm_lora"),
+        data,
+        "lora=on",
+        "trainer.total_training_steps=2",
+        "actor_rollout_ref.actor.optim.lr=3e-3",  # adapters start at zero: a rate that moves them in one step
+    )
+    assert r["rc"] == 0, r["log"][-6000:]
+    assert "--enable_lora" in r["log"]
+    steps = {m["step"]: m["data"] for m in r["metrics"] if "training/global_step" in m["data"]}
+    assert set(steps) >= {1, 2}, sorted(steps)
+    for step in (1, 2):
+        assert steps[step]["training/rollout_probs_diff_max"] < 1e-3, (step, steps[step])
+        assert steps[step]["actor/grad_norm"] > 0
