@@ -45,24 +45,40 @@ class BenchDataError(ValueError):
     pass
 
 
-def sft_train_file(data_dir: Path, seed: int) -> Path:
-    return Path(data_dir) / f"sft_train_seed{seed}.parquet"
+@dataclass(frozen=True)
+class SFTFile:
+    """One SFT train file: the train split in the seed's order, its first ``examples`` rows (None: all), as
+    SFT rows of ``target`` style (``data_prep.sft``: answer | think | scan)."""
+
+    seed: int
+    target: str = "answer"
+    examples: int | None = None
+
+    def path(self, data_dir: Path) -> Path:
+        n = "all" if self.examples is None else self.examples
+        return Path(data_dir) / f"sft_{self.target}_train_seed{self.seed}_n{n}.parquet"
 
 
-def shuffle_sft_train(data_dir: Path, seed: int) -> Path:
-    """The SFT train rows in a seeded order: verl 0.9.1's SFT trainer ignores ``trainer.seed`` (its sampler's seed
-    is fixed), so without this every SFT seed would be the same run."""
+def make_sft_train(data_dir: Path, spec: SFTFile) -> Path:
+    """Write ``spec``'s file once. The seed orders the rows because verl 0.9.1's SFT trainer ignores
+    ``trainer.seed`` (its sampler's seed is fixed): without it every SFT seed would be the same run; with
+    ``examples`` it also picks which labelled questions a seed sees."""
     import numpy as np
     import pyarrow.parquet as pq
 
-    out = sft_train_file(data_dir, seed)
+    out = spec.path(data_dir)
     if not out.is_file():
-        table = pq.read_table(Path(data_dir) / "sft_train.parquet")
-        pq.write_table(table.take(np.random.default_rng(seed).permutation(table.num_rows)), out)
+        table = pq.read_table(Path(data_dir) / "train.parquet")
+        ordered = out.with_name(out.stem + ".order.parquet")
+        pq.write_table(table.take(np.random.default_rng(spec.seed).permutation(table.num_rows)), ordered)
+        try:
+            sft.convert(str(ordered), str(out), target=spec.target, examples=spec.examples)
+        finally:
+            ordered.unlink()
     return out
 
 
-def ensure(data_dir: Path, spec: DataSpec, log=print, sft_seeds: tuple[int, ...] = ()) -> Path:
+def ensure(data_dir: Path, spec: DataSpec, log=print, sft_files: tuple[SFTFile, ...] = ()) -> Path:
     """Make what is missing in ``data_dir``; returns it. Each step is skipped when its file exists."""
     data_dir = Path(data_dir)
     manifest = data_dir / MANIFEST
@@ -110,6 +126,6 @@ def ensure(data_dir: Path, spec: DataSpec, log=print, sft_seeds: tuple[int, ...]
     for split in ("train", "val", "test"):
         if not (data_dir / f"sft_{split}.parquet").is_file():
             sft.convert(f"{d}/{split}.parquet", f"{d}/sft_{split}.parquet")
-    for seed in sft_seeds:
-        shuffle_sft_train(data_dir, seed)
+    for f in sft_files:
+        make_sft_train(data_dir, f)
     return data_dir

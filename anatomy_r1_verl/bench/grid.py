@@ -4,9 +4,11 @@ Every RL row is its shipped recipe (``recipes/ssgvqa_<row>.yaml``) composed for 
 benchmark=synthetic``), on the same train file (scored and augmented: the rows that do not use S(q) or the
 variants ignore them), with one budget: steps x prompts per step x rollouts per prompt, and the seed in
 ``data.seed`` (draw order) and ``actor_rollout_ref.rollout.seed`` (sampling). The SFT row is verl's SFT trainer
-for the same steps on prompts x rollouts examples per step (the same number of sequences per step); its seed
-orders the train file (``sft_train_seed<N>.parquet``, :func:`.data.shuffle_sft_train`), the only thing verl
-0.9.1's SFT trainer lets it change.
+on as many labelled questions as the RL rows see prompts (prompts x steps; ``Budget.sft_examples`` changes it),
+each with its true answer, for the epochs and at the learning rate chosen on the validation split
+(:data:`SFT_SETTINGS`); ``sft`` answers only (the paper's row), ``sft_think`` thinks first (the scene as its
+think block, the start model's style) and is scored on the RL rows' test split. Its seed orders the train file
+(:class:`.data.SFTFile`), the only thing verl 0.9.1's SFT trainer lets it change.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from anatomy_r1_verl.bench.data import sft_train_file
+from anatomy_r1_verl.bench.data import SFTFile
 
 # row name -> recipe (the paper's table order)
 RL_METHODS = {
@@ -26,7 +28,17 @@ RL_METHODS = {
     "grpo_gdqa": "ssgvqa_grpo_gdqa",
     "anatomy_r1": "ssgvqa_anatomy_r1",
 }
-SFT_METHODS = {"sft": "ssgvqa_sft"}
+SFT_METHODS = {"sft": "ssgvqa_sft", "sft_think": "ssgvqa_sft", "sft_ceiling": "ssgvqa_sft"}
+SFT_TARGETS = {"sft": "answer", "sft_think": "think", "sft_ceiling": "think"}  # data_prep.sft --target
+# sft_ceiling is a reference, not a method: every train question with its true label, for the epochs after which
+# the val accuracy stopped rising (the budget does not apply)
+SFT_ALL_EXAMPLES = {"sft_ceiling"}
+# (learning rate, epochs) of each SFT row, chosen on the val split by benchmarks/sweep_sft.py (docs/benchmarks.md,
+# "The SFT baseline"), for the shipped tiny model and the bench's budget of labelled examples
+SFT_SETTINGS = {"sft": (1e-4, 10), "sft_think": (1e-4, 1), "sft_ceiling": (1e-4, 3)}
+SFT_RESPONSE_TOKENS = (
+    64  # eval's response length for an SFT row, as the RL rows' (the tiny model's max_response_length)
+)
 METHODS = {**RL_METHODS, **SFT_METHODS}
 START = "start"  # the row of the start model itself, evaluated once (no training)
 
@@ -39,11 +51,22 @@ class Budget:
     prompts: int = 8  # questions per step (data.train_batch_size)
     rollouts: int = 8  # rollouts per question (actor_rollout_ref.rollout.n)
     save_every: int = 8  # checkpoint interval: an interrupted run resumes from here
+    sft_examples: int | None = None  # labelled questions of an SFT run (None: prompts x steps, what RL sees)
 
     def __post_init__(self):
         for name in ("steps", "prompts", "rollouts", "save_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"bench budget: {name} must be >= 1, got {getattr(self, name)}")
+        if self.sft_examples is not None and self.sft_examples < self.prompts:
+            raise ValueError(f"bench budget: sft_examples must be >= prompts ({self.prompts}), got {self.sft_examples}")
+
+    @property
+    def sft_questions(self) -> int:
+        return self.sft_examples if self.sft_examples is not None else self.prompts * self.steps
+
+    def sft_steps(self, epochs: int, questions: int | None = None) -> int:
+        """verl's SFT trainer drops the last partial batch of each epoch."""
+        return ((questions or self.sft_questions) // self.prompts) * epochs
 
 
 @dataclass(frozen=True)
@@ -56,6 +79,8 @@ class Run:
     checkpoint: Path  # the final checkpoint, evaluated
     test_file: Path
     eval_dir: Path
+    eval_extra: tuple[str, ...] = ()  # more `anatomy-r1 eval` arguments (an SFT row's response length)
+    sft_file: SFTFile | None = None  # the SFT train file this run needs (made by bench.data.ensure)
 
     @property
     def name(self) -> str:
@@ -72,6 +97,7 @@ class Run:
             "--seed",
             str(self.seed),
             "--no-progress",
+            *self.eval_extra,
         )
 
 
@@ -96,9 +122,11 @@ def plan(
     out_dir: Path,
     model: str | None = None,
     overrides: tuple[str, ...] = (),
+    train_questions: int = 1024,
 ) -> list[Run]:
     """The runs, seed-major (every method's seed 0 first: a partial grid already compares the methods).
-    ``overrides`` (hydra ``key=value``) go to every RL run, after the budget's."""
+    ``overrides`` (hydra ``key=value``) go to every RL run, after the budget's. ``train_questions``: the rows of
+    the train split (the ceiling row's examples)."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     runs = []
     for seed in seeds:
@@ -129,14 +157,24 @@ def plan(
                 )
                 test_file = data_dir / "test.parquet"
             else:
+                lr, epochs = SFT_SETTINGS[method]
+                questions = train_questions if method in SFT_ALL_EXAMPLES else budget.sft_questions
+                sft_file = SFTFile(seed, SFT_TARGETS[method], None if method in SFT_ALL_EXAMPLES else questions)
+                sft_steps = budget.sft_steps(epochs, questions)
                 args = (
-                    *common,
-                    f"data.train_files={sft_train_file(data_dir, seed)}",
-                    f"data.train_batch_size={budget.prompts * budget.rollouts}",
+                    *CPU_VARIANT,
+                    f"anatomy_r1.data_dir={data_dir}",
+                    f"trainer.experiment_name={name}",
+                    f"trainer.total_epochs={epochs}",
+                    f"trainer.save_freq={min(budget.save_every, sft_steps)}",
+                    "trainer.resume_mode=auto",
+                    f"data.train_files={sft_file.path(data_dir)}",
+                    f"data.train_batch_size={budget.prompts}",
+                    f"optim.lr={lr}",
                     f"trainer.seed={seed}",
                     *([f"model.path={model}"] if model else []),
                 )
-                test_file = data_dir / "sft_test.parquet"
+                test_file = data_dir / ("sft_test.parquet" if SFT_TARGETS[method] == "answer" else "test.parquet")
             runs.append(
                 Run(
                     method=method,
@@ -144,9 +182,13 @@ def plan(
                     recipe=METHODS[method],
                     train_args=(*args, *(overrides if method in RL_METHODS else ())),
                     run_dir=run_dir,
-                    checkpoint=run_dir / "checkpoints" / f"global_step_{budget.steps}",
+                    checkpoint=run_dir
+                    / "checkpoints"
+                    / f"global_step_{sft_steps if method in SFT_METHODS else budget.steps}",
                     test_file=test_file,
                     eval_dir=out_dir / "evals" / method / f"seed{seed}",
+                    eval_extra=("--max-new-tokens", str(SFT_RESPONSE_TOKENS)) if method in SFT_METHODS else (),
+                    sft_file=sft_file if method in SFT_METHODS else None,
                 )
             )
     return runs

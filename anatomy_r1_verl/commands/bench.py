@@ -9,7 +9,8 @@ row's recipe composed for CPU with one budget (steps x prompts x rollouts) and e
 greedily on the test split; then writes ``DIR/report``: the accuracy table (``anatomy-r1 report``), the training
 table (reward, invalid-gradient ratio, S(q), s/step), the paper's claims checked (``claims.md``) and Figures 1-2.
 Rerunning the command finishes an interrupted grid: finished runs are not rerun. ``key=value`` overrides go to
-every RL run. Methods: grpo dr_grpo dapo gpg grpo_ascl grpo_gdqa anatomy_r1 sft.
+every RL run. Methods: grpo dr_grpo dapo gpg grpo_ascl grpo_gdqa anatomy_r1 sft sft_think sft_ceiling (a reference: the
+start model trained on every train question's true label).
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", type=int, default=b.prompts, help=f"questions per step (default {b.prompts})")
     p.add_argument("--rollouts", type=int, default=b.rollouts, help=f"rollouts per question (default {b.rollouts})")
     p.add_argument("--save-every", type=int, default=b.save_every, help="checkpoint interval (resume point)")
+    p.add_argument(
+        "--sft-examples",
+        default=None,
+        help="labelled questions of an SFT run: N or 'all' (the whole train split); default prompts x steps, the "
+        "questions an RL row sees",
+    )
     p.add_argument("--out", default=None, help="output folder (default $ANATOMY_R1_OUTPUT_DIR/bench)")
     p.add_argument("--data", default=None, help="benchmark data folder (default OUT/data; made when missing)")
     p.add_argument("--data-seed", type=int, default=d.seed)
@@ -115,8 +122,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        budget = grid.Budget(steps=a.steps, prompts=a.prompts, rollouts=a.rollouts, save_every=a.save_every)
-        runs = grid.plan(a.methods, a.seeds, budget, data_dir, out, model=model, overrides=tuple(a.overrides))
+        sft_examples = None if a.sft_examples is None else (a.train if a.sft_examples == "all" else int(a.sft_examples))
+        budget = grid.Budget(
+            steps=a.steps, prompts=a.prompts, rollouts=a.rollouts, save_every=a.save_every, sft_examples=sft_examples
+        )
+        runs = grid.plan(
+            a.methods,
+            a.seeds,
+            budget,
+            data_dir,
+            out,
+            model=model,
+            overrides=tuple(a.overrides),
+            train_questions=a.train,
+        )
     except ValueError as e:
         print(f"anatomy-r1 bench: {e}", file=sys.stderr)
         return 2
@@ -129,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             data_dir,
             data.DataSpec(seed=a.data_seed, train=a.train, test=a.test, tau=a.tau, keep_instruction=a.keep_instruction),
             log=log,
-            sft_seeds=tuple(a.seeds) if any(r.method in grid.SFT_METHODS for r in runs) else (),
+            sft_files=tuple(dict.fromkeys(r.sft_file for r in runs if r.sft_file is not None)),
         )
     except (ValueError, FileNotFoundError) as e:  # BenchDataError, or a bad row while the data are made
         print(f"anatomy-r1 bench: {e}", file=sys.stderr)

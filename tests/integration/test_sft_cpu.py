@@ -68,3 +68,47 @@ def test_sft_recipe_trains_and_its_checkpoint_evaluates(tmp_path):
     assert m["method"] == "ssgvqa_sft" and m["step"] == 2  # provenance read from the run's config.yaml
     recs = [json.loads(line) for line in (out / "responses.jsonl").read_text().splitlines()]
     assert len(recs) == 8 and m["benchmarks"]["synthetic_scene"]["n"] == 8
+
+
+def test_two_sft_seeds_train_on_different_batches(tmp_path):
+    """verl 0.9.1's SFT sampler ignores trainer.seed; the bench's seed-ordered train files (bench.data.SFTFile) are
+    what makes two seeds two runs: their loss curves differ."""
+    from anatomy_r1_verl.bench.data import SFTFile, make_sft_train
+
+    data = tmp_path / "data"
+    _run(
+        tmp_path,
+        "prepare",
+        "synthetic",
+        "--out",
+        str(data),
+        "--train",
+        "16",
+        "--val",
+        "8",
+        "--test",
+        "0",
+        "--no-progress",
+    )
+    _run(tmp_path, "prepare", "sft", str(data / "val.parquet"), "--out", str(data / "sft_val.parquet"))
+    curves = {}
+    for seed in (0, 1):
+        name = f"sft_seed{seed}"
+        _run(
+            tmp_path,
+            "train",
+            "ssgvqa_sft",
+            "profile=cpu",
+            "model=tiny",
+            "benchmark=synthetic",
+            f"anatomy_r1.data_dir={data}",
+            f"data.train_files={make_sft_train(data, SFTFile(seed, 'answer', 12))}",
+            f"trainer.experiment_name={name}",
+            f"trainer.seed={seed}",
+            "trainer.total_training_steps=3",
+            "data.train_batch_size=4",
+            "data.micro_batch_size_per_gpu=4",
+        )
+        metrics = (tmp_path / "runs" / name / "metrics.jsonl").read_text().splitlines()
+        curves[seed] = [json.loads(m)["data"]["train/loss"] for m in metrics if "train/loss" in json.loads(m)["data"]]
+    assert len(curves[0]) == len(curves[1]) == 3 and curves[0] != curves[1], curves

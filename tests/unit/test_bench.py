@@ -29,22 +29,30 @@ def test_grid_is_seed_major_and_every_rl_row_shares_data_budget_and_seed(tmp_pat
     for r in runs:
         args = dict(a.split("=", 1) for a in r.train_args)
         assert args["profile"] == "cpu" and args["model"] == "tiny" and args["benchmark"] == "synthetic"
-        assert args["trainer.total_training_steps"] == "7" and args["trainer.save_freq"] == "3"
         assert args["trainer.experiment_name"] == f"bench_{r.method}_seed{r.seed}"
-        assert (
-            r.checkpoint == tmp_path / "o" / "runs" / f"bench_{r.method}_seed{r.seed}" / "checkpoints" / "global_step_7"
-        )
+        run_dir = tmp_path / "o" / "runs" / f"bench_{r.method}_seed{r.seed}"
         assert "--method" in r.eval_args() and str(r.seed) in r.eval_args()
         if r.method in grid.RL_METHODS:
+            assert args["trainer.total_training_steps"] == "7" and args["trainer.save_freq"] == "3"
+            assert r.checkpoint == run_dir / "checkpoints" / "global_step_7"
             assert args["data.train_files"] == str(tmp_path / "d" / "train_augmented.parquet")
             assert args["data.train_batch_size"] == "4" and args["actor_rollout_ref.rollout.n"] == "2"
             assert args["data.seed"] == args["actor_rollout_ref.rollout.seed"] == str(r.seed)
             assert args["actor_rollout_ref.actor.optim.lr"] == "3e-4"
-            assert r.test_file.name == "test.parquet"
-        else:  # SFT: as many sequences per step as an RL step samples; no RL overrides
-            assert args["data.train_batch_size"] == "8" and args["trainer.seed"] == str(r.seed)
-            assert args["data.train_files"] == str(tmp_path / "d" / f"sft_train_seed{r.seed}.parquet")
-            assert "actor_rollout_ref.actor.optim.lr" not in args and r.test_file.name == "sft_test.parquet"
+            assert r.test_file.name == "test.parquet" and r.sft_file is None
+        else:  # SFT: the questions RL sees (7 steps x 4 prompts), in batches of 4, for the epochs chosen on val
+            lr, epochs = grid.SFT_SETTINGS[r.method]
+            assert args["data.train_batch_size"] == "4" and args["trainer.seed"] == str(r.seed)
+            assert args["optim.lr"] == str(lr) and args["trainer.total_epochs"] == str(epochs)
+            assert "trainer.total_training_steps" not in args  # the epochs decide
+            n = None if r.method == "sft_ceiling" else 28  # the ceiling: every train question (1,024)
+            assert r.sft_file == data.SFTFile(r.seed, grid.SFT_TARGETS[r.method], n)
+            assert args["data.train_files"] == str(r.sft_file.path(tmp_path / "d"))
+            steps = (1024 // 4 if n is None else 7) * epochs
+            assert r.checkpoint == run_dir / "checkpoints" / f"global_step_{steps}"
+            assert "actor_rollout_ref.actor.optim.lr" not in args
+            assert r.test_file.name == ("sft_test.parquet" if r.method == "sft" else "test.parquet")
+            assert r.eval_args()[-2:] == ("--max-new-tokens", str(grid.SFT_RESPONSE_TOKENS))
 
 
 def test_unknown_method_and_bad_budget_are_errors_naming_them(tmp_path):
@@ -189,11 +197,14 @@ def test_every_grid_run_composes_to_its_row_on_cpu(tmp_path):
         cfg = compose(r.recipe, list(r.train_args))
         OmegaConf.resolve(cfg)
         seen[r.method] = cfg
-        assert cfg.trainer.total_training_steps == 5 and cfg.trainer.experiment_name == f"bench_{r.method}_seed2"
-        if r.method == "sft":
-            assert cfg.data.train_batch_size == 12 and cfg.trainer.device == "cpu"
-            assert cfg.data.train_files == str(tmp_path / "d" / "sft_train_seed2.parquet")
+        assert cfg.trainer.experiment_name == f"bench_{r.method}_seed2"
+        if r.method in grid.SFT_METHODS:
+            lr, epochs = grid.SFT_SETTINGS[r.method]
+            assert cfg.data.train_batch_size == 4 and cfg.trainer.device == "cpu" and cfg.optim.lr == lr
+            assert cfg.trainer.total_epochs == epochs and cfg.trainer.total_training_steps is None
+            assert cfg.data.train_files == str(r.sft_file.path(tmp_path / "d"))
             continue
+        assert cfg.trainer.total_training_steps == 5
         assert cfg.actor_rollout_ref.rollout.name == "hfcpu" and cfg.trainer.device == "cpu"
         assert "tiny-qwen25vl-warm" in cfg.actor_rollout_ref.model.path
         assert cfg.data.train_files == str(tmp_path / "d" / "train_augmented.parquet")
@@ -217,10 +228,20 @@ def test_a_gdqa_spread_that_comes_from_the_format_is_called_out(tmp_path):
     assert "mean train format rate" in table and "| 0.490 ± 0.000 |" in table
 
 
-def test_sft_seeds_get_their_own_order_of_the_same_rows(tmp_path):
-    import pyarrow as pa
+def test_sft_seeds_get_their_own_order_and_the_budgets_questions(tmp_path):
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.table({"i": list(range(50))}), tmp_path / "sft_train.parquet")
-    orders = [pq.read_table(data.shuffle_sft_train(tmp_path, s))["i"].to_pylist() for s in (0, 1, 0)]
-    assert sorted(orders[0]) == list(range(50)) and orders[0] != orders[1] and orders[0] == orders[2]
+    from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
+
+    generate(SyntheticConfig(out_dir=str(tmp_path), seed=3, train=12, val=0, test=0), progress=False)
+    ids = {}
+    for seed, target in ((0, "answer"), (1, "answer"), (0, "think")):
+        path = data.make_sft_train(tmp_path, data.SFTFile(seed, target, 5))
+        rows = pq.read_table(path).to_pylist()
+        assert len(rows) == 5 and path.name == f"sft_{target}_train_seed{seed}_n5.parquet"
+        ids[seed, target] = [r["extra_info"]["id"] for r in rows]
+        assert all(("<think>" in r["messages"][-1]["content"]) == (target == "think") for r in rows)
+    assert ids[0, "answer"] == ids[0, "think"] != ids[1, "answer"]  # the seed picks and orders the questions
+    assert not list(tmp_path.glob("*.order.parquet"))
+    full = pq.read_table(data.make_sft_train(tmp_path, data.SFTFile(2, "answer", None))).num_rows
+    assert full == 12

@@ -189,6 +189,32 @@ def test_sft_rows_keep_the_row_and_drop_think(data, tmp_path):
     check_parquet(out)  # an SFT split is also an eval split
 
 
+def test_sft_think_target_is_the_scene_up_to_the_answer_and_scores_right(data, tmp_path):
+    """--target scan / think: the RL prompt unchanged, a think block the generator knows (the cells in reading
+    order up to the answer's / the answer's cell), the letter; the training reward gives it full accuracy and
+    format."""
+    from data_prep.sft import convert
+    from reward_fns import compute_score
+
+    out = tmp_path / "sft_scan.parquet"
+    assert convert(str(data / "test.parquet"), str(out), target="scan", examples=5) == 5
+    src, sft = pd.read_parquet(data / "test.parquet").head(5), pd.read_parquet(out)
+    for (_, a), (_, b) in zip(src.iterrows(), sft.iterrows()):
+        user, assistant = b["messages"]
+        assert user["content"] == a["prompt"][0]["content"] and "<think>" in user["content"]
+        reply = assistant["content"]
+        assert reply.startswith("<think>The top-left is ") and reply.endswith(
+            f"<answer>{a['reward_model']['ground_truth']}</answer>"
+        )
+        got = compute_score(b["data_source"], reply, a["reward_model"]["ground_truth"], dict(a["extra_info"]))
+        assert got["acc"] == 1.0 and got["format"] == 1.0, (reply, got)
+    convert(str(data / "test.parquet"), str(tmp_path / "g.parquet"), target="think", examples=5)
+    for reply in (m[1]["content"] for m in pd.read_parquet(tmp_path / "g.parquet")["messages"]):
+        assert reply.count(" is ") == 1  # the answer's cell alone: "<think>The bottom-left is Liver.</think>..."
+    with pytest.raises(Exception, match="--examples 99: the file has 12 rows"):
+        convert(str(data / "test.parquet"), str(tmp_path / "x.parquet"), examples=99)
+
+
 def _run_checkpoint(tmp_path, config: dict):
     """The layout of an `anatomy-r1 train` run: runs/<exp>/config.yaml and checkpoints/global_step_N/actor."""
     from omegaconf import OmegaConf
