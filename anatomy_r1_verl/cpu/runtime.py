@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 
 from anatomy_r1_verl import trace
+from anatomy_r1_verl.cpu.threads import ADAPTIVE_THREADS_ENV
 
 # the variables the OpenMP runtime under torch (libgomp) reads at start-up
 OMP_VARIABLES = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 # and whether torch's threads follow the free cores (anatomy_r1_verl.cpu.threads)
-RUNTIME_VARIABLES = (*OMP_VARIABLES, "ANATOMY_R1_ADAPTIVE_THREADS")
+RUNTIME_VARIABLES = (*OMP_VARIABLES, ADAPTIVE_THREADS_ENV)
 _logged: set[str] = set()
 # benchmarks/bench_contention.py, the demo's median step beside busy processes at nice 0 (docs/benchmarks.md)
 COST_ONE_BUSY = "1.2x"

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from anatomy_r1_verl.config.anatomy_r1 import ConfigError, anatomy_r1_config
 from anatomy_r1_verl.cpu import ENGINE_THREADS_ENV
-from anatomy_r1_verl.cpu.threads import ADAPTIVE_THREADS_ENV
+from anatomy_r1_verl.cpu.runtime import RUNTIME_VARIABLES
 from anatomy_r1_verl.launch.checks import preflight
 from anatomy_r1_verl.launch.compose import RecipeError, compose, trainer_kind
 from anatomy_r1_verl.launch.env import forwarded_env, run_env
@@ -74,14 +74,7 @@ def train(cfg: DictConfig) -> Path:
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
     print(f"[anatomy-r1] recipe {settings.recipe} -> run dir {run_dir}", flush=True)
     if cfg.trainer.device == "cpu":
-        shown = (
-            "RAY_worker_niceness",
-            "GOMP_SPINCOUNT",
-            "OMP_WAIT_POLICY",
-            "OMP_NUM_THREADS",
-            ENGINE_THREADS_ENV,
-            ADAPTIVE_THREADS_ENV,
-        )
+        shown = ("RAY_worker_niceness", *RUNTIME_VARIABLES, ENGINE_THREADS_ENV)
         print(
             "[anatomy-r1] cpu runtime: " + ", ".join(f"{k}={os.environ[k]}" for k in shown if k in os.environ),
             flush=True,
