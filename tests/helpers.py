@@ -50,7 +50,7 @@ def eval_matches_validation(run_out, step: int) -> dict:
     """Run ``anatomy-r1 eval`` on a demo run's step-``step`` checkpoint and its val file, with the run's own
     settings (none given), and set its answers beside verl's validation dump of that step
     (``trainer.validation_data_dir=<run_out>/val_dump``): returns both accuracies, the number of responses in
-    each multiset that the other lacks (verl shuffles the validation order), and the eval's stdout."""
+    each multiset that the other lacks (a check that does not depend on the dump's order), and the eval's stdout."""
     import json
     import subprocess
     from collections import Counter
