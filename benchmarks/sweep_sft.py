@@ -29,20 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anatomy_r1_verl.bench.data import DataSpec, SFTFile, ensure, make_sft_train  # noqa: E402
-from anatomy_r1_verl.bench.grid import Budget  # noqa: E402
+from anatomy_r1_verl.bench.grid import CPU_VARIANT, Budget  # noqa: E402
 from tests.helpers import child_command, child_env  # noqa: E402
 
 BUDGET_EXAMPLES = Budget().prompts * Budget().steps  # the questions an RL row of the bench sees
 RESPONSE_TOKENS = 128  # a think target (the scan) is at most about 80 tokens
 
 
-def sft_file(data: Path, target: str, examples: int | None, seed: int) -> Path:
-    """The seed-ordered train split's first ``examples`` rows as SFT rows of ``target`` style (as the bench
-    makes them)."""
-    return make_sft_train(data, SFTFile(seed, target, examples))
-
-
-def val_file(data: Path, out: Path, target: str, limit: int) -> Path:
+def val_file(data: Path, out: Path, target: str) -> Path:
     """The val split as the style's evaluation sees it (answer-only prompts for ``answer``)."""
     from data_prep.sft import convert
 
@@ -81,9 +75,7 @@ def train(data: Path, out: Path, name: str, train_file: Path, lr: float, epochs:
     cmd = child_command(
         "train",
         "ssgvqa_sft",
-        "profile=cpu",
-        "model=tiny",
-        "benchmark=synthetic",
+        *CPU_VARIANT,
         f"anatomy_r1.data_dir={data}",
         f"data.train_files={train_file}",
         f"data.train_batch_size={batch}",
@@ -134,7 +126,7 @@ def main() -> int:
 
     rows = []
     for target in a.targets:
-        val = val_file(data, out, target, a.val_limit)
+        val = val_file(data, out, target)
         name = f"start_{target}"
         if name not in done:
             done[name] = {
@@ -152,7 +144,7 @@ def main() -> int:
                         "" if a.examples == "128" else f"_n{a.examples}"
                     )
                     if name not in done:
-                        tf = sft_file(data, target, examples, seed)
+                        tf = make_sft_train(data, SFTFile(seed, target, examples))
                         rec = {"name": name, "target": target, "lr": lr, "epochs": epochs, "seed": seed}
                         rec.update(train(data, out, name, tf, lr, epochs, a.batch))
                         rec.update(evaluate(rec["checkpoint"], val, out / "evals" / name, a.val_limit))

@@ -92,15 +92,13 @@ def run_provenance(model_src: str) -> dict:
     if actor is None:
         return {}
     step_dir = inputs.checkpoint_step_dir(actor)
-    run_dir = step_dir.parent.parent
     out = {"step": int(step_dir.name.split("_")[-1]) if step_dir.name.startswith("global_step_") else None}
-    cfg_path = run_dir / "config.yaml"
-    if cfg_path.is_file():
+    cfg = run_config(model_src)
+    if cfg is not None:
         from omegaconf import OmegaConf
 
         from anatomy_r1_verl.config.anatomy_r1 import anatomy_r1_config
 
-        cfg = OmegaConf.load(cfg_path)
         out["method"] = OmegaConf.select(cfg, "trainer.experiment_name", default=None)
         out["seed"] = OmegaConf.select(cfg, "data.seed", default=None)
         out["recipe"] = anatomy_r1_config(cfg).recipe

@@ -22,10 +22,10 @@ def _run(out: Path, *args, env_extra=None) -> str:
     return proc.stdout + proc.stderr
 
 
-def test_sft_recipe_trains_and_its_checkpoint_evaluates(tmp_path):
-    data = tmp_path / "data" / "synthetic"
+def _synthetic(out: Path, data: Path, test: int) -> None:
+    """16 train and 8 val synthetic questions (and ``test``) in ``data``."""
     _run(
-        tmp_path,
+        out,
         "prepare",
         "synthetic",
         "--out",
@@ -35,9 +35,19 @@ def test_sft_recipe_trains_and_its_checkpoint_evaluates(tmp_path):
         "--val",
         "8",
         "--test",
-        "8",
+        str(test),
         "--no-progress",
     )
+
+
+def _losses(run: Path) -> list[float]:
+    metrics = [json.loads(line)["data"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [m["train/loss"] for m in metrics if "train/loss" in m]
+
+
+def test_sft_recipe_trains_and_its_checkpoint_evaluates(tmp_path):
+    data = tmp_path / "data" / "synthetic"
+    _synthetic(tmp_path, data, test=8)
     for split in ("train", "val", "test"):
         _run(tmp_path, "prepare", "sft", str(data / f"{split}.parquet"), "--out", str(data / f"sft_{split}.parquet"))
     log = _run(
@@ -55,7 +65,7 @@ def test_sft_recipe_trains_and_its_checkpoint_evaluates(tmp_path):
     assert "verl.trainer.sft_trainer" in log and "final losses (step 2)" in log
     run = tmp_path / "runs" / "ssgvqa_sft"
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    losses = [m["data"]["train/loss"] for m in metrics if "train/loss" in m["data"]]
+    losses = _losses(run)
     assert len(losses) == 2 and all(loss > 0 for loss in losses)
     assert any("val/loss" in m["data"] for m in metrics)
     ckpt = run / "checkpoints" / "global_step_2"
@@ -76,20 +86,7 @@ def test_two_sft_seeds_train_on_different_batches(tmp_path):
     from anatomy_r1_verl.bench.data import SFTFile, make_sft_train
 
     data = tmp_path / "data"
-    _run(
-        tmp_path,
-        "prepare",
-        "synthetic",
-        "--out",
-        str(data),
-        "--train",
-        "16",
-        "--val",
-        "8",
-        "--test",
-        "0",
-        "--no-progress",
-    )
+    _synthetic(tmp_path, data, test=0)
     _run(tmp_path, "prepare", "sft", str(data / "val.parquet"), "--out", str(data / "sft_val.parquet"))
     curves = {}
     for seed in (0, 1):
@@ -109,6 +106,5 @@ def test_two_sft_seeds_train_on_different_batches(tmp_path):
             "data.train_batch_size=4",
             "data.micro_batch_size_per_gpu=4",
         )
-        metrics = (tmp_path / "runs" / name / "metrics.jsonl").read_text().splitlines()
-        curves[seed] = [json.loads(m)["data"]["train/loss"] for m in metrics if "train/loss" in json.loads(m)["data"]]
+        curves[seed] = _losses(tmp_path / "runs" / name)
     assert len(curves[0]) == len(curves[1]) == 3 and curves[0] != curves[1], curves
