@@ -2,7 +2,15 @@
 
     anatomy-r1 eval MODEL PARQUET [PARQUET ...] [--out DIR] [--method NAME] [--seed N]
                     [--samples K --temperature T] [--batch-size B] [--max-new-tokens L] [--limit N]
+                    [--engine hf|hfcpu|vllm [--replicas N] [--recipe R] [--set KEY=VALUE ...]] [--resume]
     anatomy-r1 eval --rescore DIR
+
+``--engine hf`` (the default) generates with Hugging Face ``generate`` in this process, on the CPU or one CUDA
+device. ``--engine vllm`` serves the model from verl's vLLM rollout replicas on the Ray cluster (joined through
+``RAY_ADDRESS``, else a local one), ``--engine hfcpu`` from the project's CPU replicas; ``--replicas N`` (default:
+the cluster's GPUs // the tensor-parallel size of the recipe's model preset) and the questions are spread over
+them (:mod:`anatomy_r1_verl.evaluation.replicas`). Answers are appended to responses.jsonl as they finish; after a
+failure, the same command with ``--resume`` generates only the missing questions.
 
 MODEL is a Hugging Face model directory or a verl checkpoint (``global_step_N`` or ``global_step_N/actor``,
 merged once by verl's ``verl.model_merger`` into ``global_step_N/merged_hf``, a LoRA run's adapter folded in).
@@ -46,9 +54,36 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="response length" + run_default + "64 (data.max_response_length)",
     )
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="questions per generate call (--engine hf)")
+    p.add_argument(
+        "--engine",
+        choices=("hf", "hfcpu", "vllm"),
+        default="hf",
+        help="hf: HF generate in this process; vllm / hfcpu: verl's rollout replicas on Ray (default hf)",
+    )
+    p.add_argument(
+        "--replicas", type=int, default=None, help="rollout replicas (default: cluster GPUs // tp; 1 on CPU)"
+    )
+    p.add_argument(
+        "--recipe",
+        default=None,
+        help="serving settings (tensor parallel, engine kwargs) from this recipe (default: the run's recipe for a "
+        "checkpoint, else ssgvqa_grpo with GPUs, demo_cpu without)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of the serving config (repeatable), e.g. actor_rollout_ref.rollout.tensor_model_parallel_size=4",
+    )
+    p.add_argument("--in-flight", type=int, default=64, help="requests outstanding per replica (default 64)")
+    p.add_argument(
+        "--resume", action="store_true", help="keep the answers already in the output folder; generate the rest"
+    )
     p.add_argument("--limit", type=int, default=None, help="first N rows of each file")
-    p.add_argument("--device", default="auto", help="cpu | cuda | auto (cuda when available); HF generate either way")
+    p.add_argument("--device", default="auto", help="--engine hf: cpu | cuda | auto (cuda when available)")
     p.add_argument(
         "--merged-dir", default=None, help="where a verl checkpoint is merged (default global_step_N/merged_hf)"
     )
@@ -61,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     from anatomy_r1_verl.evaluation import results
     from anatomy_r1_verl.evaluation.inputs import EvalInputError
+    from anatomy_r1_verl.evaluation.replicas import ReplicaDied
+    from anatomy_r1_verl.launch.recipes import RecipeError
 
     try:
         if a.rescore:
@@ -91,6 +128,19 @@ def main(argv: list[str] | None = None) -> int:
             cfg, notes = generation_settings(a.model, given)
             for note in notes:
                 print(f"[anatomy-r1 eval] {note}", flush=True)
+            factory = None
+            if a.engine != "hf":
+                from anatomy_r1_verl.evaluation.evaluate import run_provenance
+                from anatomy_r1_verl.launch.serve import ServeSettings, start_engine
+
+                serve = ServeSettings(
+                    a.engine, a.replicas, a.recipe, a.overrides, a.in_flight, run_provenance(a.model).get("recipe")
+                )
+                serve.validate()
+
+                def factory(model_dir):
+                    return start_engine(serve, model_dir, cfg)
+
             out, metrics = run_eval(
                 a.model,
                 a.parquets,
@@ -103,10 +153,15 @@ def main(argv: list[str] | None = None) -> int:
                 merged_dir=a.merged_dir,
                 progress=not a.no_progress,
                 settings_from=notes,
+                engine_factory=factory,
+                resume=a.resume,
             )
-    except (EvalInputError, FileNotFoundError, ValueError) as e:
+    except (EvalInputError, FileNotFoundError, ValueError, RecipeError) as e:
         print(f"anatomy-r1 eval: {e}", file=sys.stderr)
         return 2
+    except ReplicaDied as e:
+        print(f"anatomy-r1 eval: {e}\n" + "\n".join(getattr(e, "__notes__", [])), file=sys.stderr)
+        return 1
     print(json.dumps(metrics, indent=1) if a.json else results.format_summary(metrics))
     print(f"[anatomy-r1 eval] wrote {out}/responses.jsonl, metrics.json, metrics.csv ({metrics['interval']})")
     return 0

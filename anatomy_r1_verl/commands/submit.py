@@ -1,6 +1,7 @@
 """``anatomy-r1 submit``: run a recipe on a Ray cluster as a Ray job.
 
     anatomy-r1 submit RECIPE --address http://HEAD:8265 [--no-wait] [--job-id ID] [key=value ...]
+    anatomy-r1 submit --eval --address http://HEAD:8265 [--no-wait] [--job-id ID] -- MODEL PARQUET ... [eval flags]
 
 The recipe is composed here first (a typo fails now, not after the job is queued); the job then runs
 ``anatomy-r1 train RECIPE key=value ...`` on the cluster through Ray's ``JobSubmissionClient``. The
@@ -11,6 +12,10 @@ Every node gets, through the job's runtime environment, the variables this packa
 ``ANATOMY_R1_OUTPUT_DIR`` (required: a shared folder; runs, metrics and checkpoints go there),
 ``ANATOMY_R1_*``, ``VERL_*`` and ``WANDB_*`` when set here, ``OMP_NUM_THREADS``, and the offline hub
 flags (``HF_HUB_OFFLINE=1``, ``TRANSFORMERS_OFFLINE=1`` unless set otherwise).
+
+``--eval`` submits ``anatomy-r1 eval`` instead (its arguments after ``--``, checked here first): with
+``--engine vllm`` it serves the model from vLLM replicas on the cluster's GPUs (docs/evaluation.md); model,
+parquet files and the output folder must be on the shared filesystem.
 
 Without ``--no-wait`` the job's log is streamed here and the exit code is the job's (0: SUCCEEDED).
 Follow, list and stop jobs with ``anatomy-r1 jobs`` (or Ray's own ``ray job logs|list|stop``).
@@ -115,6 +120,33 @@ def submit(
     return job_id, resolve_address(address)
 
 
+def submit_eval(
+    eval_argv: list[str], address: str | None = None, job_id: str | None = None, environ: dict | None = None
+) -> tuple[str, str]:
+    """Check ``anatomy-r1 eval`` arguments here, then run them as a Ray job; returns ``(job_id, address)``."""
+    from anatomy_r1_verl.commands.evaluate import build_parser
+
+    parser = build_parser()
+    parser.exit_on_error = False
+    try:
+        args = parser.parse_args(eval_argv)
+    except (argparse.ArgumentError, SystemExit) as e:
+        raise SubmitError(
+            f"the eval arguments after -- are not valid for `anatomy-r1 eval` ({e}); see `anatomy-r1 eval --help`"
+        ) from e
+    if not args.model or not args.parquets:
+        raise SubmitError("--eval needs `-- MODEL PARQUET [PARQUET ...] [eval flags]` after the submit options")
+    env = job_env(environ)
+    jobs = client(address)
+    job_id = jobs.submit_job(
+        entrypoint=shlex.join(["anatomy-r1", "eval", *eval_argv]),
+        runtime_env={"env_vars": env},
+        submission_id=job_id,
+        metadata={"eval": str(args.model), "engine": args.engine},
+    )
+    return job_id, resolve_address(address)
+
+
 def follow(job_id: str, address: str | None, out=sys.stdout, poll_s: float = 1.0) -> str:
     """Stream a job's log until it ends; returns its final status (SUCCEEDED, FAILED, STOPPED)."""
     import asyncio
@@ -148,20 +180,28 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="anatomy-r1 submit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("recipe", help="recipe YAML path or shipped recipe name (anatomy-r1 train --list)")
+    ap.add_argument("recipe", nargs="?", help="recipe YAML path or shipped recipe name (anatomy-r1 train --list)")
+    ap.add_argument("--eval", action="store_true", help="submit `anatomy-r1 eval` with the arguments after --")
     ap.add_argument("--address", help="the head's dashboard, http://HEAD:8265 (default: $RAY_ADDRESS)")
     ap.add_argument("--no-wait", action="store_true", help="return once submitted (default: stream the log)")
     ap.add_argument("--job-id", help="a submission id of your choice (default: Ray makes one)")
     ap.add_argument("--output-dir", help="shared folder for runs and checkpoints (default: $ANATOMY_R1_OUTPUT_DIR)")
-    args, overrides = ap.parse_known_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    eval_argv = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args, overrides = ap.parse_known_args(argv[: argv.index("--")] if "--" in argv else argv)
     bad = [o for o in overrides if o.startswith("-")]
     if bad:
         ap.error(f"unknown option(s) {bad}; verl overrides are key=value")
+    if args.eval == bool(args.recipe):
+        ap.error("give a RECIPE (a training run), or --eval -- MODEL PARQUET ... (an evaluation), not both")
     environ = dict(os.environ)
     if args.output_dir:
         environ["ANATOMY_R1_OUTPUT_DIR"] = args.output_dir
     try:
-        job_id, address = submit(args.recipe, overrides, args.address, args.job_id, environ)
+        if args.eval:
+            job_id, address = submit_eval(eval_argv, args.address, args.job_id, environ)
+        else:
+            job_id, address = submit(args.recipe, overrides, args.address, args.job_id, environ)
     except (RecipeError, SubmitError) as e:
         print(f"anatomy-r1: {e}", file=sys.stderr)
         return 2

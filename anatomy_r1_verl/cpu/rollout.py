@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 import torch
 
@@ -86,6 +87,7 @@ class HFGenerateServer:
         self._names: dict[str, str] = {}  # incoming weight name -> own name (resolved once, then reused)
         trace.emit(
             "rollout_server_started",
+            pid=os.getpid(),
             model_path=model_path,
             multimodal=self.is_multimodal,
             checksum=trace.checksum(self.model.named_parameters()),
@@ -145,7 +147,8 @@ class HFGenerateServer:
 
     @staticmethod
     def _sampling_key(sp: dict) -> tuple:
-        return tuple(sorted((k, str(v)) for k, v in sp.items()))
+        """Requests that can share one generate() call: the same settings, whatever their own seeds."""
+        return tuple(sorted((k, str(v)) for k, v in sp.items() if k != "seed"))
 
     def _vision_inputs(self, x, mask, images, mm_kwargs) -> dict:
         """The (left-padded) prompt ids already hold the expanded image-pad runs; only the pixel features
@@ -223,7 +226,9 @@ class HFGenerateServer:
         sampler = None
         if temperature > 0:  # sampling, reproducible whatever the batch (see sampling.py)
             top_k = sp.get("top_k", -1)
-            seeds = self.draws.seeds(self.version, [prompt_key(r[0], r[2]) for r in reqs])
+            # a request's own seed (``anatomy-r1 eval``: per question and sample), else the run's seeded draws
+            drawn = iter(self.draws.seeds(self.version, [prompt_key(r[0], r[2]) for r in reqs if "seed" not in r[1]]))
+            seeds = [int(r[1]["seed"]) if "seed" in r[1] else next(drawn) for r in reqs]
             sampler = SeededSampler(
                 seeds,
                 temperature=temperature,
@@ -391,8 +396,14 @@ def _replica_class():
             return False
 
         async def launch_servers(self):
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
             mc = self.model_config
             path = getattr(mc, "local_path", None) or mc.get("path")
+            placement = {}
+            if self.workers:  # beside the replica's first worker (its GPU slot), as verl places a vLLM server
+                node = await self.workers[0].__ray_call__.remote(lambda _: ray.get_runtime_context().get_node_id())
+                placement["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id=node, soft=False)
             server = (
                 ray.remote(HFGenerateServer)
                 .options(
@@ -400,6 +411,7 @@ def _replica_class():
                     num_cpus=0,
                     max_concurrency=self.max_concurrency,
                     get_if_exists=True,
+                    **placement,
                 )
                 .remote(
                     path,

@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from anatomy_r1_verl.evaluation import inputs, results
-from anatomy_r1_verl.evaluation.generate import GenerationConfig, generate
+from anatomy_r1_verl.evaluation.generate import GenerationConfig, HFEngine, generate
 from anatomy_r1_verl.evaluation.prompts import load_rows
 from anatomy_r1_verl.evaluation.scoring import DEFAULT_REWARD_KWARGS, row_fields, score
 
@@ -34,16 +35,7 @@ def response_records(
     data_source -> name."""
     records = []
     for i, row, texts in generate(model, processor, dataset, cfg, progress=progress, desc=Path(file).name or "eval"):
-        fields = row_fields(row)
-        bench = (
-            benchmark.get(fields["data_source"], fields["data_source"])
-            if isinstance(benchmark, dict)
-            else (benchmark or fields["data_source"])
-        )
-        for k, text in enumerate(texts):
-            rec = {"benchmark": bench, "file": file, "row": i, **fields, "sample": k, "response": text}
-            rec.update(score(rec, reward_kwargs))
-            records.append(rec)
+        records += question_records(i, row, texts, benchmark, file, reward_kwargs)
     return records
 
 
@@ -175,6 +167,19 @@ def generation_settings(model_src: str, given: dict) -> tuple[GenerationConfig, 
     return GenerationConfig(**values), notes
 
 
+def question_records(i: int, row: dict, texts: list[str], bench, file: str, reward_kwargs) -> list[dict]:
+    """The scored records of one question's K responses (see :mod:`.results`)."""
+    fields = row_fields(row)
+    name = bench.get(fields["data_source"], fields["data_source"]) if isinstance(bench, dict) else bench
+    out = []
+    for k, text in enumerate(texts):
+        rec = {"benchmark": name or fields["data_source"], "file": file, "row": i, **fields, "sample": k}
+        rec["response"] = text
+        rec.update(score(rec, reward_kwargs))
+        out.append(rec)
+    return out
+
+
 def run_eval(
     model_src: str,
     parquets: list[str],
@@ -189,8 +194,14 @@ def run_eval(
     reward_kwargs: dict | None = None,
     progress: bool = True,
     settings_from: list[str] | None = None,
+    engine_factory: Callable | None = None,
+    resume: bool = False,
 ) -> tuple[Path, dict]:
-    """``anatomy-r1 eval``: check the inputs, merge a checkpoint if needed, generate, score, write the folder."""
+    """``anatomy-r1 eval``: check the inputs, merge a checkpoint if needed, start the engine
+    (``engine_factory(model_dir)``; default: HF ``generate`` in this process), generate, score, write the folder.
+
+    Answers are appended to ``responses.jsonl`` as questions finish; with ``resume`` the folder's complete
+    answers are kept and only the missing questions generated."""
     cfg.validate()
     for p in parquets:
         inputs.check_parquet(p)
@@ -205,45 +216,74 @@ def run_eval(
     out = Path(out_dir) if out_dir else Path(root) / "evals" / method / f"seed{seed}"
     out.mkdir(parents=True, exist_ok=True)
     reward_kwargs = DEFAULT_REWARD_KWARGS if reward_kwargs is None else reward_kwargs
-
-    model = load_model(model_dir, device)
-    names = benchmark_names(parquets)
+    files = [os.path.abspath(p) for p in parquets]
+    samples = 1 if cfg.temperature == 0 else cfg.samples
     subset = run_val_subset(model_src) if limit is None else None
-    records: list[dict] = []
+    contract = {
+        "model_dir": str(model_dir),
+        "files": files,
+        "limit": limit,
+        "val_subset": subset["max_samples"] if subset and subset["files"] & set(files) else None,
+        "samples": samples,
+        "temperature": cfg.temperature,
+        "top_p": cfg.top_p,
+        "max_new_tokens": cfg.max_new_tokens,
+        "sampling_seed": cfg.seed,
+    }
+    log = results.ResponseLog(out, contract, samples, resume=resume)
+    for note in log.notes:
+        print(f"[anatomy-r1 eval] {note}", flush=True)
+    resumed = len(log.records) // samples
+
     t0 = time.time()
-    for p in parquets:
-        if subset and os.path.abspath(p) in subset["files"]:
-            n, shuffle, seed = subset["max_samples"], subset["shuffle"], subset["seed"]
-            print(
-                f"[anatomy-r1 eval] {p}: the {n} questions the run validated on (data.val_max_samples={n}, "
-                f"data.shuffle={shuffle}, data.seed={seed}); --limit N takes the first N instead",
-                flush=True,
-            )
-            settings_from = [*(settings_from or []), f"{p}: the run's data.val_max_samples={n} subset"]
-            dataset, processor = load_rows(p, str(model_dir), n, shuffle=shuffle, seed=seed)
-        else:
-            dataset, processor = load_rows(p, str(model_dir), limit)
-        records += response_records(
-            model,
-            processor,
-            dataset,
-            cfg,
-            benchmark=names[p],
-            file=os.path.abspath(p),
-            reward_kwargs=reward_kwargs,
-            progress=progress,
+    engine = engine_factory(model_dir) if engine_factory else HFEngine(load_model(model_dir, device))
+    startup_s = time.time() - t0
+    names = benchmark_names(parquets)
+    generated, t1 = 0, time.time()
+    try:
+        for p, file in zip(parquets, files):
+            if subset and file in subset["files"]:
+                n, shuffle, dseed = subset["max_samples"], subset["shuffle"], subset["seed"]
+                print(
+                    f"[anatomy-r1 eval] {p}: the {n} questions the run validated on (data.val_max_samples={n}, "
+                    f"data.shuffle={shuffle}, data.seed={dseed}); --limit N takes the first N instead",
+                    flush=True,
+                )
+                settings_from = [*(settings_from or []), f"{p}: the run's data.val_max_samples={n} subset"]
+                dataset, processor = load_rows(p, str(model_dir), n, shuffle=shuffle, seed=dseed)
+            else:
+                dataset, processor = load_rows(p, str(model_dir), limit)
+            skip = log.done(file)
+            if skip:
+                print(f"[anatomy-r1 eval] {p}: {len(skip)} questions already answered (--resume)", flush=True)
+            for i, row, texts in engine.generate(
+                dataset, processor, cfg, skip=skip, progress=progress, desc=Path(p).name
+            ):
+                log.add(question_records(i, row, texts, names[p], file, reward_kwargs))
+                generated += 1
+    except BaseException as e:
+        log.close()
+        kept = len(log.records) // samples
+        e.add_note(
+            f"{out / results.RESPONSES} keeps the {kept} questions answered so far; the same command with "
+            "--resume generates only the missing ones"
         )
-    results.write_responses(out, records)
+        raise
+    finally:
+        engine.close()
+    generation_s = time.time() - t1
+    records = log.finish(files)
     settings = {
         "model": str(model_src),
         "model_dir": str(model_dir),
         "method": method,
         "seed": seed,
         **{k: v for k, v in prov.items() if k in ("step", "recipe")},
-        "files": [os.path.abspath(p) for p in parquets],
+        "files": files,
         "limit": limit,
-        "device": device,
-        "backend": "hf-generate",
+        "device": device if engine.name == "hf" else None,
+        "engine": engine.name,
+        "replicas": engine.replicas,
         "samples": cfg.samples,
         "temperature": cfg.temperature,
         "top_p": cfg.top_p,
@@ -251,6 +291,10 @@ def run_eval(
         "sampling_seed": cfg.seed,
         "settings_from": settings_from or [],
         "reward_kwargs": reward_kwargs,
-        "generation_s": round(time.time() - t0, 1),
+        "startup_s": round(startup_s, 1),
+        "generation_s": round(generation_s, 1),
+        "questions_generated": generated,
+        "questions_resumed": resumed,
+        "questions_per_s": round(generated / generation_s, 3) if generation_s > 0 and generated else None,
     }
     return out, results.write_metrics(out, records, settings)

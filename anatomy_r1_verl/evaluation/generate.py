@@ -1,8 +1,8 @@
 """Batched Hugging Face ``generate`` over verl-built prompts: greedy (one response per question) or K
 seeded samples per question at a temperature (mean@K / pass@K).
 
-Runs on the CPU (the tiny model, small models) or a CUDA device. vLLM generation is not implemented yet
-(see the README, "Reproduce a table"). Decoding follows the ``hfcpu`` rollout that validates during training
+Runs in this process on the CPU (the tiny model, small models) or one CUDA device: ``anatomy-r1 eval --engine
+hf``. The other engines serve the model from verl's rollout replicas (:mod:`.replicas`). Decoding follows the ``hfcpu`` rollout that validates during training
 (the same end-of-turn stop, vision special tokens suppressed), so a checkpoint's greedy accuracy here
 reproduces the trainer's ``val-core`` number (docs/lora.md, "Evaluation and validation parity")."""
 
@@ -38,8 +38,10 @@ class GenerationConfig:
 
 
 @torch.no_grad()
-def generate(model, processor, dataset, cfg: GenerationConfig, progress: bool = True, desc: str = "eval"):
-    """Yields ``(row index, row, [K response texts])`` for every row of a verl ``RLHFDataset``."""
+def generate(
+    model, processor, dataset, cfg: GenerationConfig, progress: bool = True, desc: str = "eval", skip=frozenset()
+):
+    """Yields ``(row index, row, [K response texts])`` for every row of a verl ``RLHFDataset`` not in ``skip``."""
     cfg.validate()
     tok = processor.tokenizer
     eos = tok.convert_tokens_to_ids("<|im_end|>")
@@ -56,10 +58,10 @@ def generate(model, processor, dataset, cfg: GenerationConfig, progress: bool = 
         kwargs.update(
             do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, top_k=0, num_return_sequences=cfg.samples
         )
-    n = len(dataset)
-    with tqdm(total=n, desc=desc, unit="q", disable=not progress) as bar:
-        for b, start in enumerate(range(0, n, cfg.batch_size)):
-            idx = list(range(start, min(start + cfg.batch_size, n)))
+    todo = [i for i in range(len(dataset)) if i not in skip]
+    with tqdm(total=len(todo), desc=desc, unit="q", disable=not progress) as bar:
+        for b, start in enumerate(range(0, len(todo), cfg.batch_size)):
+            idx = todo[start : start + cfg.batch_size]
             rows = [dataset[i] for i in idx]
             enc = encode_prompts(processor, [r["raw_prompt"] for r in rows]).to(device)
             if not greedy:
@@ -70,3 +72,19 @@ def generate(model, processor, dataset, cfg: GenerationConfig, progress: bool = 
             for j, (i, row) in enumerate(zip(idx, rows)):
                 yield i, row, texts[j * k : (j + 1) * k]
             bar.update(len(idx))
+
+
+class HFEngine:
+    """``--engine hf``: the model loaded in this process, batched ``generate`` (:func:`generate`)."""
+
+    name = "hf"
+    replicas = 1
+
+    def __init__(self, model):
+        self.model = model
+
+    def generate(self, dataset, processor, cfg: GenerationConfig, *, skip=frozenset(), progress=True, desc="eval"):
+        return generate(self.model, processor, dataset, cfg, progress=progress, desc=desc, skip=skip)
+
+    def close(self) -> None:
+        pass

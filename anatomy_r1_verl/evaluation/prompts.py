@@ -56,3 +56,13 @@ def encode_prompts(processor, raw_prompts: list, responses: list[str] | None = N
         imgs, _ = process_vision_info(messages)
         images += list(imgs or [])
     return processor(text=texts, images=images or None, return_tensors="pt", padding=True)
+
+
+def request_inputs(processor, messages: list) -> tuple[list[int], list]:
+    """One question as a rollout server takes it (token ids in, token ids out): the prompt's token ids with
+    each image's pad run expanded, and its images (verl's agent loop sends the same pair)."""
+    from qwen_vl_utils import process_vision_info
+
+    images, _ = process_vision_info(messages)
+    enc = encode_prompts(processor, [messages])
+    return enc["input_ids"][0].tolist(), list(images or [])

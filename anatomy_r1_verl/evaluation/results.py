@@ -19,6 +19,88 @@ from anatomy_r1_verl.evaluation.scoring import score, summarize
 RESPONSES = "responses.jsonl"
 METRICS = "metrics.json"
 METRICS_CSV = "metrics.csv"
+RESUME_KEY = "resume.json"  # what must match for ``--resume`` to add to the answers already written
+
+
+class ResumeError(ValueError):
+    """``--resume`` on a folder whose answers came from other settings; the message names the setting."""
+
+
+class ResponseLog:
+    """``responses.jsonl`` written as questions finish (one line per response, flushed per question), so that a
+    run that stops keeps what it generated; :meth:`finish` rewrites it in file/row/sample order.
+
+    With ``resume`` the folder's earlier answers are kept: only questions with all their responses count as
+    done (a line cut short by a kill is reported and its question generated again)."""
+
+    def __init__(self, out_dir: Path, contract: dict, samples: int, resume: bool = False):
+        self.out_dir = Path(out_dir)
+        self.path = self.out_dir / RESPONSES
+        self.records: list[dict] = []
+        self.notes: list[str] = []
+        key_path = self.out_dir / RESUME_KEY
+        if resume and self.path.is_file():
+            before = json.loads(key_path.read_text()) if key_path.is_file() else None
+            if before is None:
+                raise ResumeError(
+                    f"{key_path}: missing, so the answers in {self.path} cannot be matched to settings; "
+                    "run without --resume (it starts over)"
+                )
+            for k in sorted(set(before) | set(contract)):
+                if before.get(k) != contract.get(k):
+                    raise ResumeError(
+                        f"{self.out_dir}: --resume with {k}={contract.get(k)!r}, but the answers there were made with "
+                        f"{k}={before.get(k)!r}; give the same settings, or another --out to start a new folder"
+                    )
+            records, torn = self._read_lines()
+            per_question: dict[tuple, set] = {}
+            for r in records:
+                per_question.setdefault((r["file"], int(r["row"])), set()).add(int(r["sample"]))
+            self.records = [r for r in records if len(per_question[(r["file"], int(r["row"]))]) >= samples]
+            partial = len(records) - len(self.records)
+            if torn or partial:
+                self.notes.append(
+                    f"{self.path}: {torn} line(s) cut short by the kill and {partial} response(s) of questions "
+                    "without all their samples; those questions are generated again"
+                )
+        key_path.write_text(json.dumps(contract, indent=1))
+        self._file = open(self.path, "w")
+        for r in self.records:
+            self._file.write(json.dumps(r, ensure_ascii=False) + "\n")
+        self._file.flush()
+
+    def _read_lines(self) -> tuple[list[dict], int]:
+        records, torn = [], 0
+        for line in self.path.read_text().splitlines():
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                torn += 1
+        return records, torn
+
+    def done(self, file: str) -> set[int]:
+        """Rows of ``file`` already answered (all their samples)."""
+        return {int(r["row"]) for r in self.records if r["file"] == file}
+
+    def add(self, records: list[dict]) -> None:
+        for r in records:
+            self._file.write(json.dumps(r, ensure_ascii=False) + "\n")
+        self._file.flush()
+        self.records += records
+
+    def finish(self, files: list[str]) -> list[dict]:
+        """Close the log and rewrite it sorted by file (in the given order), row and sample."""
+        self._file.close()
+        order = {f: k for k, f in enumerate(files)}
+        self.records.sort(key=lambda r: (order.get(r["file"], len(order)), int(r["row"]), int(r["sample"])))
+        write_responses(self.out_dir, self.records)
+        return self.records
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
 
 
 def write_responses(out_dir: Path, records: list[dict]) -> Path:

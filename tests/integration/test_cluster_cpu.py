@@ -177,6 +177,32 @@ def test_submit_runs_on_both_nodes(cluster, shared, full_run):
     assert "full  SUCCEEDED" in listed.stdout, listed.stdout + listed.stderr
 
 
+def test_submitted_eval_serves_from_replicas_on_both_nodes(cluster, shared):
+    """`anatomy-r1 submit --eval -- MODEL PARQUET --engine hfcpu --replicas 2`: the job joins the cluster through
+    RAY_ADDRESS, verl's LLMServerManager places one replica on each node's GPU slot, and the answers and metrics
+    land in the shared folder."""
+    from anatomy_r1_verl.config.assets import asset_path
+
+    out = shared / "evals" / "submitted"
+    cmd = child_command(
+        *("submit", "--eval", "--address", cluster.dashboard, "--job-id", "eval", "--"),
+        str(asset_path("tiny-qwen25vl-warm")),
+        str(shared / "data" / "test.parquet"),
+        *("--engine", "hfcpu", "--replicas", "2", "--out", str(out), "--no-progress"),
+    )
+    proc = subprocess.run(
+        cmd, env=submit_env(cluster, shared, "eval"), cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "job eval: SUCCEEDED" in log, log[-6000:]
+    assert "joining the Ray cluster" in log and "from 2 hfcpu replica(s)" in log, log[-4000:]
+    servers = [a for a in job_actors(cluster, "eval") if a["class_name"] == "HFGenerateServer"]
+    assert {a["node_id"] for a in servers} == {cluster.node_id("head"), cluster.node_id("worker")}, servers
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["replicas"] == 2 and metrics["questions_generated"] == 8
+    assert len((out / "responses.jsonl").read_text().splitlines()) == 8
+
+
 PROJECT_METRICS = (
     "curriculum/batch_mean_s_q",
     "curriculum/competence",

@@ -164,3 +164,34 @@ def test_lora_through_verls_vllm_server(tmp_path_factory, data):
     for step in (1, 2):
         assert steps[step]["training/rollout_probs_diff_max"] < 1e-3, (step, steps[step])
         assert steps[step]["actor/grad_norm"] > 0
+
+
+EVAL_QUESTIONS = 256
+
+
+def test_eval_through_two_vllm_replicas_matches_hf(tmp_path):
+    """`anatomy-r1 eval --engine vllm --replicas 2`: verl's vLLM server, two standalone replicas on a local Ray,
+    answers 256 questions greedily as HF generate does (fp32 both), at least 99 % of them identically."""
+    from anatomy_r1_verl.config.assets import asset_path
+
+    env = child_env(tmp_path)
+    rc, log = _cli(
+        env,
+        *("prepare", "synthetic", "--out", str(tmp_path / "data"), "--train", "8", "--val", "8"),
+        *("--test", str(EVAL_QUESTIONS), "--seed", "1", "--image-position", "last", "--no-progress"),
+    )
+    assert rc == 0, log[-3000:]
+    model, test = str(asset_path("tiny-qwen25vl-annotated")), str(tmp_path / "data" / "test.parquet")
+    answers = {}
+    for name, flags in (("hf", ()), ("vllm", ("--engine", "vllm", "--replicas", "2"))):
+        rc, log = _cli(env, "eval", model, test, "--out", str(tmp_path / name), "--max-new-tokens", "128", *flags)
+        assert rc == 0, log[-4000:]
+        lines = (tmp_path / name / "responses.jsonl").read_text().splitlines()
+        answers[name] = [json.loads(line)["response"] for line in lines]
+    assert "from 2 vllm replica(s)" in log and "vLLMHttpServer" in log
+    assert len(answers["vllm"]) == len(answers["hf"]) == EVAL_QUESTIONS
+    differ = [i for i, (a, b) in enumerate(zip(answers["hf"], answers["vllm"])) if a != b]
+    print(f"vllm x2 vs hf: {len(differ)} of {EVAL_QUESTIONS} greedy answers differ: {differ}")
+    assert len(differ) <= EVAL_QUESTIONS // 100, differ
+    metrics = json.loads((tmp_path / "vllm" / "metrics.json").read_text())
+    assert metrics["engine"] == "vllm" and metrics["replicas"] == 2 and metrics["questions_per_s"] > 0

@@ -163,3 +163,20 @@ def test_prompt_key_tells_images_apart():
     assert prompt_key([1, 2], [red]) == prompt_key([1, 2], [red.copy()])
     assert prompt_key([1, 2], [red]) != prompt_key([1, 2], [blue])
     assert prompt_key([1, 2], [red]) != prompt_key([1, 3], [red])
+
+
+def test_a_request_seed_fixes_its_sample_whatever_shares_its_batch(setup):
+    """``anatomy-r1 eval`` gives each sampled request its own seed: the answer is the same alone or batched with
+    others (requests that differ only in their seeds still share one generate call), and another seed draws
+    another answer."""
+    server, _, reqs = setup
+
+    def seeded(req, seed):
+        return (req[0], {**req[1], "seed": seed}, req[2], req[3], req[4])
+
+    assert server._sampling_key(seeded(reqs[0], 1)[1]) == server._sampling_key(seeded(reqs[1], 2)[1])
+    batch = server._generate_batch([seeded(r, 100 + i) for i, r in enumerate(reqs)])
+    alone = [server._generate_batch([seeded(r, 100 + i)])[0] for i, r in enumerate(reqs)]
+    assert [o.token_ids for o in batch] == [o.token_ids for o in alone]
+    others = [server._generate_batch([seeded(r, 7 + i)])[0] for i, r in enumerate(reqs)]
+    assert [o.token_ids for o in others] != [o.token_ids for o in alone]
