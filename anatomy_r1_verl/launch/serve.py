@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from omegaconf import DictConfig, OmegaConf
 
 from anatomy_r1_verl.evaluation.generate import GenerationConfig
-from anatomy_r1_verl.launch.compose import compose
+from anatomy_r1_verl.launch.compose import compose, trainer_kind
 from anatomy_r1_verl.launch.env import run_env
+from anatomy_r1_verl.launch.recipes import RecipeError
 from anatomy_r1_verl.launch.run import cluster_address, connect_cluster
 
 REPLICA_ENGINES = ("hfcpu", "vllm")  # verl rollout backends the evaluation can serve from
@@ -71,6 +72,22 @@ def serving_recipe(s: ServeSettings, gpus: bool) -> tuple[str, list[str]]:
     return recipe, [*overrides, f"actor_rollout_ref.rollout.name={s.engine}", *s.overrides]
 
 
+def compose_serving(s: ServeSettings, gpus: bool) -> tuple[str, DictConfig]:
+    """The serving recipe's composed, resolved config. A checkpoint of an SFT run (whose recipe composes verl's
+    SFT trainer, which has no rollout) is served with the default recipe instead."""
+    recipe, overrides = serving_recipe(s, gpus)
+    if trainer_kind(compose(recipe)) == "sft":
+        if s.recipe:
+            raise RecipeError(
+                f"--recipe {recipe}: an SFT recipe has no rollout section; give an RL recipe (ssgvqa_grpo)"
+            )
+        recipe, overrides = serving_recipe(ServeSettings(s.engine, overrides=s.overrides), gpus)
+        print(f"[anatomy-r1 eval] the run's recipe is an SFT recipe: serving with {recipe}", flush=True)
+    cfg = compose(recipe, overrides)
+    OmegaConf.resolve(cfg)
+    return recipe, cfg
+
+
 def tensor_parallel(cfg: DictConfig) -> int:
     r = cfg.actor_rollout_ref.rollout
     return int(r.tensor_model_parallel_size) * int(r.data_parallel_size) * int(r.pipeline_model_parallel_size)
@@ -83,10 +100,7 @@ def start_engine(s: ServeSettings, model_dir, gen: GenerationConfig):
     from anatomy_r1_verl.evaluation.replicas import ReplicaEngine, serving_config
 
     s.validate()
-    gpus = has_gpus()
-    recipe, overrides = serving_recipe(s, gpus)
-    cfg = compose(recipe, overrides)
-    OmegaConf.resolve(cfg)
+    recipe, cfg = compose_serving(s, has_gpus())
     tp = tensor_parallel(cfg)
     os.environ.update(run_env(cfg))
     address = cluster_address(cfg)

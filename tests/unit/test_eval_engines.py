@@ -79,3 +79,15 @@ def test_serving_recipe_follows_the_run_then_the_hardware():
 def test_serve_settings_name_the_bad_flag(settings, message):
     with pytest.raises(ValueError, match=message):
         settings.validate()
+
+
+def test_an_sft_run_is_served_with_an_rl_recipe():
+    from anatomy_r1_verl.launch.recipes import RecipeError
+    from anatomy_r1_verl.launch.serve import compose_serving, tensor_parallel
+
+    recipe, cfg = compose_serving(ServeSettings("hfcpu", run_recipe="ssgvqa_sft"), gpus=False)
+    assert recipe == "demo_cpu" and cfg.actor_rollout_ref.rollout.name == "hfcpu"
+    recipe, cfg = compose_serving(ServeSettings("vllm", run_recipe="ssgvqa_sft"), gpus=True)
+    assert recipe == "ssgvqa_grpo" and tensor_parallel(cfg) == 2  # the 7B preset's tensor-parallel size
+    with pytest.raises(RecipeError, match="SFT recipe has no rollout"):
+        compose_serving(ServeSettings("vllm", recipe="ssgvqa_sft"), gpus=True)
