@@ -75,6 +75,22 @@ def test_submit_fails_before_submitting(tmp_path, monkeypatch, capsys):
     assert "set ANATOMY_R1_OUTPUT_DIR" in capsys.readouterr().err
 
 
+def test_submit_eval_checks_the_eval_arguments_first(tmp_path, monkeypatch, capsys):
+    """`submit --eval -- ...`: arguments `anatomy-r1 eval` would refuse, a missing model/parquet, or a RECIPE
+    given with --eval fail here, exit code 2, before any cluster is contacted."""
+    monkeypatch.setenv("ANATOMY_R1_OUTPUT_DIR", str(tmp_path))
+    head = ["--eval", "--address", "http://127.0.0.1:9", "--"]
+    assert submit.main([*head, "m", "t.parquet", "--engine", "sglang"]) == 2
+    assert "not valid for `anatomy-r1 eval`" in capsys.readouterr().err
+    assert submit.main([*head, "--engine", "vllm"]) == 2
+    assert "-- MODEL PARQUET" in capsys.readouterr().err
+    assert submit.main([*head, "m", "t.parquet", "--engine", "vllm"]) == 2
+    assert "no Ray dashboard at http://127.0.0.1:9" in capsys.readouterr().err  # valid: reached the client
+    with pytest.raises(SystemExit):
+        submit.main(["demo_cpu", *head, "m", "t.parquet"])
+    assert "not both" in capsys.readouterr().err
+
+
 def test_jobs_needs_an_id(capsys):
     with pytest.raises(SystemExit):
         jobs.main(["logs"])
