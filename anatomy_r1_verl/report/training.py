@@ -58,6 +58,12 @@ def summarize(label: str, series: dict) -> dict:
         "invalid_first": fl_invalid[0] if fl_invalid else None,
         "invalid_final": fl_invalid[1] if fl_invalid else None,
         "invalid_by_class": per_class,
+        # class -> {step: ratio}: the paired values bench's verdict tests (seed x step)
+        "invalid_steps_by_class": {
+            k[len(INVALID_PREFIX) :]: dict(zip(v[0], v[1]))
+            for k, v in series.items()
+            if k.startswith(INVALID_PREFIX) and v[1]
+        },
         "s_q_first": fl_sq[0] if fl_sq else None,
         "s_q_final": fl_sq[1] if fl_sq else None,
         "step_s": statistics.median(steps) if steps else None,
