@@ -3,7 +3,8 @@
 verl 0.8 removed its curriculum hook; the project's trainer mode (:mod:`.trainer`) installs
 :class:`CurriculumSampler` in verl's ``StatefulDataLoader`` when ``anatomy_r1.curriculum.enable`` is on.
 
-- Rows are sorted by S(q), easiest (lowest) first (ties keep file order).
+- Rows are sorted by S(q), easiest (lowest) first (ties keep file order). ``shuffle_s_q`` (a control) permutes
+  S(q) over the rows first: the same schedule with no information in it.
 - The competence c(t) in (0, 1] is the fraction of the sorted rows that training batch t may draw from:
   ``linear`` c0 + (1 - c0) t / T, ``root`` sqrt(t (1 - c0^2) / T + c0^2), or ``stages`` (K equal steps);
   after the ramp (t >= T) the whole set.
@@ -41,6 +42,9 @@ class CurriculumConfig:
     floor: float = 0.05  # adaptive: minimum draw weight
     s_q_key: str = "s_q"
     seed: int = 0
+    # the control row: S(q) randomly permuted over the rows (seeded by ``seed``) before sorting, so the pacing is
+    # ASCL's and the order carries no information about difficulty
+    shuffle_s_q: bool = False
     buckets: list = field(default_factory=lambda: [0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
 
     def validate(self, prefix: str = "anatomy_r1.curriculum") -> None:
@@ -89,6 +93,8 @@ class CurriculumSampler(Sampler[int]):
             bad = int(np.flatnonzero(np.isnan(s_q))[0])
             raise ValueError(f"curriculum: row {bad} has no S(q) (NaN); score the file with `anatomy-r1 prepare score`")
         cfg.validate()
+        if cfg.shuffle_s_q:
+            s_q = np.random.default_rng([cfg.seed, 0x5EED]).permutation(s_q)
         self.cfg = cfg
         self.s_q = s_q
         self.order = np.argsort(s_q, kind="stable")  # easiest first

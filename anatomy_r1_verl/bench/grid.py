@@ -25,8 +25,14 @@ RL_METHODS = {
     "dapo": "ssgvqa_dapo",
     "gpg": "ssgvqa_gpg",
     "grpo_ascl": "ssgvqa_grpo_ascl",
+    "grpo_ascl_shuffled": "ssgvqa_grpo_ascl",
     "grpo_gdqa": "ssgvqa_grpo_gdqa",
     "anatomy_r1": "ssgvqa_anatomy_r1",
+}
+# control rows: a recipe with settings of their own
+ROW_ARGS = {
+    # ASCL's pacing with S(q) permuted over the rows: separates the information in S(q) from the schedule
+    "grpo_ascl_shuffled": ("anatomy_r1.curriculum.shuffle_s_q=true",),
 }
 SFT_METHODS = {"sft": "ssgvqa_sft", "sft_think": "ssgvqa_sft", "sft_ceiling": "ssgvqa_sft"}
 SFT_TARGETS = {"sft": "answer", "sft_think": "think", "sft_ceiling": "think"}  # data_prep.sft --target
@@ -154,6 +160,7 @@ def plan(
                     f"data.seed={seed}",
                     f"actor_rollout_ref.rollout.seed={seed}",
                     *([f"actor_rollout_ref.model.path={model}"] if model else []),
+                    *ROW_ARGS.get(method, ()),
                 )
                 test_file = data_dir / "test.parquet"
             else:

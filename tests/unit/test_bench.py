@@ -215,6 +215,8 @@ def test_every_grid_run_composes_to_its_row_on_cpu(tmp_path):
         assert cfg.data.train_batch_size == 4 and cfg.actor_rollout_ref.rollout.n == 3 and cfg.data.seed == 2
     # the rows differ exactly where the paper's methods do
     assert seen["grpo_ascl"].anatomy_r1.curriculum.enable and not seen["grpo"].anatomy_r1.curriculum.enable
+    shuffled = seen["grpo_ascl_shuffled"].anatomy_r1.curriculum
+    assert shuffled.enable and shuffled.shuffle_s_q and not seen["grpo_ascl"].anatomy_r1.curriculum.shuffle_s_q
     assert seen["grpo_gdqa"].anatomy_r1.gdqa.enable and not seen["grpo_gdqa"].anatomy_r1.curriculum.enable
     assert seen["anatomy_r1"].anatomy_r1.gdqa.enable and seen["anatomy_r1"].anatomy_r1.curriculum.enable
     assert seen["dapo"].algorithm.filter_groups.enable and seen["gpg"].algorithm.adv_estimator == "gpg"

@@ -48,6 +48,19 @@ def test_batches_come_from_the_easiest_rows():
     assert early < late
 
 
+def test_shuffled_s_q_keeps_the_pacing_and_loses_the_order():
+    """The control row: the pools grow exactly as ASCL's do, but the first pool is a random fifth of the rows,
+    not the easiest fifth, and the seed picks the permutation."""
+    s_q, ascl = _sampler(c0=0.2, ramp=0.5)
+    _, shuffled = _sampler(c0=0.2, ramp=0.5, shuffle_s_q=True)
+    assert [len(shuffled.pool(t)) for t in range(12)] == [len(ascl.pool(t)) for t in range(12)]
+    first = shuffled.pool(0)
+    assert sorted(s_q[first]) != sorted(s_q[ascl.pool(0)])
+    assert s_q[first].mean() > s_q[ascl.pool(0)].mean() + 0.1  # uniform S(q): the easiest fifth averages ~0.1
+    _, other_seed = _sampler(c0=0.2, ramp=0.5, shuffle_s_q=True, seed=7)
+    assert set(other_seed.pool(0)) != set(first)
+
+
 def test_deterministic_by_seed():
     _, a = _sampler(seed=1)
     _, b = _sampler(seed=1)
