@@ -35,6 +35,7 @@ FILES = (
     "test.parquet",
     "train_scored.parquet",
     "train_augmented.parquet",
+    "train_augmented_keep.parquet",  # the grpo_gdqa_keep row's: variants keep the row's instruction wording
     "sft_train.parquet",
     "sft_val.parquet",
     "sft_test.parquet",
@@ -121,6 +122,16 @@ def ensure(data_dir: Path, spec: DataSpec, log=print, sft_files: tuple[SFTFile, 
             k=spec.variants,
             tau=spec.tau,
             keep_instruction=bool(spec.keep_instruction),
+            program_phrasings=phrasings,
+        )
+    if not (data_dir / "train_augmented_keep.parquet").is_file():
+        log("[bench] augmenting it again with the instruction kept (the grpo_gdqa_keep row)")
+        augment_parquet(
+            f"{d}/train_scored.parquet",
+            f"{d}/train_augmented_keep.parquet",
+            k=spec.variants,
+            tau=spec.tau,
+            keep_instruction=True,
             program_phrasings=phrasings,
         )
     for split in ("train", "val", "test"):

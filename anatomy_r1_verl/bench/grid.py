@@ -27,6 +27,7 @@ RL_METHODS = {
     "grpo_ascl": "ssgvqa_grpo_ascl",
     "grpo_ascl_shuffled": "ssgvqa_grpo_ascl",
     "grpo_gdqa": "ssgvqa_grpo_gdqa",
+    "grpo_gdqa_keep": "ssgvqa_grpo_gdqa",
     "anatomy_r1": "ssgvqa_anatomy_r1",
 }
 # control rows: a recipe with settings of their own
@@ -34,6 +35,8 @@ ROW_ARGS = {
     # ASCL's pacing with S(q) permuted over the rows: separates the information in S(q) from the schedule
     "grpo_ascl_shuffled": ("anatomy_r1.curriculum.shuffle_s_q=true",),
 }
+# the train file of each RL row (the default: scored and augmented with varied instructions)
+ROW_TRAIN_FILE = {"grpo_gdqa_keep": "train_augmented_keep.parquet"}
 SFT_METHODS = {"sft": "ssgvqa_sft", "sft_think": "ssgvqa_sft", "sft_ceiling": "ssgvqa_sft"}
 SFT_TARGETS = {"sft": "answer", "sft_think": "think", "sft_ceiling": "think"}  # data_prep.sft --target
 # sft_ceiling is a reference, not a method: every train question with its true label, for the epochs after which
@@ -150,7 +153,7 @@ def plan(
             if method in RL_METHODS:
                 args = (
                     *common,
-                    f"data.train_files={data_dir / 'train_augmented.parquet'}",
+                    f"data.train_files={data_dir / ROW_TRAIN_FILE.get(method, 'train_augmented.parquet')}",
                     f"data.val_files={data_dir / 'val.parquet'}",
                     "trainer.val_before_train=False",
                     "trainer.test_freq=-1",

@@ -35,7 +35,8 @@ def test_grid_is_seed_major_and_every_rl_row_shares_data_budget_and_seed(tmp_pat
         if r.method in grid.RL_METHODS:
             assert args["trainer.total_training_steps"] == "7" and args["trainer.save_freq"] == "3"
             assert r.checkpoint == run_dir / "checkpoints" / "global_step_7"
-            assert args["data.train_files"] == str(tmp_path / "d" / "train_augmented.parquet")
+            train = grid.ROW_TRAIN_FILE.get(r.method, "train_augmented.parquet")
+            assert args["data.train_files"] == str(tmp_path / "d" / train)
             assert args["data.train_batch_size"] == "4" and args["actor_rollout_ref.rollout.n"] == "2"
             assert args["data.seed"] == args["actor_rollout_ref.rollout.seed"] == str(r.seed)
             assert args["actor_rollout_ref.actor.optim.lr"] == "3e-4"
@@ -211,7 +212,9 @@ def test_every_grid_run_composes_to_its_row_on_cpu(tmp_path):
         assert cfg.trainer.total_training_steps == 5
         assert cfg.actor_rollout_ref.rollout.name == "hfcpu" and cfg.trainer.device == "cpu"
         assert "tiny-qwen25vl-warm" in cfg.actor_rollout_ref.model.path
-        assert cfg.data.train_files == str(tmp_path / "d" / "train_augmented.parquet")
+        assert cfg.data.train_files == str(
+            tmp_path / "d" / grid.ROW_TRAIN_FILE.get(r.method, "train_augmented.parquet")
+        )
         assert cfg.data.train_batch_size == 4 and cfg.actor_rollout_ref.rollout.n == 3 and cfg.data.seed == 2
     # the rows differ exactly where the paper's methods do
     assert seen["grpo_ascl"].anatomy_r1.curriculum.enable and not seen["grpo"].anatomy_r1.curriculum.enable
