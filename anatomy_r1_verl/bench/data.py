@@ -1,5 +1,6 @@
 """The comparison's questions, made once and shared by every row: the synthetic benchmark (a seed other than the
-warm start's), its train split scored with S(q) (ASCL) and then augmented with question variants (GDQA), and the
+warm start's; the image where the start model reads it), its train split scored with S(q) (ASCL) and then augmented
+with question variants (GDQA), its test split scored with S(q) (the quintiles of every row's evaluation), and the
 SFT row's copies of train, val and test. ``bench_data.json`` records what was made; a folder made with other
 settings is refused rather than mixed."""
 
@@ -27,6 +28,9 @@ class DataSpec:
     variants: int = 4  # GDQA: phrasings per question, the original included
     tau: float | None = None  # GDQA: vary only rows with S(q) >= tau (None: all rows)
     keep_instruction: bool = False  # GDQA: variants keep the row's instruction wording (method.md varies it)
+    image_position: str = "first"  # where the questions put the image (the start model's: bench.settings)
+    look: str = "classic"  # the frames' look (synthetic.scene.LOOKS)
+    options: str = "uniform"  # the distractor draw (synthetic.options.OPTION_DRAWS)
 
 
 FILES = (
@@ -34,6 +38,7 @@ FILES = (
     "val.parquet",
     "test.parquet",
     "train_scored.parquet",
+    "test_scored.parquet",  # the split every row is evaluated on, with S(q): eval reports accuracy by its quintile
     "train_augmented.parquet",
     "train_augmented_keep.parquet",  # the grpo_gdqa_keep row's: variants keep the row's instruction wording
     "sft_train.parquet",
@@ -109,11 +114,24 @@ def ensure(data_dir: Path, spec: DataSpec, log=print, sft_files: tuple[SFTFile, 
             f"{spec.val} val, {spec.test} test questions)"
         )
         generate(
-            SyntheticConfig(out_dir=d, seed=spec.seed, train=spec.train, val=spec.val, test=spec.test), progress=False
+            SyntheticConfig(
+                out_dir=d,
+                seed=spec.seed,
+                train=spec.train,
+                val=spec.val,
+                test=spec.test,
+                image_position=spec.image_position,
+                look=spec.look,
+                options=spec.options,
+            ),
+            progress=False,
         )
     if not (data_dir / "train_scored.parquet").is_file():
         log("[bench] scoring the train split with S(q) (ASCL)")
         score_parquet(f"{d}/train.parquet", f"{d}/train_scored.parquet", show_progress=False)
+    if not (data_dir / "test_scored.parquet").is_file():
+        log("[bench] scoring the test split with S(q) (eval's accuracy by S(q) quintile)")
+        score_parquet(f"{d}/test.parquet", f"{d}/test_scored.parquet", show_progress=False)
     if not (data_dir / "train_augmented.parquet").is_file():
         log(f"[bench] augmenting the scored train split with {spec.variants} phrasings per question (GDQA)")
         augment_parquet(

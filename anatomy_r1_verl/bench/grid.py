@@ -1,13 +1,15 @@
 """Which runs a comparison is made of, and the ``anatomy-r1`` command line of each (pure: nothing runs here).
 
 Every RL row is its shipped recipe (``recipes/ssgvqa_<row>.yaml``) composed for CPU (``profile=cpu model=tiny
-benchmark=synthetic``), on the same train file (scored and augmented: the rows that do not use S(q) or the
+benchmark=synthetic``) from the start model with the response length and learning rate it needs
+(:class:`.settings.BenchSettings`: the demo recipe's unless given), on the same train file (scored and augmented: the rows that do not use S(q) or the
 variants ignore them), with one budget: steps x prompts per step x rollouts per prompt, and the seed in
 ``data.seed`` (draw order) and ``actor_rollout_ref.rollout.seed`` (sampling). The SFT row is verl's SFT trainer
 on as many labelled questions as the RL rows see prompts (prompts x steps; ``Budget.sft_examples`` changes it),
 each with its true answer, for the epochs and at the learning rate chosen on the validation split
 (:data:`SFT_SETTINGS`); ``sft`` answers only (the paper's row), ``sft_think`` thinks first (the scene as its
-think block, the start model's style) and is scored on the RL rows' test split. Its seed orders the train file
+think block, the style of ``tiny-qwen25vl-warm``) and is scored on the RL rows' test split. Every row is
+evaluated with the settings' response length. Its seed orders the train file
 (:class:`.data.SFTFile`), the only thing verl 0.9.1's SFT trainer lets it change.
 """
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anatomy_r1_verl.bench.data import SFTFile
+from anatomy_r1_verl.bench.settings import BenchSettings
 
 # row name -> recipe (the paper's table order)
 RL_METHODS = {
@@ -43,11 +46,9 @@ SFT_TARGETS = {"sft": "answer", "sft_think": "think", "sft_ceiling": "think"}  #
 # the val accuracy stopped rising (the budget does not apply)
 SFT_ALL_EXAMPLES = {"sft_ceiling"}
 # (learning rate, epochs) of each SFT row, chosen on the val split by benchmarks/sweep_sft.py (docs/benchmarks.md,
-# "The SFT baseline"), for the shipped tiny model and the bench's budget of labelled examples
+# "The SFT baseline"), for tiny-qwen25vl-warm (image first, 64 tokens) and the bench's budget of labelled examples;
+# another start model keeps them (settings.md says so)
 SFT_SETTINGS = {"sft": (1e-4, 10), "sft_think": (1e-4, 1), "sft_ceiling": (1e-4, 3)}
-SFT_RESPONSE_TOKENS = (
-    64  # eval's response length for an SFT row, as the RL rows' (the tiny model's max_response_length)
-)
 METHODS = {**RL_METHODS, **SFT_METHODS}
 START = "start"  # the row of the start model itself, evaluated once (no training)
 
@@ -88,7 +89,7 @@ class Run:
     checkpoint: Path  # the final checkpoint, evaluated
     test_file: Path
     eval_dir: Path
-    eval_extra: tuple[str, ...] = ()  # more `anatomy-r1 eval` arguments (an SFT row's response length)
+    max_new_tokens: int = 64  # the evaluation's response length (the grid's settings, the RL rows' rollouts')
     sft_file: SFTFile | None = None  # the SFT train file this run needs (made by bench.data.ensure)
 
     @property
@@ -106,7 +107,8 @@ class Run:
             "--seed",
             str(self.seed),
             "--no-progress",
-            *self.eval_extra,
+            "--max-new-tokens",
+            str(self.max_new_tokens),
         )
 
 
@@ -129,13 +131,14 @@ def plan(
     budget: Budget,
     data_dir: Path,
     out_dir: Path,
-    model: str | None = None,
+    settings: BenchSettings,
     overrides: tuple[str, ...] = (),
     train_questions: int = 1024,
 ) -> list[Run]:
     """The runs, seed-major (every method's seed 0 first: a partial grid already compares the methods).
-    ``overrides`` (hydra ``key=value``) go to every RL run, after the budget's. ``train_questions``: the rows of
-    the train split (the ceiling row's examples)."""
+    ``settings``: the start model and what it needs (:mod:`.settings`). ``overrides`` (hydra ``key=value``) go to
+    every RL run, after the budget's and the settings'. ``train_questions``: the rows of the train split (the
+    ceiling row's examples)."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     runs = []
     for seed in seeds:
@@ -162,10 +165,10 @@ def plan(
                     f"actor_rollout_ref.rollout.n={budget.rollouts}",
                     f"data.seed={seed}",
                     f"actor_rollout_ref.rollout.seed={seed}",
-                    *([f"actor_rollout_ref.model.path={model}"] if model else []),
+                    *settings.rl_args(),
                     *ROW_ARGS.get(method, ()),
                 )
-                test_file = data_dir / "test.parquet"
+                test_file = data_dir / "test_scored.parquet"
             else:
                 lr, epochs = SFT_SETTINGS[method]
                 questions = train_questions if method in SFT_ALL_EXAMPLES else budget.sft_questions
@@ -182,9 +185,10 @@ def plan(
                     f"data.train_batch_size={budget.prompts}",
                     f"optim.lr={lr}",
                     f"trainer.seed={seed}",
-                    *([f"model.path={model}"] if model else []),
+                    f"model.path={settings.model}",
                 )
-                test_file = data_dir / ("sft_test.parquet" if SFT_TARGETS[method] == "answer" else "test.parquet")
+                answer_only = SFT_TARGETS[method] == "answer"
+                test_file = data_dir / ("sft_test.parquet" if answer_only else "test_scored.parquet")
             runs.append(
                 Run(
                     method=method,
@@ -197,7 +201,7 @@ def plan(
                     / f"global_step_{sft_steps if method in SFT_METHODS else budget.steps}",
                     test_file=test_file,
                     eval_dir=out_dir / "evals" / method / f"seed{seed}",
-                    eval_extra=("--max-new-tokens", str(SFT_RESPONSE_TOKENS)) if method in SFT_METHODS else (),
+                    max_new_tokens=settings.response_length,
                     sft_file=sft_file if method in SFT_METHODS else None,
                 )
             )

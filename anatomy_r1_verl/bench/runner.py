@@ -44,12 +44,13 @@ def _train_job(recipe: str, overrides: list[str]) -> int:
     return run_recipe(recipe, overrides)
 
 
-def _eval_job(model: str, test_file: str, out: str, method: str, seed: int) -> int:
+def _eval_job(model: str, test_file: str, out: str, method: str, seed: int, max_new_tokens: int) -> int:
     from anatomy_r1_verl.evaluation.evaluate import run_eval
     from anatomy_r1_verl.evaluation.generate import GenerationConfig
     from anatomy_r1_verl.evaluation.results import format_summary
 
-    _, metrics = run_eval(model, [test_file], out, cfg=GenerationConfig(), method=method, seed=seed, progress=False)
+    cfg = GenerationConfig(max_new_tokens=max_new_tokens)
+    _, metrics = run_eval(model, [test_file], out, cfg=cfg, method=method, seed=seed, progress=False)
     print(format_summary(metrics), flush=True)
     return 0
 
@@ -105,27 +106,53 @@ def train(run: Run, out_dir: Path, env: dict) -> Outcome:
     return Outcome(run, wall_s=total)
 
 
+def finished_eval(eval_dir: Path, test_file: Path, max_new_tokens: int) -> bool:
+    """Whether ``eval_dir`` holds a finished evaluation of ``test_file`` at ``max_new_tokens``; an evaluation
+    made with other settings is an error, not a result to reuse."""
+    path = Path(eval_dir) / "metrics.json"
+    if not path.is_file():
+        return False
+    m = json.loads(path.read_text())
+    have = {"files": m.get("files"), "max_new_tokens": m.get("max_new_tokens")}
+    want = {"files": [os.path.abspath(test_file)], "max_new_tokens": max_new_tokens}
+    if have != want:
+        differ = {k: (have[k], want[k]) for k in want if have[k] != want[k]}
+        raise ValueError(
+            f"{path} was evaluated with other settings (found, wanted: {differ}); give another --out, or delete "
+            f"{eval_dir} to evaluate it again"
+        )
+    return True
+
+
 def evaluate(outcome: Outcome, out_dir: Path, env: dict) -> Outcome:
     run = outcome.run
-    if (run.eval_dir / "metrics.json").is_file():
-        outcome.skipped.append("eval")
+    try:
+        if finished_eval(run.eval_dir, run.test_file, run.max_new_tokens):
+            outcome.skipped.append("eval")
+            return outcome
+    except ValueError as e:
+        outcome.error = str(e)
         return outcome
     log = out_dir / "logs" / f"{run.method}_seed{run.seed}.eval.log"
-    rc, outcome.eval_s = _child(
-        _eval_job, (str(run.checkpoint), str(run.test_file), str(run.eval_dir), run.method, run.seed), env, log
-    )
+    args = (str(run.checkpoint), str(run.test_file), str(run.eval_dir), run.method, run.seed, run.max_new_tokens)
+    rc, outcome.eval_s = _child(_eval_job, args, env, log)
     if rc != 0:
         outcome.error = f"eval failed (rc {rc}); log: {log}"
     return outcome
 
 
-def evaluate_start(model: str, test_file: Path, out_dir: Path, env: dict, method: str = "start") -> str | None:
+def evaluate_start(
+    model: str, test_file: Path, out_dir: Path, env: dict, max_new_tokens: int, method: str = "start"
+) -> str | None:
     """The start model's own row (no training); returns an error message or None."""
     eval_dir = out_dir / "evals" / method / "seed0"
-    if (eval_dir / "metrics.json").is_file():
-        return None
+    try:
+        if finished_eval(eval_dir, test_file, max_new_tokens):
+            return None
+    except ValueError as e:
+        return str(e)
     log = out_dir / "logs" / f"{method}.eval.log"
-    rc, _ = _child(_eval_job, (str(model), str(test_file), str(eval_dir), method, 0), env, log)
+    rc, _ = _child(_eval_job, (str(model), str(test_file), str(eval_dir), method, 0, max_new_tokens), env, log)
     return None if rc == 0 else f"eval of the start model failed (rc {rc}); log: {log}"
 
 

@@ -1,7 +1,14 @@
 """``anatomy-r1 bench``: the paper's table rows side by side on the synthetic benchmark, one command.
 
     anatomy-r1 bench [--methods grpo anatomy_r1 ...] [--seeds 0 1 2] [--steps 20] [--prompts 8] [--rollouts 8]
-                     [--out DIR] [--data DIR] [--model DIR] [--dry-run] [key=value ...]
+                     [--out DIR] [--data DIR] [--model DIR] [--max-new-tokens N] [--image-position first|last]
+                     [--dry-run] [key=value ...]
+
+The start model and what it needs (the response length of the RL rows' rollouts and of every evaluation, where
+the image sits in a question, the RL rows' learning rate, the frames' look and distractor draw) come from the demo
+recipe (recipes/demo_cpu.yaml), unless given: --model, --max-new-tokens, --image-position, an RL row's
+key=value (actor_rollout_ref.actor.optim.lr=1e-4, data.max_response_length=64) or an anatomy_r1.demo.* key
+(anatomy_r1.demo.look=lookalike). OUT/report/settings.md records each and where it came from.
 
 Makes the benchmark's questions once (``DIR/data``: generated, scored with S(q), augmented with question
 variants, and the SFT row's copies), evaluates the start model, then for every seed and method trains the
@@ -52,19 +59,36 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="GDQA: variants keep the instruction wording (vary question and option order only)",
     )
-    p.add_argument("--model", default=None, help="start model (default: the shipped warm-started tiny model)")
+    p.add_argument("--model", default=None, help="start model (default: the demo recipe's)")
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="response length of the RL rows' rollouts and of every evaluation (default: the demo recipe's)",
+    )
+    p.add_argument(
+        "--image-position",
+        choices=("first", "last"),
+        default=None,
+        help="where the questions put the image (default: the demo recipe's, where its model reads it)",
+    )
     p.add_argument("--report-dir", default=None, help="where the report goes (default OUT/report)")
     p.add_argument("--dry-run", action="store_true", help="print the runs' commands and stop")
-    p.add_argument("overrides", nargs="*", help="hydra key=value for every RL run")
+    p.add_argument(
+        "overrides", nargs="*", help="hydra key=value for every RL run; anatomy_r1.demo.* keys set the bench's data"
+    )
     return p
 
 
-def write_report(out: Path, report_dir: Path, log=print) -> bool:
-    """Accuracy table, training table, claims and figures from what OUT holds; False when something failed."""
+def write_report(out: Path, report_dir: Path, log=print, settings=None) -> bool:
+    """Accuracy table, training table, claims and figures from what OUT holds, and the grid's ``settings``
+    (:class:`anatomy_r1_verl.bench.settings.BenchSettings`); False when something failed."""
     from anatomy_r1_verl.bench import verdict
     from anatomy_r1_verl.report import figures, tables, training
 
     report_dir.mkdir(parents=True, exist_ok=True)
+    if settings is not None:
+        settings.write(report_dir)
     ok = True
     try:
         evals = tables.find_evals([out / "evals"])
@@ -80,6 +104,8 @@ def write_report(out: Path, report_dir: Path, log=print) -> bool:
     summaries = [training.summarize(*r) for r in runs]
     train_md = training.markdown(summaries) if summaries else ""
     claims = verdict.markdown(evals, summaries)
+    if settings is not None:
+        claims = f"{claims.rstrip()}\n\n{settings.markdown()}"
     (report_dir / "table.md").write_text(acc_md)
     (report_dir / "training.md").write_text(train_md)
     (report_dir / "claims.md").write_text(claims)
@@ -105,8 +131,7 @@ def write_report(out: Path, report_dir: Path, log=print) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    from anatomy_r1_verl.bench import data, grid, runner
-    from anatomy_r1_verl.tiny.assets import DEFAULT_MODEL, asset_path
+    from anatomy_r1_verl.bench import data, grid, runner, settings
 
     def log(msg: str) -> None:
         print(msg, flush=True)
@@ -114,14 +139,16 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(os.path.abspath(os.path.expanduser(os.environ.get("ANATOMY_R1_OUTPUT_DIR", "outputs"))))
     out = Path(a.out).resolve() if a.out else root / "bench"
     data_dir = Path(a.data).resolve() if a.data else out / "data"
-    model = str(Path(a.model).resolve()) if a.model else None
     bad = [o for o in a.overrides if "=" not in o]
     if bad:
         print(
             f"anatomy-r1 bench: {bad[0]!r} is not a key=value override (and not an option; see --help)", file=sys.stderr
         )
         return 2
+    _, row_overrides = settings.split_overrides(tuple(a.overrides))
     try:
+        grid.parse_methods(a.methods)  # before the recipe is composed: a typo fails at once
+        chosen = settings.resolve(a.model, a.max_new_tokens, a.image_position, tuple(a.overrides))
         sft_examples = None if a.sft_examples is None else (a.train if a.sft_examples == "all" else int(a.sft_examples))
         budget = grid.Budget(
             steps=a.steps, prompts=a.prompts, rollouts=a.rollouts, save_every=a.save_every, sft_examples=sft_examples
@@ -132,13 +159,16 @@ def main(argv: list[str] | None = None) -> int:
             budget,
             data_dir,
             out,
-            model=model,
-            overrides=tuple(a.overrides),
+            chosen,
+            overrides=row_overrides,
             train_questions=a.train,
         )
-    except ValueError as e:
+    except ValueError as e:  # a bad budget, method or setting (RecipeError: a bad anatomy_r1.demo.* key)
         print(f"anatomy-r1 bench: {e}", file=sys.stderr)
         return 2
+    for name, value in chosen.as_dict().items():
+        if name != "sources":
+            log(f"[bench] {name} = {value} ({chosen.sources[name]})")
     if a.dry_run:
         for r in runs:
             print(f"anatomy-r1 train {r.recipe} {' '.join(r.train_args)}\nanatomy-r1 eval {' '.join(r.eval_args())}")
@@ -146,7 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data.ensure(
             data_dir,
-            data.DataSpec(seed=a.data_seed, train=a.train, test=a.test, tau=a.tau, keep_instruction=a.keep_instruction),
+            data.DataSpec(
+                seed=a.data_seed,
+                train=a.train,
+                test=a.test,
+                tau=a.tau,
+                keep_instruction=a.keep_instruction,
+                **chosen.data_fields(),
+            ),
             log=log,
             sft_files=tuple(dict.fromkeys(r.sft_file for r in runs if r.sft_file is not None)),
         )
@@ -154,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"anatomy-r1 bench: {e}", file=sys.stderr)
         return 2
     env = runner.child_env(out)
-    err = runner.evaluate_start(model or asset_path(DEFAULT_MODEL), data_dir / "test.parquet", out, env)
+    err = runner.evaluate_start(chosen.model, data_dir / "test_scored.parquet", out, env, chosen.response_length)
     if err:
         log(f"[bench] {err}")
     log(
@@ -162,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{budget.steps} steps x {budget.prompts} prompts x {budget.rollouts} rollouts each; out {out}"
     )
     outcomes = runner.run_grid(runs, out, log=log)
-    ok = write_report(out, Path(a.report_dir).resolve() if a.report_dir else out / "report", log=log)
+    report_dir = Path(a.report_dir).resolve() if a.report_dir else out / "report"
+    ok = write_report(out, report_dir, log=log, settings=chosen)
     failed = [o for o in outcomes if o.error] + ([1] if err else [])
     for o in outcomes:
         if o.error:

@@ -7,12 +7,16 @@ import random
 import pytest
 
 from anatomy_r1_verl.ascl.feedback import BATCH_MEAN_S_Q, DrawnDifficulty
-from anatomy_r1_verl.bench import data, grid, runner, verdict
+from anatomy_r1_verl.bench import data, grid, runner, settings, verdict
 from anatomy_r1_verl.commands.bench import main as bench_main
 from anatomy_r1_verl.commands.bench import write_report
 from anatomy_r1_verl.evaluation import results
 from anatomy_r1_verl.hooks import DrawnBatch, StepSamples
 from anatomy_r1_verl.report import training
+
+# a start model's settings, as bench.settings.resolve would give them (not the demo recipe's, so that a test
+# sees them reach the rows)
+SETTINGS = settings.BenchSettings(model="/models/start", response_length=96, image_position="last", lr=2e-4)
 
 
 def test_grid_is_seed_major_and_every_rl_row_shares_data_budget_and_seed(tmp_path):
@@ -22,6 +26,7 @@ def test_grid_is_seed_major_and_every_rl_row_shares_data_budget_and_seed(tmp_pat
         grid.Budget(steps=7, prompts=4, rollouts=2, save_every=3),
         tmp_path / "d",
         tmp_path / "o",
+        SETTINGS,
         overrides=("actor_rollout_ref.actor.optim.lr=3e-4",),
     )
     assert [r.seed for r in runs] == [0] * len(grid.METHODS) + [1] * len(grid.METHODS)
@@ -32,6 +37,7 @@ def test_grid_is_seed_major_and_every_rl_row_shares_data_budget_and_seed(tmp_pat
         assert args["trainer.experiment_name"] == f"bench_{r.method}_seed{r.seed}"
         run_dir = tmp_path / "o" / "runs" / f"bench_{r.method}_seed{r.seed}"
         assert "--method" in r.eval_args() and str(r.seed) in r.eval_args()
+        assert r.eval_args()[-2:] == ("--max-new-tokens", "96")  # every row evaluated at the settings' length
         if r.method in grid.RL_METHODS:
             assert args["trainer.total_training_steps"] == "7" and args["trainer.save_freq"] == "3"
             assert r.checkpoint == run_dir / "checkpoints" / "global_step_7"
@@ -39,8 +45,10 @@ def test_grid_is_seed_major_and_every_rl_row_shares_data_budget_and_seed(tmp_pat
             assert args["data.train_files"] == str(tmp_path / "d" / train)
             assert args["data.train_batch_size"] == "4" and args["actor_rollout_ref.rollout.n"] == "2"
             assert args["data.seed"] == args["actor_rollout_ref.rollout.seed"] == str(r.seed)
-            assert args["actor_rollout_ref.actor.optim.lr"] == "3e-4"
-            assert r.test_file.name == "test.parquet" and r.sft_file is None
+            assert args["actor_rollout_ref.actor.optim.lr"] == "3e-4"  # the override, given after the settings'
+            assert "actor_rollout_ref.actor.optim.lr=0.0002" in r.train_args
+            assert args["actor_rollout_ref.model.path"] == "/models/start" and args["data.max_response_length"] == "96"
+            assert r.test_file.name == "test_scored.parquet" and r.sft_file is None
         else:  # SFT: the questions RL sees (7 steps x 4 prompts), in batches of 4, for the epochs chosen on val
             lr, epochs = grid.SFT_SETTINGS[r.method]
             assert args["data.train_batch_size"] == "4" and args["trainer.seed"] == str(r.seed)
@@ -51,14 +59,13 @@ def test_grid_is_seed_major_and_every_rl_row_shares_data_budget_and_seed(tmp_pat
             assert args["data.train_files"] == str(r.sft_file.path(tmp_path / "d"))
             steps = (1024 // 4 if n is None else 7) * epochs
             assert r.checkpoint == run_dir / "checkpoints" / f"global_step_{steps}"
-            assert "actor_rollout_ref.actor.optim.lr" not in args
-            assert r.test_file.name == ("sft_test.parquet" if r.method == "sft" else "test.parquet")
-            assert r.eval_args()[-2:] == ("--max-new-tokens", str(grid.SFT_RESPONSE_TOKENS))
+            assert "actor_rollout_ref.actor.optim.lr" not in args and args["model.path"] == "/models/start"
+            assert r.test_file.name == ("sft_test.parquet" if r.method == "sft" else "test_scored.parquet")
 
 
 def test_unknown_method_and_bad_budget_are_errors_naming_them(tmp_path):
     with pytest.raises(ValueError, match="unknown \\['ppo'\\].*grpo"):
-        grid.plan(["grpo", "ppo"], [0], grid.Budget(), tmp_path, tmp_path)
+        grid.plan(["grpo", "ppo"], [0], grid.Budget(), tmp_path, tmp_path, SETTINGS)
     with pytest.raises(ValueError, match="steps must be >= 1"):
         grid.Budget(steps=0)
     assert bench_main(["--methods", "nope", "--dry-run"]) == 2
@@ -71,13 +78,13 @@ def test_data_folder_made_with_other_settings_is_refused(tmp_path):
 
 
 def test_a_finished_run_is_not_trained_again(tmp_path):
-    run = grid.plan(["grpo"], [0], grid.Budget(), tmp_path / "d", tmp_path / "o")[0]
+    run = grid.plan(["grpo"], [0], grid.Budget(), tmp_path / "d", tmp_path / "o", SETTINGS)[0]
     run.run_dir.mkdir(parents=True)
     (run.run_dir / runner.DONE).write_text(json.dumps({"wall_s": 12.5, "args": list(run.train_args)}))
     o = runner.train(run, tmp_path / "o", env={})  # would fail loudly if it started a child: no data, no model
     assert o.skipped == ["train"] and o.wall_s == 12.5 and o.error is None
     # the same folder asked for another budget: refused by name, not reused as if it were that budget
-    longer = grid.plan(["grpo"], [0], grid.Budget(steps=32), tmp_path / "d", tmp_path / "o")[0]
+    longer = grid.plan(["grpo"], [0], grid.Budget(steps=32), tmp_path / "d", tmp_path / "o", SETTINGS)[0]
     o = runner.train(longer, tmp_path / "o", env={})
     assert o.error and "trained with other arguments" in o.error and "trainer.total_training_steps=32" in o.error
 
@@ -154,8 +161,9 @@ def test_claims_are_met_or_missed_by_the_numbers(tmp_path, better):
         _run(tmp_path, "anatomy_r1", s, step_s=5.05 if better else 6.0)
         _eval(tmp_path, "grpo", s, 0.40 + 0.01 * s)
         _eval(tmp_path, "anatomy_r1", s, (0.50 if better else 0.39) + 0.01 * s)
-    assert write_report(tmp_path, tmp_path / "report", log=lambda m: None)
+    assert write_report(tmp_path, tmp_path / "report", log=lambda m: None, settings=SETTINGS)
     claims = (tmp_path / "report" / "claims.md").read_text()
+    assert "| response_length | 96 |" in claims and (tmp_path / "report" / "settings.json").is_file()
     word = "met" if better else "missed"
     assert claims.count(f"**{word}**") == 4, claims
     assert ("seed 0 +10.0 (10/0" if better else "seed 0 -1.0 (0/1") in claims
@@ -196,7 +204,7 @@ def test_every_grid_run_composes_to_its_row_on_cpu(tmp_path):
 
     from anatomy_r1_verl.launch.compose import compose
 
-    runs = grid.plan(None, [2], grid.Budget(steps=5, prompts=4, rollouts=3), tmp_path / "d", tmp_path / "o")
+    runs = grid.plan(None, [2], grid.Budget(steps=5, prompts=4, rollouts=3), tmp_path / "d", tmp_path / "o", SETTINGS)
     seen = {}
     for r in runs:
         cfg = compose(r.recipe, list(r.train_args))
@@ -207,11 +215,12 @@ def test_every_grid_run_composes_to_its_row_on_cpu(tmp_path):
             lr, epochs = grid.SFT_SETTINGS[r.method]
             assert cfg.data.train_batch_size == 4 and cfg.trainer.device == "cpu" and cfg.optim.lr == lr
             assert cfg.trainer.total_epochs == epochs and cfg.trainer.total_training_steps is None
-            assert cfg.data.train_files == str(r.sft_file.path(tmp_path / "d"))
+            assert cfg.data.train_files == str(r.sft_file.path(tmp_path / "d")) and cfg.model.path == "/models/start"
             continue
         assert cfg.trainer.total_training_steps == 5
         assert cfg.actor_rollout_ref.rollout.name == "hfcpu" and cfg.trainer.device == "cpu"
-        assert "tiny-qwen25vl-warm" in cfg.actor_rollout_ref.model.path
+        assert cfg.actor_rollout_ref.model.path == "/models/start" and cfg.actor_rollout_ref.actor.optim.lr == 2e-4
+        assert cfg.actor_rollout_ref.rollout.response_length == 96 == cfg.data.max_response_length
         assert cfg.data.train_files == str(
             tmp_path / "d" / grid.ROW_TRAIN_FILE.get(r.method, "train_augmented.parquet")
         )
@@ -255,3 +264,61 @@ def test_sft_seeds_get_their_own_order_and_the_budgets_questions(tmp_path):
     assert not list(tmp_path.glob("*.order.parquet"))
     full = pq.read_table(data.make_sft_train(tmp_path, data.SFTFile(2, "answer", None))).num_rows
     assert full == 12
+
+
+def test_settings_come_from_the_demo_recipe_unless_given(tmp_path):
+    """The start model and what it needs are the demo recipe's; a flag, an RL row's key=value or an
+    anatomy_r1.demo.* key changes one, and each says where it came from."""
+    from anatomy_r1_verl.launch.compose import compose
+
+    demo = compose(settings.SOURCE_RECIPE)
+    s = settings.resolve()
+    assert s.model == demo.actor_rollout_ref.model.path and s.response_length == demo.data.max_response_length
+    assert s.image_position == demo.anatomy_r1.demo.image_position and s.lr == demo.actor_rollout_ref.actor.optim.lr
+    assert s.sources["lr"] == "demo_cpu recipe, actor_rollout_ref.actor.optim.lr"
+    model = tmp_path / "m"
+    model.mkdir()
+    given = settings.resolve(
+        str(model),
+        max_new_tokens=48,
+        overrides=("actor_rollout_ref.actor.optim.lr=5e-5", "anatomy_r1.demo.look=lookalike", "trainer.seed=3"),
+    )
+    assert (given.model, given.response_length, given.lr, given.look) == (str(model), 48, 5e-5, "lookalike")
+    assert given.image_position == s.image_position  # not given: still the recipe's
+    assert given.sources["response_length"] == "--max-new-tokens 48"
+    assert given.sources["lr"] == "actor_rollout_ref.actor.optim.lr=5e-5 (given)"
+    assert settings.split_overrides(("anatomy_r1.demo.look=lookalike", "trainer.seed=3")) == (
+        ("anatomy_r1.demo.look=lookalike",),
+        ("trainer.seed=3",),
+    )
+    # the data follow the settings, and the report records them
+    assert given.data_fields() == {"image_position": s.image_position, "look": "lookalike", "options": s.options}
+    given.write(tmp_path / "report")
+    md = (tmp_path / "report" / "settings.md").read_text()
+    assert "| response_length | 48 | --max-new-tokens 48 |" in md and "tiny-qwen25vl-warm" in md
+    assert json.loads((tmp_path / "report" / "settings.json").read_text())["lr"] == 5e-5
+
+
+def test_bad_settings_are_errors_naming_where_they_came_from(tmp_path):
+    with pytest.raises(ValueError, match="not a folder \\(from --model"):
+        settings.resolve(str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="response_length must be >= 1"):
+        settings.BenchSettings(model="m", response_length=0, image_position="last", lr=1e-4)
+    with pytest.raises(ValueError, match="image"):
+        settings.BenchSettings(model="m", response_length=8, image_position="middle", lr=1e-4)
+    with pytest.raises(ValueError, match="learning rate must be > 0"):
+        settings.BenchSettings(model="m", response_length=8, image_position="last", lr=0.0)
+    assert bench_main(["--dry-run", "--max-new-tokens", "0", "--methods", "grpo"]) == 2
+
+
+def test_an_evaluation_made_with_other_settings_is_not_reused(tmp_path):
+    test_file = tmp_path / "test_scored.parquet"
+    assert not runner.finished_eval(tmp_path / "e", test_file, 128)
+    (tmp_path / "e").mkdir()
+    metrics = {"files": [str(test_file)], "max_new_tokens": 64}
+    (tmp_path / "e" / "metrics.json").write_text(json.dumps(metrics))
+    assert runner.finished_eval(tmp_path / "e", test_file, 64)
+    with pytest.raises(ValueError, match="other settings .*max_new_tokens.*\\(64, 128\\)"):
+        runner.finished_eval(tmp_path / "e", test_file, 128)
+    with pytest.raises(ValueError, match="files"):
+        runner.finished_eval(tmp_path / "e", tmp_path / "test.parquet", 64)
