@@ -13,23 +13,22 @@ from __future__ import annotations
 
 import math
 
-Z95 = 1.959963984540054  # the standard normal's 97.5 % quantile
 METHOD = "Wilson score interval, 95 % (mean@K: the n questions as trials, conservative)"
 
 
-def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval ``(lo, hi)`` of ``successes`` out of ``n`` trials; ``(0.0, 1.0)`` for n = 0.
+def wilson(successes: float, n: int) -> tuple[float, float]:
+    """The 95 % Wilson score interval ``(lo, hi)`` of ``successes`` out of ``n`` trials (statsmodels'
+    ``proportion_confint``); ``(0.0, 1.0)`` for n = 0.
 
-    ``successes`` may be fractional (a sum of per-question mean@K rates)."""
+    ``successes`` may be fractional (a sum of per-question mean@K rates), which scipy's ``binomtest`` refuses."""
     if n < 0 or successes < 0 or successes > n + 1e-9:
         raise ValueError(f"wilson: need 0 <= successes <= n, got successes={successes}, n={n}")
     if n == 0:
         return 0.0, 1.0
-    p = min(successes / n, 1.0)
-    z2 = z * z
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = proportion_confint(min(successes, n), n, alpha=0.05, method="wilson")
+    return max(0.0, float(lo)), min(1.0, float(hi))
 
 
 def rate(successes: float, n: int) -> dict:

@@ -35,6 +35,14 @@ def test_wilson_edges():
     assert 0 < lo < 0.25 < hi < 1
 
 
+def test_wilson_is_scipys_for_whole_counts():
+    from scipy.stats import binomtest
+
+    for k, n in ((0, 7), (3, 7), (437, 1000), (1000, 1000)):
+        ci = binomtest(k, n).proportion_ci(method="wilson")
+        assert wilson(k, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
