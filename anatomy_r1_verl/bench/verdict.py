@@ -9,14 +9,14 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from anatomy_r1_verl.bench import stats
+from anatomy_r1_verl.bench import gains, grid, stats
 from anatomy_r1_verl.evaluation import results
 from anatomy_r1_verl.report.training import by_method, mean_spread
 
 S_Q_RISE = 0.05  # ASCL: batch S(q) of the last steps minus the first steps, at least
 S_Q_FLAT = 0.05  # GRPO: |last - first| below
 MAX_OVERHEAD = 0.03  # ASCL + GDQA on a GRPO step
-START = "start"  # the start model's eval (bench's evals/start/seed0)
+START = grid.START  # the start model's eval (bench's evals/start/seed0)
 FORMAT_MATCH = 0.01  # the invalid-gradient claim is judged only between rows whose training format rates match
 
 
@@ -170,4 +170,5 @@ def markdown(evals: list[dict], summaries: list[dict]) -> str:
         _s_q_line(runs),
         _overhead_line(runs),
     ]
-    return "\n".join(lines) + "\n" + comparisons_markdown(per_question) + "\n"
+    where = gains.markdown(per_question, gains.question_groups(evals))
+    return "\n".join(lines) + "\n" + comparisons_markdown(per_question) + "\n" + where
