@@ -21,10 +21,11 @@ MANIFEST = "bench_data.json"
 
 @dataclass(frozen=True)
 class DataSpec:
-    seed: int = 1  # the shipped model was warm-started on seed-0 frames
+    seed: int = 1  # train and val frames (the shipped models were warm-started on seed-0 and seed-2 frames)
     train: int = 1024
     val: int = 256
     test: int = 1000  # one standard error of an accuracy near 0.45 is 1.6 points
+    test_seed: int = 7  # the test frames: a seed nothing was tuned on or evaluated before (docs/benchmarks.md)
     variants: int = 4  # GDQA: phrasings per question, the original included
     tau: float | None = None  # GDQA: vary only rows with S(q) >= tau (None: all rows)
     keep_instruction: bool = False  # GDQA: variants keep the row's instruction wording (method.md varies it)
@@ -36,7 +37,7 @@ class DataSpec:
 FILES = (
     "train.parquet",
     "val.parquet",
-    "test.parquet",
+    "test.parquet",  # only in a folder the user made: bench makes its test split in test_seed<N>/ (test_split)
     "train_scored.parquet",
     "test_scored.parquet",  # the split every row is evaluated on, with S(q): eval reports accuracy by its quintile
     "train_augmented.parquet",
@@ -84,6 +85,14 @@ def make_sft_train(data_dir: Path, spec: SFTFile) -> Path:
     return out
 
 
+def test_split(data_dir: Path, manifest: dict) -> Path:
+    """The unscored test split: a folder the user made keeps its own ``test.parquet``; bench makes it from its own
+    seed (:attr:`DataSpec.test_seed`) in ``test_seed<N>/``, frames that share nothing with train and val."""
+    if manifest.get("external"):
+        return Path(data_dir) / "test.parquet"
+    return Path(data_dir) / f"test_seed{manifest['test_seed']}" / "test.parquet"
+
+
 def ensure(data_dir: Path, spec: DataSpec, log=print, sft_files: tuple[SFTFile, ...] = ()) -> Path:
     """Make what is missing in ``data_dir``; returns it. Each step is skipped when its file exists."""
     data_dir = Path(data_dir)
@@ -108,22 +117,19 @@ def ensure(data_dir: Path, spec: DataSpec, log=print, sft_files: tuple[SFTFile, 
     data_dir.mkdir(parents=True, exist_ok=True)
     manifest.write_text(json.dumps(want, indent=1))
     d = str(data_dir)
-    if not all((data_dir / f).is_file() for f in FILES[:3]):
+    like = dict(image_position=spec.image_position, look=spec.look, options=spec.options)
+    test = test_split(data_dir, want)
+    if not all((data_dir / f).is_file() for f in FILES[:2]):
         log(
-            f"[bench] generating the synthetic benchmark into {d} (seed {spec.seed}: {spec.train} train, "
-            f"{spec.val} val, {spec.test} test questions)"
+            f"[bench] generating the synthetic benchmark into {d} (seed {spec.seed}: {spec.train} train, {spec.val} val)"
         )
         generate(
-            SyntheticConfig(
-                out_dir=d,
-                seed=spec.seed,
-                train=spec.train,
-                val=spec.val,
-                test=spec.test,
-                image_position=spec.image_position,
-                look=spec.look,
-                options=spec.options,
-            ),
+            SyntheticConfig(out_dir=d, seed=spec.seed, train=spec.train, val=spec.val, test=0, **like), progress=False
+        )
+    if not test.is_file():
+        log(f"[bench] generating its test split into {test.parent} (seed {spec.test_seed}: {spec.test} questions)")
+        generate(
+            SyntheticConfig(out_dir=str(test.parent), seed=spec.test_seed, train=0, val=0, test=spec.test, **like),
             progress=False,
         )
     if not (data_dir / "train_scored.parquet").is_file():
@@ -131,7 +137,7 @@ def ensure(data_dir: Path, spec: DataSpec, log=print, sft_files: tuple[SFTFile, 
         score_parquet(f"{d}/train.parquet", f"{d}/train_scored.parquet", show_progress=False)
     if not (data_dir / "test_scored.parquet").is_file():
         log("[bench] scoring the test split with S(q) (eval's accuracy by S(q) quintile)")
-        score_parquet(f"{d}/test.parquet", f"{d}/test_scored.parquet", show_progress=False)
+        score_parquet(test, f"{d}/test_scored.parquet", show_progress=False)
     if not (data_dir / "train_augmented.parquet").is_file():
         log(f"[bench] augmenting the scored train split with {spec.variants} phrasings per question (GDQA)")
         augment_parquet(
@@ -152,9 +158,9 @@ def ensure(data_dir: Path, spec: DataSpec, log=print, sft_files: tuple[SFTFile, 
             keep_instruction=True,
             program_phrasings=phrasings,
         )
-    for split in ("train", "val", "test"):
+    for split, src in (("train", f"{d}/train.parquet"), ("val", f"{d}/val.parquet"), ("test", str(test))):
         if not (data_dir / f"sft_{split}.parquet").is_file():
-            sft.convert(f"{d}/{split}.parquet", f"{d}/sft_{split}.parquet")
+            sft.convert(src, f"{d}/sft_{split}.parquet")
     for f in sft_files:
         make_sft_train(data_dir, f)
     return data_dir

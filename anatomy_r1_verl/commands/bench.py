@@ -10,10 +10,10 @@ recipe (recipes/demo_cpu.yaml), unless given: --model, --max-new-tokens, --image
 key=value (actor_rollout_ref.actor.optim.lr=1e-4, data.max_response_length=64) or an anatomy_r1.demo.* key
 (anatomy_r1.demo.look=lookalike). OUT/report/settings.md records each and where it came from.
 
-Makes the benchmark's questions once (``DIR/data``: generated, scored with S(q), augmented with question
-variants, and the SFT row's copies), evaluates the start model, then for every seed and method trains the
-row's recipe composed for CPU with one budget (steps x prompts x rollouts) and evaluates the final checkpoint
-greedily on the test split; then writes ``DIR/report``: the accuracy table (``anatomy-r1 report``), the training
+Makes the benchmark's questions once (``DIR/data``: train and val from --data-seed, the test split from
+--test-seed, a seed nothing was tuned on; scored with S(q), augmented with question variants, and the SFT row's
+copies), evaluates the start model, then for every seed and method trains the row's recipe composed for CPU with
+one budget (steps x prompts x rollouts) and evaluates the final checkpoint greedily on the test split; then writes ``DIR/report``: the accuracy table (``anatomy-r1 report``), the training
 table (reward, invalid-gradient ratio, S(q), s/step), the paper's claims checked (``claims.md``) and Figures 1-2.
 Rerunning the command finishes an interrupted grid: finished runs are not rerun. ``key=value`` overrides go to
 every RL run. Methods: grpo dr_grpo dapo gpg grpo_ascl grpo_gdqa anatomy_r1 sft sft_think sft_ceiling (a reference: the
@@ -50,7 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default=None, help="output folder (default $ANATOMY_R1_OUTPUT_DIR/bench)")
     p.add_argument("--data", default=None, help="benchmark data folder (default OUT/data; made when missing)")
-    p.add_argument("--data-seed", type=int, default=d.seed)
+    p.add_argument("--data-seed", type=int, default=d.seed, help=f"seed of the train and val frames (default {d.seed})")
+    p.add_argument(
+        "--test-seed",
+        type=int,
+        default=d.test_seed,
+        help=f"seed of the test frames, one nothing was tuned on (default {d.test_seed})",
+    )
     p.add_argument("--train", type=int, default=d.train, help=f"train questions (default {d.train})")
     p.add_argument("--test", type=int, default=d.test, help=f"test questions (default {d.test})")
     p.add_argument("--tau", type=float, default=d.tau, help="GDQA: vary only train rows with S(q) >= tau")
@@ -180,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                 seed=a.data_seed,
                 train=a.train,
                 test=a.test,
+                test_seed=a.test_seed,
                 tau=a.tau,
                 keep_instruction=a.keep_instruction,
                 **chosen.data_fields(),

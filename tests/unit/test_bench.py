@@ -322,3 +322,21 @@ def test_an_evaluation_made_with_other_settings_is_not_reused(tmp_path):
         runner.finished_eval(tmp_path / "e", test_file, 128)
     with pytest.raises(ValueError, match="files"):
         runner.finished_eval(tmp_path / "e", tmp_path / "test.parquet", 64)
+
+
+def test_the_test_split_comes_from_its_own_seed(tmp_path):
+    """Train and val from the data seed, test from the test seed: no test frame is a train or val frame."""
+    import pyarrow.parquet as pq
+
+    spec = data.DataSpec(seed=3, train=8, val=4, test=6, test_seed=9, image_position="last")
+    data.ensure(tmp_path, spec, log=lambda m: None)
+    test = pq.read_table(tmp_path / "test_scored.parquet").to_pylist()
+    train = pq.read_table(tmp_path / "train.parquet").to_pylist()
+    assert len(test) == 6 and all("s_q" in r["extra_info"] for r in test)
+    from anatomy_r1_verl.schema import row_meta
+
+    assert {row_meta(r)["seed"] for r in test} == {9} and {row_meta(r)["seed"] for r in train} == {3}
+    frames = lambda rows: {r["images"][0]["image"] for r in rows}  # noqa: E731
+    assert not frames(test) & frames(train) and all("test_seed9" in f for f in frames(test))
+    assert pq.read_table(tmp_path / "sft_test.parquet").num_rows == 6
+    assert test[0]["prompt"][0]["content"].endswith("<image>")  # the settings' image position
