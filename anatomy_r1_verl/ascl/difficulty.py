@@ -137,6 +137,27 @@ class ClosenessTable:
         """Class index of a string (by normalised key), -1 when the table does not know it."""
         return self._index.get(normalize(text), -1)
 
+    def groups(self, threshold: float) -> list[list[str]]:
+        """The look-alike groups: the connected components of the pairs at least ``threshold`` close, each in
+        the table's class order (a class close to no other is a group of its own). A class added to the table
+        joins a group through its pairs, with nothing else to edit."""
+        n = len(self.classes)
+        group = list(range(n))
+
+        def root(i: int) -> int:
+            while group[i] != i:
+                i = group[i]
+            return i
+
+        for i in range(n):
+            for j in range(i + 1, n):
+                if self.matrix[i, j] >= threshold:
+                    group[root(j)] = root(i)
+        out: dict[int, list[str]] = {}
+        for i in range(n):
+            out.setdefault(root(i), []).append(self.classes[i])
+        return list(out.values())
+
     def names(self) -> dict[str, int]:
         """Every normalised name the table knows (classes and aliases) -> its class index."""
         return dict(self._index)

@@ -62,9 +62,12 @@ class WarmstartConfig:
     tiny: dict = field(default_factory=dict)  # TinyConfig overrides
 
 
-THINK_STYLES = ("grounded", "answer", "scan")
+THINK_STYLES = ("grounded", "answer", "scan", "eliminate")
+# eliminate: classes at least this close in the closeness table form one look-alike group (ClosenessTable.groups)
+LOOKALIKE_GROUP = 0.7
 ANSWER_FORMS = ("letter", "text")
 SCAN_RESPONSE_TOKENS = 128  # a scan target is at most about 80 tokens: the evaluation's budget when think == "scan"
+RESPONSE_TOKENS = {"scan": SCAN_RESPONSE_TOKENS, "eliminate": 160}  # the evaluation's budget per think style
 
 
 def scan_text(scene: dict, upto: str) -> str:
@@ -79,6 +82,31 @@ def scan_text(scene: dict, upto: str) -> str:
     if missing:
         raise ValueError(f"scene {scene.get('frame_id', '?')}: no anatomy region at {missing}")
     return " ".join(f"The {POS_PHRASE[p]} is {cls[p]}." for p in cells)
+
+
+def eliminate_text(scene: dict, upto: str, answer: str, options: list[str]) -> str:
+    """The scan of the cells before ``upto``, then the asked cell read in two steps: its look-alike group (what a
+    coarse look tells apart), the group's classes the options list, and the class. With one group member listed
+    the options settle the answer; with two or more the fine cues must. So a model that half-sees the fine cues
+    goes wrong where the options list a look-alike of the answer, which is what S(q) measures:
+    "... The top-middle is Liver, Gallbladder or Cystic Plate. Listed: Gallbladder, Liver. The top-middle is
+    Gallbladder."."""
+    from anatomy_r1_verl.ascl.difficulty import DEFAULT_TABLE, ClosenessTable, normalize
+    from anatomy_r1_verl.synthetic.questions import POS_PHRASE
+    from anatomy_r1_verl.synthetic.scene import POSITIONS
+
+    group = next(
+        g for g in ClosenessTable(DEFAULT_TABLE).groups(LOOKALIKE_GROUP) if normalize(answer) in map(normalize, g)
+    )
+    before = POSITIONS.index(upto)
+    parts = [scan_text(scene, POSITIONS[before - 1])] if before else []
+    cell = f"The {POS_PHRASE[upto]}"
+    if len(group) > 1:
+        members = {normalize(g) for g in group}
+        listed = [o for o in options if normalize(o) in members]
+        parts.append(f"{cell} is {', '.join(group[:-1])} or {group[-1]}. Listed: {', '.join(listed)}.")
+    parts.append(f"{cell} is {answer}.")
+    return " ".join(parts)
 
 
 def check_target_style(think: str, answer_form: str) -> None:
@@ -105,20 +133,24 @@ def target_response(extra: dict, think: str = "grounded", answer_form: str = "le
     meta = row_meta({"extra_info": extra})
     program, scene = meta.get("program", {}), meta.get("scene")
     check_target_style(think, answer_form)
-    if think == "scan" and not (program and scene):
+    if think in ("scan", "eliminate") and not (program and scene):
         raise ValueError(
-            f"row {extra.get('id', '?')}: --think scan needs the synthetic generator's scene graph "
+            f"row {extra.get('id', '?')}: --think {think} needs the synthetic generator's scene graph "
             "and question program in extra_info.meta"
         )
     if program.get("family") == "zero_hop":
         pos = program["pos"]
-    elif think in ("grounded", "scan") and program and scene:
+    elif think in ("grounded", "scan", "eliminate") and program and scene:
         pos = answer_positions(program, scene)[0]
     else:
         pos = None
     body = f"The {POS_PHRASE.get(pos, pos)} is {answer}." if pos else f"The answer is {answer}."
     if think == "scan":
         body = scan_text(scene, pos)
+    elif think == "eliminate":
+        from reward_fns.mcq import as_options
+
+        body = eliminate_text(scene, pos, answer, as_options(extra.get("options")))
     return f"<think>{body}</think><answer>{letter if answer_form == 'letter' else answer}</answer>"
 
 
@@ -186,7 +218,7 @@ def train(cfg: WarmstartConfig, log=print) -> dict:
                 processor,
                 val_set,
                 progress=False,
-                max_new_tokens=SCAN_RESPONSE_TOKENS if cfg.think == "scan" else 64,
+                max_new_tokens=RESPONSE_TOKENS.get(cfg.think, 64),
             )
             model.train()
             curve.append(

@@ -420,6 +420,53 @@ def test_warmstart_scan_target_reads_the_cells_up_to_the_answer_cell(tmp_path):
         train(WarmstartConfig(data_dir=str(tmp_path), out_dir=str(tmp_path / "m"), answer="txt"))
 
 
+def test_lookalike_groups_are_the_tables_connected_close_pairs(tmp_path):
+    from anatomy_r1_verl.ascl.difficulty import DEFAULT_TABLE, ClosenessTable
+
+    table = ClosenessTable(DEFAULT_TABLE)
+    assert table.groups(0.7) == [
+        ["Liver", "Gallbladder", "Cystic Plate"],
+        ["Gut", "Omentum"],
+        ["Abdominal Wall Cavity"],
+    ]
+    assert table.groups(0.9) == [
+        ["Liver"],
+        ["Gallbladder", "Cystic Plate"],
+        ["Gut"],
+        ["Omentum"],
+        ["Abdominal Wall Cavity"],
+    ]
+    # a class added to the table joins the group of the class it is close to
+    extra = tmp_path / "t.yaml"
+    extra.write_text(DEFAULT_TABLE.read_text() + "  Cystic Duct:\n    Gallbladder: 0.8\n")
+    assert ClosenessTable(extra).groups(0.7)[0] == ["Liver", "Gallbladder", "Cystic Plate", "Cystic Duct"]
+
+
+def test_warmstart_eliminate_target_reads_the_group_the_listed_members_and_the_class(tmp_path):
+    from anatomy_r1_verl.tiny.warmstart import target_response
+
+    generate(SyntheticConfig(out_dir=str(tmp_path), seed=6, train=0, val=60, test=0, look="lookalike"), progress=False)
+    kinds = set()
+    for row in pq.read_table(tmp_path / "val.parquet").to_pylist():
+        extra = row["extra_info"]
+        text = target_response(extra, "eliminate", "text")
+        think, answer = re.fullmatch(r"<think>(.+)</think><answer>(.+)</answer>", text).groups()
+        scan = re.fullmatch(r"<think>(.+)</think><answer>.+</answer>", target_response(extra, "scan", "text"))[1]
+        before = scan.rpartition(". The ")[0]
+        assert think.startswith(before) and think.endswith(f"is {extra['answer']}.") and answer == extra["answer"]
+        m = re.search(r"is ([A-Za-z ,]+) or ([A-Za-z ]+)\. Listed: ([A-Za-z ,]+)\.", think)
+        if extra["answer"] == "Abdominal Wall Cavity":  # a group of its own: read at once, as in the scan
+            assert m is None and think == scan
+            kinds.add("alone")
+            continue
+        group = [*m[1].split(", "), m[2]]
+        listed = m[3].split(", ")
+        assert extra["answer"] in group and extra["answer"] in listed
+        assert listed == [o for o in extra["options"] if o in group]  # in the options' order
+        kinds.add("settled" if len(listed) == 1 else "fine cues")
+    assert kinds == {"alone", "settled", "fine cues"}
+
+
 def test_image_position_last_puts_the_image_after_the_instruction(tmp_path):
     from anatomy_r1_verl.evaluation.prompts import load_rows
     from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, build_prompt_text
