@@ -183,6 +183,8 @@ def plan(
                     "trainer.resume_mode=auto",
                     f"data.train_files={sft_file.path(data_dir)}",
                     f"data.train_batch_size={budget.prompts}",
+                    # one micro-batch per step: verl's SFT trainer needs the batch divisible by the micro-batch
+                    f"data.micro_batch_size_per_gpu={budget.prompts}",
                     f"optim.lr={lr}",
                     f"trainer.seed={seed}",
                     f"model.path={settings.model}",

@@ -52,6 +52,7 @@ def test_grid_is_seed_major_and_every_rl_row_shares_data_budget_and_seed(tmp_pat
         else:  # SFT: the questions RL sees (7 steps x 4 prompts), in batches of 4, for the epochs chosen on val
             lr, epochs = grid.SFT_SETTINGS[r.method]
             assert args["data.train_batch_size"] == "4" and args["trainer.seed"] == str(r.seed)
+            assert args["data.micro_batch_size_per_gpu"] == "4"  # divides the batch (the cpu profile's is 8)
             assert args["optim.lr"] == str(lr) and args["trainer.total_epochs"] == str(epochs)
             assert "trainer.total_training_steps" not in args  # the epochs decide
             n = None if r.method == "sft_ceiling" else 28  # the ceiling: every train question (1,024)
