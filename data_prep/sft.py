@@ -9,8 +9,9 @@ Two target styles (``--target``):
   think-then-answer target whose think block is what the generator knows of the scene
   (:func:`anatomy_r1_verl.tiny.warmstart.target_response`): ``think`` names the answer's cell and its class
   ("The bottom-left is Liver.", the shipped default model's style), ``scan`` the cells in reading order up to the
-  answer's (the annotated and look-alike models' style). Its test file is then the RL rows' test split, and the
-  format rate means what it means for them.
+  answer's (the annotated and look-alike models' style); ``--answer text`` writes the option's text instead of its
+  letter (those models' answer form). Its test file is then the RL rows' test split, and the format rate means
+  what it means for them.
 
 Each row gets a ``messages`` column, the chat verl's SFT trainer (``MultiTurnSFTDataset``) reads. The images, ids
 and ``extra_info`` are kept (for ``answer``, ``extra_info.instruction`` becomes the SFT request), so a converted
@@ -33,15 +34,16 @@ from anatomy_r1_verl.schema import SFT_INSTRUCTION, SchemaError, build_prompt_te
 
 TARGETS = ("answer", "think", "scan")
 THINK_STYLE = {"think": "grounded", "scan": "scan"}  # --target -> warmstart.target_response(think=...)
+ANSWER_FORMS = ("letter", "text")  # a think target's answer: the letter, or the option's text
 
 
-def sft_row(row: dict, where: str = "", target: str = "answer") -> dict:
+def sft_row(row: dict, where: str = "", target: str = "answer", answer_form: str = "letter") -> dict:
     extra = dict(row.get("extra_info") or {})
     rid = extra.get("id", extra.get("index", "?"))
     if not extra.get("question"):
         raise SchemaError(f"{where}row {rid}: no extra_info.question; convert the data with `anatomy-r1 prepare ...`")
     if target in THINK_STYLE:
-        reply = think_target(row, THINK_STYLE[target], where)
+        reply = think_target(row, THINK_STYLE[target], where, answer_form)
         return {**row, "messages": [*row["prompt"], {"role": "assistant", "content": reply}]}
     options = row_options(row, where)
     letter = str(row["reward_model"]["ground_truth"])
@@ -55,13 +57,14 @@ def sft_row(row: dict, where: str = "", target: str = "answer") -> dict:
     }
 
 
-def think_target(row: dict, style: str, where: str = "") -> str:
-    """``<think>`` what the scene shows (``style``: grounded | scan) ``</think><answer>`` the letter ``</answer>``."""
+def think_target(row: dict, style: str, where: str = "", answer_form: str = "letter") -> str:
+    """``<think>`` what the scene shows (``style``: grounded | scan) ``</think><answer>`` the letter (or the option's
+    text) ``</answer>``."""
     from anatomy_r1_verl.tiny.warmstart import target_response
 
     extra = row.get("extra_info") or {}
     try:
-        return target_response(extra, think=style)
+        return target_response(extra, think=style, answer_form=answer_form)
     except (KeyError, ValueError) as e:
         raise SchemaError(
             f"{where}row {extra.get('id', extra.get('index', '?'))}: --target think/scan needs the synthetic generator's "
@@ -69,9 +72,15 @@ def think_target(row: dict, style: str, where: str = "") -> str:
         ) from e
 
 
-def convert(src: str, out: str, target: str = "answer", examples: int | None = None) -> int:
+def convert(
+    src: str, out: str, target: str = "answer", examples: int | None = None, answer_form: str = "letter"
+) -> int:
     if target not in TARGETS:
         raise SchemaError(f"--target must be one of {TARGETS}, got {target!r}")
+    if answer_form not in ANSWER_FORMS:
+        raise SchemaError(f"--answer must be one of {ANSWER_FORMS}, got {answer_form!r}")
+    if answer_form != "letter" and target not in THINK_STYLE:
+        raise SchemaError(f"--answer {answer_form} applies to a think target (think, scan), not --target {target}")
     if not os.path.isfile(src):
         raise SchemaError(f"{src}: no such parquet file")
     rows = pq.read_table(src).to_pylist()
@@ -84,7 +93,7 @@ def convert(src: str, out: str, target: str = "answer", examples: int | None = N
         if examples < 1 or examples > len(rows):
             raise SchemaError(f"{src}: --examples {examples}: the file has {len(rows)} rows; give 1..{len(rows)}")
         rows = rows[:examples]
-    out_rows = [sft_row(r, f"{src}: ", target) for r in rows]
+    out_rows = [sft_row(r, f"{src}: ", target, answer_form) for r in rows]
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     pq.write_table(pa.Table.from_pylist(out_rows), out)
     return len(out_rows)
@@ -102,10 +111,16 @@ def main(argv: list[str] | None = None) -> int:
         default="answer",
         help="answer-only (default), or think-then-answer: think (the answer's cell) | scan (the cells up to it)",
     )
+    p.add_argument(
+        "--answer",
+        choices=ANSWER_FORMS,
+        default="letter",
+        help="a think target's answer: the option's letter (default) or its text",
+    )
     p.add_argument("--examples", type=int, default=None, help="keep the first N rows (default: all)")
     a = p.parse_args(argv)
     try:
-        n = convert(a.parquet, a.out, a.target, a.examples)
+        n = convert(a.parquet, a.out, a.target, a.examples, a.answer)
     except SchemaError as e:
         print(f"anatomy-r1 prepare sft: {e}", file=sys.stderr)
         return 2

@@ -55,15 +55,17 @@ class BenchDataError(ValueError):
 @dataclass(frozen=True)
 class SFTFile:
     """One SFT train file: the train split in the seed's order, its first ``examples`` rows (None: all), as
-    SFT rows of ``target`` style (``data_prep.sft``: answer | think | scan)."""
+    SFT rows of ``target`` style (``data_prep.sft``: answer | think | scan) answering with ``answer``."""
 
     seed: int
     target: str = "answer"
     examples: int | None = None
+    answer: str = "letter"  # a think target's answer form: letter | text (the start model's)
 
     def path(self, data_dir: Path) -> Path:
         n = "all" if self.examples is None else self.examples
-        return Path(data_dir) / f"sft_{self.target}_train_seed{self.seed}_n{n}.parquet"
+        style = self.target if self.answer == "letter" else f"{self.target}-{self.answer}"
+        return Path(data_dir) / f"sft_{style}_train_seed{self.seed}_n{n}.parquet"
 
 
 def make_sft_train(data_dir: Path, spec: SFTFile) -> Path:
@@ -79,7 +81,7 @@ def make_sft_train(data_dir: Path, spec: SFTFile) -> Path:
         ordered = out.with_name(out.stem + ".order.parquet")
         pq.write_table(table.take(np.random.default_rng(spec.seed).permutation(table.num_rows)), ordered)
         try:
-            sft.convert(str(ordered), str(out), target=spec.target, examples=spec.examples)
+            sft.convert(str(ordered), str(out), target=spec.target, examples=spec.examples, answer_form=spec.answer)
         finally:
             ordered.unlink()
     return out

@@ -8,7 +8,7 @@ variants ignore them), with one budget: steps x prompts per step x rollouts per 
 on as many labelled questions as the RL rows see prompts (prompts x steps; ``Budget.sft_examples`` changes it),
 each with its true answer, for the epochs and at the learning rate chosen on the validation split
 (:data:`SFT_SETTINGS`); ``sft`` answers only (the paper's row), ``sft_think`` thinks first (the scene as its
-think block, the style of ``tiny-qwen25vl-warm``) and is scored on the RL rows' test split. Every row is
+think block, in the start model's own think style and answer form) and is scored on the RL rows' test split. Every row is
 evaluated with the settings' response length. Its seed orders the train file
 (:class:`.data.SFTFile`), the only thing verl 0.9.1's SFT trainer lets it change.
 """
@@ -41,7 +41,8 @@ ROW_ARGS = {
 # the train file of each RL row (the default: scored and augmented with varied instructions)
 ROW_TRAIN_FILE = {"grpo_gdqa_keep": "train_augmented_keep.parquet"}
 SFT_METHODS = {"sft": "ssgvqa_sft", "sft_think": "ssgvqa_sft", "sft_ceiling": "ssgvqa_sft"}
-SFT_TARGETS = {"sft": "answer", "sft_think": "think", "sft_ceiling": "think"}  # data_prep.sft --target
+# answer-only, or think-then-answer in the start model's own style (BenchSettings.think / .answer)
+SFT_TARGETS = {"sft": "answer", "sft_think": "think", "sft_ceiling": "think"}
 # sft_ceiling is a reference, not a method: every train question with its true label, for the epochs after which
 # the val accuracy stopped rising (the budget does not apply)
 SFT_ALL_EXAMPLES = {"sft_ceiling"}
@@ -172,7 +173,9 @@ def plan(
             else:
                 lr, epochs = SFT_SETTINGS[method]
                 questions = train_questions if method in SFT_ALL_EXAMPLES else budget.sft_questions
-                sft_file = SFTFile(seed, SFT_TARGETS[method], None if method in SFT_ALL_EXAMPLES else questions)
+                answer_only = SFT_TARGETS[method] == "answer"
+                target, answer = ("answer", "letter") if answer_only else (settings.think, settings.answer)
+                sft_file = SFTFile(seed, target, None if method in SFT_ALL_EXAMPLES else questions, answer)
                 sft_steps = budget.sft_steps(epochs, questions)
                 args = (
                     *CPU_VARIANT,
@@ -189,7 +192,6 @@ def plan(
                     f"trainer.seed={seed}",
                     f"model.path={settings.model}",
                 )
-                answer_only = SFT_TARGETS[method] == "answer"
                 test_file = data_dir / ("sft_test.parquet" if answer_only else "test_scored.parquet")
             runs.append(
                 Run(

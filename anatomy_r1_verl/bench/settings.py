@@ -31,9 +31,12 @@ ROW_KEYS = {
     "actor_rollout_ref.rollout.response_length": "response_length",
     "actor_rollout_ref.actor.optim.lr": "lr",
 }
+# the start model's warm-start think style (its warmstart.json) -> the SFT think rows' target (data_prep.sft)
+MODEL_STYLES = {"grounded": "think", "scan": "scan"}
 SFT_NOTE = (
-    "The SFT rows keep the learning rates, epochs and target styles of `bench.grid.SFT_SETTINGS`, chosen on the val "
-    "split for tiny-qwen25vl-warm (image first, 64 tokens); with another start model they were not chosen for it."
+    "The SFT rows keep the learning rates and epochs of `bench.grid.SFT_SETTINGS`, chosen on the val split for "
+    "tiny-qwen25vl-warm (image first, 64 tokens); with another start model they were not chosen for it. The think "
+    "rows write the start model's own think style and answer form (think, answer above)."
 )
 # overrides that only set the bench's data (the paper-table recipes have no demo block)
 DEMO_PREFIX = "anatomy_r1.demo."
@@ -47,6 +50,8 @@ class BenchSettings:
     lr: float  # the RL rows' actor learning rate (the SFT rows keep grid.SFT_SETTINGS)
     look: str = "classic"  # the frames' look (synthetic.scene.LOOKS)
     options: str = "uniform"  # the distractor draw (synthetic.options.OPTION_DRAWS)
+    think: str = "think"  # the SFT think rows' target (data_prep.sft: think | scan): the start model's own style
+    answer: str = "letter"  # ... and its answer form (letter | text)
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # setting -> where it came from
 
     def __post_init__(self):
@@ -62,6 +67,8 @@ class BenchSettings:
         check_look(self.look)
         if self.options not in OPTION_DRAWS:
             raise ValueError(f"bench settings: unknown option draw {self.options!r}; known: {sorted(OPTION_DRAWS)}")
+        if self.think not in MODEL_STYLES.values() or self.answer not in ("letter", "text"):
+            raise ValueError(f"bench settings: the SFT think target {self.think!r} / {self.answer!r} is not supported")
 
     def rl_args(self) -> tuple[str, ...]:
         """What every RL row is given, before the user's overrides."""
@@ -82,7 +89,7 @@ class BenchSettings:
 
     def markdown(self) -> str:
         lines = ["## Settings", "", "| setting | value | from |", "| --- | --- | --- |"]
-        for name in RECIPE_KEYS:
+        for name in (*RECIPE_KEYS, "think", "answer"):
             lines.append(f"| {name} | {getattr(self, name)} | {self.sources.get(name, '')} |")
         lines += ["", SFT_NOTE]
         return "\n".join(lines) + "\n"
@@ -92,6 +99,22 @@ class BenchSettings:
         report_dir.mkdir(parents=True, exist_ok=True)
         (report_dir / "settings.json").write_text(json.dumps(self.as_dict(), indent=1) + "\n")
         (report_dir / "settings.md").write_text(self.markdown())
+
+
+def model_style(model: Path) -> tuple[str, str, str]:
+    """The SFT think rows' target and answer form in the start model's own style, from the ``warmstart.json`` the
+    project's warm-start builds write; ``("think", "letter")`` for a model without one. Returns them and where
+    they came from."""
+    path = Path(model) / "warmstart.json"
+    if not path.is_file():
+        return "think", "letter", f"default (no {path.name} in the model)"
+    cfg = json.loads(path.read_text()).get("warmstart_config") or {}
+    style, answer = cfg.get("think") or "grounded", cfg.get("answer") or "letter"
+    if style not in MODEL_STYLES:
+        raise ValueError(
+            f"bench settings: {path}: think style {style!r} has no SFT target; known: {sorted(MODEL_STYLES)}"
+        )
+    return MODEL_STYLES[style], answer, f"{path} (think {style}, answer {answer})"
 
 
 def split_overrides(overrides: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -135,6 +158,8 @@ def resolve(
     values["model"] = str(Path(str(values["model"])).expanduser().resolve())
     if not Path(values["model"]).is_dir():
         raise ValueError(f"bench settings: the start model {values['model']} is not a folder (from {sources['model']})")
+    values["think"], values["answer"], where = model_style(Path(values["model"]))
+    sources["think"] = sources["answer"] = where
     try:
         values["response_length"], values["lr"] = int(values["response_length"]), float(values["lr"])
     except ValueError as e:

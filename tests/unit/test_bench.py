@@ -277,6 +277,8 @@ def test_settings_come_from_the_demo_recipe_unless_given(tmp_path):
     assert s.model == demo.actor_rollout_ref.model.path and s.response_length == demo.data.max_response_length
     assert s.image_position == demo.anatomy_r1.demo.image_position and s.lr == demo.actor_rollout_ref.actor.optim.lr
     assert s.sources["lr"] == "demo_cpu recipe, actor_rollout_ref.actor.optim.lr"
+    # the SFT think rows in the start model's own style (the demo's model scans and answers with the text)
+    assert (s.think, s.answer) == ("scan", "text") and "warmstart.json" in s.sources["think"]
     model = tmp_path / "m"
     model.mkdir()
     given = settings.resolve(
@@ -285,6 +287,7 @@ def test_settings_come_from_the_demo_recipe_unless_given(tmp_path):
         overrides=("actor_rollout_ref.actor.optim.lr=5e-5", "anatomy_r1.demo.look=lookalike", "trainer.seed=3"),
     )
     assert (given.model, given.response_length, given.lr, given.look) == (str(model), 48, 5e-5, "lookalike")
+    assert (given.think, given.answer) == ("think", "letter")  # a model without warmstart.json: the default
     assert given.image_position == s.image_position  # not given: still the recipe's
     assert given.sources["response_length"] == "--max-new-tokens 48"
     assert given.sources["lr"] == "actor_rollout_ref.actor.optim.lr=5e-5 (given)"
@@ -341,3 +344,31 @@ def test_the_test_split_comes_from_its_own_seed(tmp_path):
     assert not frames(test) & frames(train) and all("test_seed9" in f for f in frames(test))
     assert pq.read_table(tmp_path / "sft_test.parquet").num_rows == 6
     assert test[0]["prompt"][0]["content"].endswith("<image>")  # the settings' image position
+
+
+def test_sft_think_rows_write_the_start_models_style(tmp_path):
+    import pyarrow.parquet as pq
+
+    from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
+
+    scan = settings.BenchSettings(
+        model="/m", response_length=128, image_position="last", lr=3e-4, think="scan", answer="text"
+    )
+    runs = {r.method: r for r in grid.plan(None, [0], grid.Budget(steps=2, prompts=4), tmp_path, tmp_path, scan)}
+    assert runs["sft_think"].sft_file == data.SFTFile(0, "scan", 8, "text")
+    assert runs["sft"].sft_file == data.SFTFile(0, "answer", 8)  # answer-only stays the paper's row
+    assert runs["sft_think"].sft_file.path(tmp_path).name == "sft_scan-text_train_seed0_n8.parquet"
+    generate(SyntheticConfig(out_dir=str(tmp_path), seed=3, train=8, val=0, test=0), progress=False)
+    rows = pq.read_table(data.make_sft_train(tmp_path, runs["sft_think"].sft_file)).to_pylist()
+    for r in rows:
+        reply = r["messages"][-1]["content"]
+        assert reply.startswith("<think>The top-left is ") and reply.endswith(
+            f"<answer>{r['extra_info']['answer']}</answer>"
+        )
+    with pytest.raises(ValueError, match="not supported"):
+        settings.BenchSettings(model="/m", response_length=8, image_position="last", lr=1e-4, think="eliminate")
+    from anatomy_r1_verl.schema import SchemaError
+    from data_prep import sft
+
+    with pytest.raises(SchemaError, match="--answer text applies to a think target"):
+        sft.convert(str(tmp_path / "train.parquet"), str(tmp_path / "x.parquet"), "answer", answer_form="text")
