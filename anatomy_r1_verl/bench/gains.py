@@ -3,10 +3,11 @@ the same test questions (:func:`anatomy_r1_verl.bench.stats.compare`), and the l
 gain is its partner's loss.
 
 A row can raise its accuracy without seeing more: by naming one class of a pair it cannot tell apart wherever
-either appears. Its class then gains what its partner loses (the sum of the two stays where it was). Such a pair is
-named a **shortcut** here when one class gains and its closest partner in the anatomical closeness table
-(:func:`anatomy_r1_verl.evaluation.diagnostics.closest_partner`) loses, each with CMH p < 0.05; classes outside
-every such pair that lose with p < 0.05 are named as the ones that **pay** for the change."""
+either appears. Its class then gains what its partner loses, or what the partner never had. Such a pair is named
+a **shortcut** here when one class gains (CMH p < 0.05) and its closest partner in the anatomical closeness table
+(:func:`anatomy_r1_verl.evaluation.diagnostics.closest_partner`) either loses (CMH p < 0.05) or does not gain
+while the two classes' accuracies after the change sum to at most 1 (one name for both). Classes outside every
+such pair that lose with p < 0.05 are named as the ones that **pay** for the change."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def by_group(per_question: dict, groups: dict[str, str], a: str, b: str) -> dict
     out = {}
     for g in sorted({v for v in groups.values() if v}):
         keys = {q for q, v in groups.items() if v == g}
-        c = stats.compare(_subset(rows[a], keys), _subset(rows[b], keys), a, b)
+        c = stats.compare(_subset(rows[a], keys), _subset(rows[b], keys), a, b, b_once=b == START)
         if c.seeds:
             out[g] = c
     return out
@@ -63,13 +64,22 @@ def _significant(c: stats.Comparison, sign: int) -> bool:
     return c.mean_diff * sign > 0 and c.p_questions is not None and c.p_questions < stats.ALPHA
 
 
+def _after(c: stats.Comparison) -> float:
+    """The row's accuracy on the group, mean over seeds."""
+    return sum(s.acc_a for s in c.seeds) / len(c.seeds)
+
+
 def shortcuts(per_class: dict[str, stats.Comparison]) -> tuple[list[tuple[str, str]], list[str]]:
-    """``(pairs, payers)``: the (gaining class, losing closest partner) pairs, and the classes outside them that
-    lose, each change with CMH p < 0.05."""
+    """``(pairs, payers)``: the (gaining class, closest partner) pairs the module doc calls shortcuts, and the
+    classes outside them that lose with CMH p < 0.05."""
     pairs = []
     for c, comp in per_class.items():
         partner = closest_partner(c)
-        if partner in per_class and _significant(comp, +1) and _significant(per_class[partner], -1):
+        if partner not in per_class or not _significant(comp, +1):
+            continue
+        other = per_class[partner]
+        one_name = other.mean_diff <= 0 and _after(comp) + _after(other) <= 1.0
+        if _significant(other, -1) or one_name:
             pairs.append((c, partner))
     in_pairs = {x for pair in pairs for x in pair}
     payers = [c for c, comp in per_class.items() if c not in in_pairs and _significant(comp, -1)]
@@ -93,12 +103,16 @@ def shortcut_line(a: str, per_class: dict[str, stats.Comparison]) -> str:
     if not pairs and not payers:
         return f"{a}: no class gains at its closest partner's expense, and no other class loses (CMH p < 0.05)."
     parts = [
-        f"**shortcut**: {g} {_pts(per_class[g].mean_diff)} taken from its look-alike {p} {_pts(per_class[p].mean_diff)}"
+        f"**shortcut**: {g} {_pts(per_class[g].mean_diff)} taken from its look-alike {p} "
+        f"{_pts(per_class[p].mean_diff)} (after: {g} {100 * _after(per_class[g]):.1f} %, {p} "
+        f"{100 * _after(per_class[p]):.1f} %)"
         for g, p in pairs
     ]
     if payers:
         parts.append("**paid for by** " + ", ".join(f"{c} {_pts(per_class[c].mean_diff)}" for c in payers))
-    return f"{a}: " + "; ".join(parts) + " (points, mean over seeds; each change CMH p < 0.05)."
+    return (
+        f"{a}: " + "; ".join(parts) + " (points, mean over seeds; the gains and the payers' losses have CMH p < 0.05)."
+    )
 
 
 def markdown(per_question: dict, groups: dict[str, dict[str, str]], base: str = START) -> str:

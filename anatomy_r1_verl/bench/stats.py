@@ -78,13 +78,23 @@ def _cmh(seeds: list[SeedResult]) -> float:
     return float(StratifiedTable(tables).test_null_odds(correction=False).pvalue)
 
 
-def compare(correct_a: dict[int, dict], correct_b: dict[int, dict], a: str, b: str, direction: int = 1) -> Comparison:
-    """``correct_x``: seed -> {question key: answered right (bool or a mean@K rate >= 0.5)}. A row with one seed
-    (the start model) is paired with every seed of the other."""
+def compare(
+    correct_a: dict[int, dict],
+    correct_b: dict[int, dict],
+    a: str,
+    b: str,
+    direction: int = 1,
+    b_once: bool = False,
+) -> Comparison:
+    """``correct_x``: seed -> {question key: answered right (bool or a mean@K rate >= 0.5)}. ``b_once``: ``b`` is a
+    model evaluated once (the start model, whatever its seed number), paired with every seed of ``a``; otherwise
+    the rows are paired seed by seed."""
     from scipy import stats
 
     out = Comparison(a, b, direction=direction)
-    if len(correct_b) == 1 and len(correct_a) > 1:
+    if b_once and correct_b:
+        if len(correct_b) > 1:
+            raise ValueError(f"{b} is compared as a model evaluated once, but has seeds {sorted(correct_b)}")
         only = next(iter(correct_b.values()))
         correct_b = {s: only for s in correct_a}
     for seed in sorted(set(correct_a) & set(correct_b)):

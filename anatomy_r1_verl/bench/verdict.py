@@ -40,7 +40,7 @@ def question_results(evals: list[dict]) -> dict[tuple[str, int], dict]:
 def comparison(per_question: dict, a: str, b: str) -> stats.Comparison:
     """Row ``a`` against row ``b`` (:func:`anatomy_r1_verl.bench.stats.compare`) over their seeds."""
     rows = {m: {s: q for (mm, s), q in per_question.items() if mm == m} for m in (a, b)}
-    return stats.compare(rows[a], rows[b], a, b)
+    return stats.compare(rows[a], rows[b], a, b, b_once=b == START)
 
 
 def _accuracy_line(per_question: dict, a="anatomy_r1", b="grpo", start=START) -> str:

@@ -36,7 +36,21 @@ def test_a_class_that_takes_its_partners_questions_is_a_shortcut():
     assert round(100 * per_class["Gut"].mean_diff) == 50 and round(100 * per_class["Omentum"].mean_diff) == -50
     assert gains.shortcuts(per_class) == ([("Gut", "Omentum")], [])
     line = gains.shortcut_line("grpo", per_class)
-    assert "**shortcut**: Gut +50.0 taken from its look-alike Omentum -50.0" in line
+    assert "**shortcut**: Gut +50.0 taken from its look-alike Omentum -50.0 (after: Gut 100.0 %, Omentum 0.0 %)" in line
+
+
+def test_a_class_that_takes_what_its_partner_never_had_is_a_shortcut():
+    """The start model names the pair wrongly both ways; after RL one name covers both: the partner stays at 0."""
+    qs = _questions()
+    start = {q: (0.0 if c in ("Gut", "Omentum") else float(int(s * N) % 2 == 0)) for q, c, s in qs}
+    after = {q: (1.0 if c == "Gut" else start[q]) for q, c, _ in qs}
+    per_class = gains.by_group(_rows(start, after), _groups()[gains.CLASS], "grpo", "start")
+    assert per_class["Omentum"].mean_diff == 0
+    assert gains.shortcuts(per_class) == ([("Gut", "Omentum")], [])
+    # both classes of the pair improving is no shortcut, even when one gains more
+    both = {q: (1.0 if c == "Gut" else float(int(s * N) % 4 != 0) if c == "Omentum" else start[q]) for q, c, s in qs}
+    per_class = gains.by_group(_rows(start, both), _groups()[gains.CLASS], "grpo", "start")
+    assert gains.shortcuts(per_class) == ([], [])
 
 
 def test_a_gain_in_every_class_is_no_shortcut_and_a_loss_elsewhere_is_named():

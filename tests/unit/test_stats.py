@@ -16,7 +16,7 @@ def _row(p: float, seeds, seed_offset=0) -> dict:
 
 
 def _verdict(a, b, start):
-    return verdict(compare(a, b, "a", "grpo"), compare(a, start, "a", "start") if start else None)
+    return verdict(compare(a, b, "a", "grpo"), compare(a, start, "a", "start", b_once=True) if start else None)
 
 
 def test_no_effect_is_missed_with_every_failed_condition_named():
@@ -63,3 +63,12 @@ def test_cmh_over_question_strata_is_mcnemar_on_the_pooled_discordant_pairs():
     a_only, b_only = sum(s.a_only for s in c.seeds), sum(s.b_only for s in c.seeds)
     pooled = mcnemar([[0, a_only], [b_only, 0]], exact=False, correction=False).pvalue
     assert c.p_questions == pytest.approx(pooled)
+
+
+def test_the_start_model_pairs_with_any_seed_of_a_row_and_rows_pair_seed_by_seed():
+    start, row = _row(0.4, [0], 3), _row(0.5, [42], 1)
+    c = compare(row, start, "grpo", "start", b_once=True)
+    assert [s.seed for s in c.seeds] == [42] and c.mean_diff > 0.05
+    assert compare(row, _row(0.4, [0], 2), "grpo", "sft").seeds == []  # two rows: only common seeds pair
+    with pytest.raises(ValueError, match="evaluated once"):
+        compare(row, _row(0.4, [0, 1], 3), "grpo", "start", b_once=True)
