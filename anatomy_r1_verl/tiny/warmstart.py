@@ -27,6 +27,7 @@ Writes the model, ``warmstart.json`` (the full config, the curve and the final e
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -84,6 +85,15 @@ def scan_text(scene: dict, upto: str) -> str:
     return " ".join(f"The {POS_PHRASE[p]} is {cls[p]}." for p in cells)
 
 
+@functools.lru_cache(maxsize=1)
+def lookalike_groups() -> tuple[tuple[str, ...], ...]:
+    """The closeness table's look-alike groups at :data:`LOOKALIKE_GROUP`, read once (every SFT step writes 32
+    targets)."""
+    from anatomy_r1_verl.ascl.difficulty import DEFAULT_TABLE, ClosenessTable
+
+    return tuple(tuple(g) for g in ClosenessTable(DEFAULT_TABLE).groups(LOOKALIKE_GROUP))
+
+
 def eliminate_text(scene: dict, upto: str, answer: str, options: list[str]) -> str:
     """The scan of the cells before ``upto``, then the asked cell read in two steps: its look-alike group (what a
     coarse look tells apart), the group's classes the options list, and the class. With one group member listed
@@ -91,13 +101,11 @@ def eliminate_text(scene: dict, upto: str, answer: str, options: list[str]) -> s
     goes wrong where the options list a look-alike of the answer, which is what S(q) measures:
     "... The top-middle is Liver, Gallbladder or Cystic Plate. Listed: Gallbladder, Liver. The top-middle is
     Gallbladder."."""
-    from anatomy_r1_verl.ascl.difficulty import DEFAULT_TABLE, ClosenessTable, normalize
+    from anatomy_r1_verl.ascl.difficulty import normalize
     from anatomy_r1_verl.synthetic.questions import POS_PHRASE
     from anatomy_r1_verl.synthetic.scene import POSITIONS
 
-    group = next(
-        g for g in ClosenessTable(DEFAULT_TABLE).groups(LOOKALIKE_GROUP) if normalize(answer) in map(normalize, g)
-    )
+    group = next(g for g in lookalike_groups() if normalize(answer) in map(normalize, g))
     before = POSITIONS.index(upto)
     parts = [scan_text(scene, POSITIONS[before - 1])] if before else []
     cell = f"The {POS_PHRASE[upto]}"
