@@ -63,12 +63,16 @@ class WarmstartConfig:
     tiny: dict = field(default_factory=dict)  # TinyConfig overrides
 
 
-THINK_STYLES = ("grounded", "answer", "scan", "eliminate")
-# eliminate: classes at least this close in the closeness table form one look-alike group (ClosenessTable.groups)
+THINK_STYLES = ("grounded", "answer", "scan", "eliminate", "check")
+# eliminate, check: classes at least this close in the closeness table form one look-alike group (ClosenessTable.groups)
 LOOKALIKE_GROUP = 0.7
 ANSWER_FORMS = ("letter", "text")
 SCAN_RESPONSE_TOKENS = 128  # a scan target is at most about 80 tokens: the evaluation's budget when think == "scan"
-RESPONSE_TOKENS = {"scan": SCAN_RESPONSE_TOKENS, "eliminate": 160}  # the evaluation's budget per think style
+RESPONSE_TOKENS = {
+    "scan": SCAN_RESPONSE_TOKENS,
+    "eliminate": 160,
+    "check": 160,
+}  # the evaluation's budget per think style
 
 
 def scan_text(scene: dict, upto: str) -> str:
@@ -94,6 +98,18 @@ def lookalike_groups() -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(g) for g in ClosenessTable(DEFAULT_TABLE).groups(LOOKALIKE_GROUP))
 
 
+def _asked_cell(scene: dict, upto: str, answer: str) -> tuple[list[str], str, tuple[str, ...]]:
+    """The scan of the cells before ``upto``, the asked cell's phrase and the answer's look-alike group."""
+    from anatomy_r1_verl.ascl.difficulty import normalize
+    from anatomy_r1_verl.synthetic.questions import POS_PHRASE
+    from anatomy_r1_verl.synthetic.scene import POSITIONS
+
+    group = next(g for g in lookalike_groups() if normalize(answer) in map(normalize, g))
+    before = POSITIONS.index(upto)
+    parts = [scan_text(scene, POSITIONS[before - 1])] if before else []
+    return parts, f"The {POS_PHRASE[upto]}", group
+
+
 def eliminate_text(scene: dict, upto: str, answer: str, options: list[str]) -> str:
     """The scan of the cells before ``upto``, then the asked cell read in two steps: its look-alike group (what a
     coarse look tells apart), the group's classes the options list, and the class. With one group member listed
@@ -102,17 +118,29 @@ def eliminate_text(scene: dict, upto: str, answer: str, options: list[str]) -> s
     "... The top-middle is Liver, Gallbladder or Cystic Plate. Listed: Gallbladder, Liver. The top-middle is
     Gallbladder."."""
     from anatomy_r1_verl.ascl.difficulty import normalize
-    from anatomy_r1_verl.synthetic.questions import POS_PHRASE
-    from anatomy_r1_verl.synthetic.scene import POSITIONS
 
-    group = next(g for g in lookalike_groups() if normalize(answer) in map(normalize, g))
-    before = POSITIONS.index(upto)
-    parts = [scan_text(scene, POSITIONS[before - 1])] if before else []
-    cell = f"The {POS_PHRASE[upto]}"
+    parts, cell, group = _asked_cell(scene, upto, answer)
     if len(group) > 1:
         members = {normalize(g) for g in group}
         listed = [o for o in options if normalize(o) in members]
         parts.append(f"{cell} is {', '.join(group[:-1])} or {group[-1]}. Listed: {', '.join(listed)}.")
+    parts.append(f"{cell} is {answer}.")
+    return " ".join(parts)
+
+
+def check_text(scene: dict, upto: str, answer: str, options: list[str]) -> str:
+    """As :func:`eliminate_text`, but the options are read one group member at a time, in the table's order:
+    each step asks whether one class is among the options, a yes/no look-up, where eliminate's "Listed: ..."
+    has the model write the listed members in the options' order:
+    "... The top-middle is Liver, Gallbladder or Cystic Plate. Liver: listed. Gallbladder: listed. Cystic
+    Plate: not listed. The top-middle is Gallbladder."."""
+    from anatomy_r1_verl.ascl.difficulty import normalize
+
+    parts, cell, group = _asked_cell(scene, upto, answer)
+    if len(group) > 1:
+        listed = {normalize(o) for o in options}
+        parts.append(f"{cell} is {', '.join(group[:-1])} or {group[-1]}.")
+        parts += [f"{g}: {'listed' if normalize(g) in listed else 'not listed'}." for g in group]
     parts.append(f"{cell} is {answer}.")
     return " ".join(parts)
 
@@ -141,24 +169,25 @@ def target_response(extra: dict, think: str = "grounded", answer_form: str = "le
     meta = row_meta({"extra_info": extra})
     program, scene = meta.get("program", {}), meta.get("scene")
     check_target_style(think, answer_form)
-    if think in ("scan", "eliminate") and not (program and scene):
+    if think in ("scan", "eliminate", "check") and not (program and scene):
         raise ValueError(
             f"row {extra.get('id', '?')}: --think {think} needs the synthetic generator's scene graph "
             "and question program in extra_info.meta"
         )
     if program.get("family") == "zero_hop":
         pos = program["pos"]
-    elif think in ("grounded", "scan", "eliminate") and program and scene:
+    elif think in ("grounded", "scan", "eliminate", "check") and program and scene:
         pos = answer_positions(program, scene)[0]
     else:
         pos = None
     body = f"The {POS_PHRASE.get(pos, pos)} is {answer}." if pos else f"The answer is {answer}."
     if think == "scan":
         body = scan_text(scene, pos)
-    elif think == "eliminate":
+    elif think in ("eliminate", "check"):
         from reward_fns.mcq import as_options
 
-        body = eliminate_text(scene, pos, answer, as_options(extra.get("options")))
+        read = eliminate_text if think == "eliminate" else check_text
+        body = read(scene, pos, answer, as_options(extra.get("options")))
     return f"<think>{body}</think><answer>{letter if answer_form == 'letter' else answer}</answer>"
 
 

@@ -467,6 +467,31 @@ def test_warmstart_eliminate_target_reads_the_group_the_listed_members_and_the_c
     assert kinds == {"alone", "settled", "fine cues"}
 
 
+def test_warmstart_check_target_asks_each_group_member_in_the_table_order(tmp_path):
+    from anatomy_r1_verl.tiny.warmstart import lookalike_groups, target_response
+
+    generate(SyntheticConfig(out_dir=str(tmp_path), seed=6, train=0, val=60, test=0, look="lookalike"), progress=False)
+    kinds = set()
+    for row in pq.read_table(tmp_path / "val.parquet").to_pylist():
+        extra = row["extra_info"]
+        think, answer = re.fullmatch(
+            r"<think>(.+)</think><answer>(.+)</answer>", target_response(extra, "check", "text")
+        ).groups()
+        eliminate = re.fullmatch(r"<think>(.+)</think>.+", target_response(extra, "eliminate", "text"))[1]
+        group = next(g for g in lookalike_groups() if extra["answer"] in g)
+        assert answer == extra["answer"] and think.endswith(f"is {extra['answer']}.")
+        if len(group) == 1:  # a group of its own: the same think as eliminate's
+            assert think == eliminate
+            kinds.add("alone")
+            continue
+        prefix = eliminate.partition(" Listed: ")[0]
+        checks = re.findall(r"([A-Za-z ]+): (listed|not listed)\.", think[len(prefix) :])
+        assert think.startswith(prefix) and [c.strip() for c, _ in checks] == list(group)
+        assert {c.strip() for c, v in checks if v == "listed"} == set(group) & set(extra["options"])
+        kinds.add("settled" if sum(v == "listed" for _, v in checks) == 1 else "fine cues")
+    assert kinds == {"alone", "settled", "fine cues"}
+
+
 def test_image_position_last_puts_the_image_after_the_instruction(tmp_path):
     from anatomy_r1_verl.evaluation.prompts import load_rows
     from anatomy_r1_verl.schema import DEFAULT_INSTRUCTION, build_prompt_text
