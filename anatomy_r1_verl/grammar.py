@@ -16,6 +16,21 @@ from __future__ import annotations
 import re
 
 FAMILIES = ("zero_hop", "one_hop", "attribute_relation", "single_and")
+DEFAULT_FAMILY_WEIGHTS = {"zero_hop": 0.4, "one_hop": 0.3, "attribute_relation": 0.15, "single_and": 0.15}
+# the look-alike benchmark asks which anatomy is at a cell, in every phrasing: a related cell's look-up is a kind of
+# difficulty S(q) does not measure (docs/benchmarks.md, the look-alike benchmark)
+LOOKALIKE_FAMILY_WEIGHTS = {"zero_hop": 1.0, "one_hop": 0.0, "attribute_relation": 0.0, "single_and": 0.0}
+
+
+def family_mix(weights: dict[str, float] | None) -> dict[str, float]:
+    """Every family's weight (0 for one left out) from a partial mix; empty or None: the default mix."""
+    if not weights:
+        return dict(DEFAULT_FAMILY_WEIGHTS)
+    unknown = sorted(set(weights) - set(FAMILIES))
+    if unknown:
+        raise ValueError(f"unknown question families {unknown}; known: {list(FAMILIES)}")
+    return {f: float(weights.get(f, 0.0)) for f in FAMILIES}
+
 
 # the zero-hop phrasings both the synthetic questions and SSG-VQA's use
 ZERO_HOP = [

@@ -169,7 +169,9 @@ def ensure_data(data: Path, demo, test_seed: int) -> Path:
     from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
     from anatomy_r1_verl.synthetic.manifest import stale_reason
 
-    like = dict(image_position=demo.image_position, look=demo.look, options=demo.options)
+    like = dict(
+        image_position=demo.image_position, look=demo.look, options=demo.options, family_weights=demo.question_mix()
+    )
     want = SyntheticConfig(out_dir=str(data), seed=1, train=2048, val=1000, test=0, **like)
     if stale_reason(str(data), want, splits=("train", "val"), setting="--data"):
         generate(want)

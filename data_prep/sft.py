@@ -5,11 +5,12 @@ Two target styles (``--target``):
 - ``answer`` (default, the paper's SFT row): the prompt rebuilt from ``extra_info.question``/``options`` with the
   SFT request (:data:`anatomy_r1_verl.schema.SFT_INSTRUCTION`, the authors' ``sft_prompt``: no ``<think>``), and
   the assistant's answer ``<answer>B</answer>``;
-- ``think`` and ``scan`` (synthetic benchmark only): the row's own prompt, the RL rows' instruction, and a
+- ``think``, ``scan``, ``eliminate`` and ``check`` (synthetic benchmark only): the row's own prompt, the RL rows' instruction, and a
   think-then-answer target whose think block is what the generator knows of the scene
   (:func:`anatomy_r1_verl.tiny.warmstart.target_response`): ``think`` names the answer's cell and its class
   ("The bottom-left is Liver.", the shipped default model's style), ``scan`` the cells in reading order up to the
-  answer's (the annotated and look-alike models' style); ``--answer text`` writes the option's text instead of its
+  answer's (the annotated and look-alike models' style), ``eliminate`` and ``check`` the look-alike warm starts'
+  reading of the asked cell's group against the options; ``--answer text`` writes the option's text instead of its
   letter (those models' answer form). Its test file is then the RL rows' test split, and the format rate means
   what it means for them.
 
@@ -32,8 +33,9 @@ import pyarrow.parquet as pq
 
 from anatomy_r1_verl.schema import SFT_INSTRUCTION, SchemaError, build_prompt_text, row_options, sft_target
 
-TARGETS = ("answer", "think", "scan")
-THINK_STYLE = {"think": "grounded", "scan": "scan"}  # --target -> warmstart.target_response(think=...)
+TARGETS = ("answer", "think", "scan", "eliminate", "check")
+# --target -> warmstart.target_response(think=...)
+THINK_STYLE = {"think": "grounded", "scan": "scan", "eliminate": "eliminate", "check": "check"}
 ANSWER_FORMS = ("letter", "text")  # a think target's answer: the letter, or the option's text
 
 
@@ -67,7 +69,7 @@ def think_target(row: dict, style: str, where: str = "", answer_form: str = "let
         return target_response(extra, think=style, answer_form=answer_form)
     except (KeyError, ValueError) as e:
         raise SchemaError(
-            f"{where}row {extra.get('id', extra.get('index', '?'))}: --target think/scan needs the synthetic generator's "
+            f"{where}row {extra.get('id', extra.get('index', '?'))}: --target {style} needs the synthetic generator's "
             f"scene graph and question program (extra_info.meta): {e}; use --target answer for other benchmarks"
         ) from e
 
@@ -80,7 +82,9 @@ def convert(
     if answer_form not in ANSWER_FORMS:
         raise SchemaError(f"--answer must be one of {ANSWER_FORMS}, got {answer_form!r}")
     if answer_form != "letter" and target not in THINK_STYLE:
-        raise SchemaError(f"--answer {answer_form} applies to a think target (think, scan), not --target {target}")
+        raise SchemaError(
+            f"--answer {answer_form} applies to a think target ({', '.join(THINK_STYLE)}), not --target {target}"
+        )
     if not os.path.isfile(src):
         raise SchemaError(f"{src}: no such parquet file")
     rows = pq.read_table(src).to_pylist()
@@ -109,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         "--target",
         choices=TARGETS,
         default="answer",
-        help="answer-only (default), or think-then-answer: think (the answer's cell) | scan (the cells up to it)",
+        help="answer-only (default), or think-then-answer: think (the answer's cell) | scan (the cells up to it) | "
+        "eliminate | check (the look-alike warm starts' styles)",
     )
     p.add_argument(
         "--answer",

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from anatomy_r1_verl.schema import IMAGE_POSITIONS
 from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
 from anatomy_r1_verl.synthetic.options import OPTION_DRAWS
-from anatomy_r1_verl.synthetic.questions import FAMILIES
+from anatomy_r1_verl.synthetic.questions import DEFAULT_FAMILY_WEIGHTS, FAMILIES, LOOKALIKE_FAMILY_WEIGHTS
 from anatomy_r1_verl.synthetic.scene import LOOKS
 
 
@@ -66,8 +66,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument(
         "--family-weights",
         type=parse_family_weights,
-        default=",".join(f"{k}={v}" for k, v in d.family_weights.items()),
-        help="question mix; families left out get 0 (default %(default)s)",
+        default=None,
+        help="question mix; families left out get 0 (default "
+        + ",".join(f"{k}={v}" for k, v in d.family_weights.items())
+        + "; with --lookalike zero_hop=1)",
     )
     p.add_argument("--max-instruments", type=int, default=d.max_instruments, help="0..3 (default %(default)s)")
     p.add_argument("--noise", type=float, default=d.noise, help="pixel noise std (default %(default)s)")
@@ -113,7 +115,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument(
         "--lookalike",
         action="store_true",
-        help="the look-alike benchmark: --look lookalike --options spread --image-position last",
+        help="the look-alike benchmark: --look lookalike --options spread --image-position last, zero-hop "
+        "questions only unless --family-weights is given",
     )
     p.add_argument(
         "--embed-images",
@@ -128,6 +131,10 @@ def main(argv: Sequence[str] | None = None, prog: str | None = "anatomy-r1 prepa
     args = build_parser(prog).parse_args(argv)
     if args.lookalike:
         args.look, args.options, args.image_position = "lookalike", "spread", "last"
+        if args.family_weights is None:
+            args.family_weights = dict(LOOKALIKE_FAMILY_WEIGHTS)
+    if args.family_weights is None:
+        args.family_weights = dict(DEFAULT_FAMILY_WEIGHTS)
     cfg = SyntheticConfig(
         out_dir=args.out,
         seed=args.seed,

@@ -7,11 +7,12 @@ settings is refused rather than mixed."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from anatomy_r1_verl.ascl.difficulty import score_parquet
 from anatomy_r1_verl.gdqa.variants import augment_parquet
+from anatomy_r1_verl.grammar import DEFAULT_FAMILY_WEIGHTS
 from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
 from anatomy_r1_verl.synthetic.questions import phrasings
 from data_prep import sft
@@ -32,6 +33,7 @@ class DataSpec:
     image_position: str = "first"  # where the questions put the image (the start model's: bench.settings)
     look: str = "classic"  # the frames' look (synthetic.scene.LOOKS)
     options: str = "uniform"  # the distractor draw (synthetic.options.OPTION_DRAWS)
+    family_weights: dict = field(default_factory=lambda: dict(DEFAULT_FAMILY_WEIGHTS))  # the question mix
 
 
 FILES = (
@@ -109,6 +111,8 @@ def ensure(data_dir: Path, spec: DataSpec, log=print, sft_files: tuple[SFTFile, 
         manifest.write_text(json.dumps({"external": True}, indent=1))
     if manifest.is_file():
         have = json.loads(manifest.read_text())
+        if not have.get("external"):  # a folder made before the question mix was a setting has the default mix
+            have.setdefault("family_weights", dict(DEFAULT_FAMILY_WEIGHTS))
         if have.get("external"):
             want = have
         elif have != want:
@@ -119,7 +123,9 @@ def ensure(data_dir: Path, spec: DataSpec, log=print, sft_files: tuple[SFTFile, 
     data_dir.mkdir(parents=True, exist_ok=True)
     manifest.write_text(json.dumps(want, indent=1))
     d = str(data_dir)
-    like = dict(image_position=spec.image_position, look=spec.look, options=spec.options)
+    like = dict(
+        image_position=spec.image_position, look=spec.look, options=spec.options, family_weights=spec.family_weights
+    )
     test = test_split(data_dir, want)
     if not all((data_dir / f).is_file() for f in FILES[:2]):
         log(

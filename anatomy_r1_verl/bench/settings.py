@@ -1,6 +1,6 @@
 """What the start model needs from every row of a grid, in one place: the model itself, the response length (the
 RL rows' rollouts and every evaluation alike), where the image sits in a question, the RL rows' learning rate,
-and the frames' look and distractor draw.
+and the frames' look, distractor draw and question mix.
 
 They come from the demo recipe (``recipes/demo_cpu.yaml``), which states them for the shipped start model,
 composed with the bench's ``anatomy_r1.demo.*`` overrides; a flag (``--model``, ``--max-new-tokens``,
@@ -23,6 +23,7 @@ RECIPE_KEYS = {
     "lr": "actor_rollout_ref.actor.optim.lr",
     "look": "anatomy_r1.demo.look",
     "options": "anatomy_r1.demo.options",
+    "families": "anatomy_r1.demo.family_weights",
 }
 # RL-row overrides that change a setting, so that the evaluation and the data follow what the rows train with
 ROW_KEYS = {
@@ -32,7 +33,7 @@ ROW_KEYS = {
     "actor_rollout_ref.actor.optim.lr": "lr",
 }
 # the start model's warm-start think style (its warmstart.json) -> the SFT think rows' target (data_prep.sft)
-MODEL_STYLES = {"grounded": "think", "scan": "scan"}
+MODEL_STYLES = {"grounded": "think", "scan": "scan", "eliminate": "eliminate", "check": "check"}
 SFT_NOTE = (
     "The SFT rows keep the learning rates and epochs of `bench.grid.SFT_SETTINGS`, chosen on the val split for "
     "tiny-qwen25vl-warm (image first, 64 tokens); with another start model they were not chosen for it. The think "
@@ -50,11 +51,13 @@ class BenchSettings:
     lr: float  # the RL rows' actor learning rate (the SFT rows keep grid.SFT_SETTINGS)
     look: str = "classic"  # the frames' look (synthetic.scene.LOOKS)
     options: str = "uniform"  # the distractor draw (synthetic.options.OPTION_DRAWS)
+    families: dict = field(default_factory=dict)  # the question mix, family -> weight (empty: the default mix)
     think: str = "think"  # the SFT think rows' target (data_prep.sft: think | scan): the start model's own style
     answer: str = "letter"  # ... and its answer form (letter | text)
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # setting -> where it came from
 
     def __post_init__(self):
+        from anatomy_r1_verl.grammar import family_mix
         from anatomy_r1_verl.schema import check_image_position
         from anatomy_r1_verl.synthetic.options import OPTION_DRAWS
         from anatomy_r1_verl.synthetic.scene import check_look
@@ -67,6 +70,10 @@ class BenchSettings:
         check_look(self.look)
         if self.options not in OPTION_DRAWS:
             raise ValueError(f"bench settings: unknown option draw {self.options!r}; known: {sorted(OPTION_DRAWS)}")
+        try:
+            family_mix(self.families)
+        except ValueError as e:
+            raise ValueError(f"bench settings: {e}") from e
         if self.think not in MODEL_STYLES.values() or self.answer not in ("letter", "text"):
             raise ValueError(f"bench settings: the SFT think target {self.think!r} / {self.answer!r} is not supported")
 
@@ -80,7 +87,14 @@ class BenchSettings:
 
     def data_fields(self) -> dict:
         """The bench data's fields (bench.data.DataSpec) these settings decide."""
-        return {"image_position": self.image_position, "look": self.look, "options": self.options}
+        from anatomy_r1_verl.grammar import family_mix
+
+        return {
+            "image_position": self.image_position,
+            "look": self.look,
+            "options": self.options,
+            "family_weights": family_mix(self.families),
+        }
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -141,9 +155,10 @@ def resolve(
     cfg = compose(recipe, list(demo_overrides))
     values, sources = {}, {}
     for name, key in RECIPE_KEYS.items():
-        values[name] = OmegaConf.select(cfg, key)
-        given = [o for o in demo_overrides if o.split("=", 1)[0].lstrip("+") == key]
-        sources[name] = f"{given[-1]} (given)" if given else f"{recipe} recipe, {key}"
+        value = OmegaConf.select(cfg, key)
+        values[name] = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+        given = [o for o in demo_overrides if (o.split("=", 1)[0].lstrip("+") + ".").startswith(key + ".")]
+        sources[name] = f"{' '.join(given)} (given)" if given else f"{recipe} recipe, {key}"
     for o in row_overrides:
         key, value = o.split("=", 1)
         if key in ROW_KEYS:
@@ -155,6 +170,7 @@ def resolve(
     ):
         if value is not None:
             values[name], sources[name] = value, f"{flag} {value}"
+    values["families"] = values.get("families") or {}
     values["model"] = str(Path(str(values["model"])).expanduser().resolve())
     if not Path(values["model"]).is_dir():
         raise ValueError(f"bench settings: the start model {values['model']} is not a folder (from {sources['model']})")

@@ -24,7 +24,8 @@ def demo_data_config(cfg: DictConfig) -> SyntheticConfig:
     demo = anatomy_r1_config(cfg).demo
     if demo is None:
         raise RecipeError(
-            "the demo needs an anatomy_r1.demo block (data_dir, seed, image_position, questions; look, options)"
+            "the demo needs an anatomy_r1.demo block (data_dir, seed, image_position, questions; look, options, "
+            "family_weights)"
         )
     q = demo.questions
     return SyntheticConfig(
@@ -36,6 +37,7 @@ def demo_data_config(cfg: DictConfig) -> SyntheticConfig:
         image_position=demo.image_position,
         look=demo.look,
         options=demo.options,
+        family_weights=demo.question_mix(),
     )
 
 

@@ -24,6 +24,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from anatomy_r1_verl.ascl.curriculum import CurriculumConfig
 from anatomy_r1_verl.gdqa.selection import GDQAConfig
+from anatomy_r1_verl.grammar import DEFAULT_FAMILY_WEIGHTS, family_mix
 
 SCHEMA_GROUP = "anatomy_r1_schema"
 TRAINERS = ("ppo", "sft")
@@ -105,6 +106,18 @@ class DemoConfig:
     questions: DemoQuestions = field(default_factory=DemoQuestions)
     look: str = "classic"  # the frames' look: classic | lookalike (synthetic/appearance.py)
     options: str = "uniform"  # the distractor draw: uniform | spread (synthetic/options.py)
+    # the question mix, family -> weight (0 leaves a family out): anatomy_r1.demo.family_weights.one_hop=0
+    family_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_FAMILY_WEIGHTS))
+
+    def __post_init__(self):
+        try:
+            self.question_mix()
+        except ValueError as e:
+            raise ConfigError(f"anatomy_r1.demo.family_weights: {e}") from e
+
+    def question_mix(self) -> dict[str, float]:
+        """The generator's family weights these settings ask for."""
+        return family_mix(self.family_weights)
 
 
 @dataclass

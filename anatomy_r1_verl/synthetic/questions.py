@@ -35,18 +35,20 @@ import random
 import re
 from collections.abc import Iterable
 
-from anatomy_r1_verl.grammar import (
+from anatomy_r1_verl.grammar import (  # noqa: F401 (the mixes are re-exported: the generator's defaults)
+    DEFAULT_FAMILY_WEIGHTS,
     FAMILIES,
+    LOOKALIKE_FAMILY_WEIGHTS,
     POS_PHRASE,
     REL_PHRASE,
     TEMPLATES,
+    family_mix,
     render_question,
     template_regex,
 )
 from anatomy_r1_verl.schema import ANATOMY_CLASSES
 from anatomy_r1_verl.synthetic.scene import BAND_RGB, INSTRUMENTS, REGION_COLOURS, RELATIONS, related
 
-DEFAULT_FAMILY_WEIGHTS = {"zero_hop": 0.4, "one_hop": 0.3, "attribute_relation": 0.15, "single_and": 0.15}
 _ANCHOR_KEYS = ("kind", "class", "colour", "pos")
 
 

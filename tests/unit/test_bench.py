@@ -11,6 +11,7 @@ from anatomy_r1_verl.bench import data, grid, runner, settings, verdict
 from anatomy_r1_verl.commands.bench import main as bench_main
 from anatomy_r1_verl.commands.bench import write_report
 from anatomy_r1_verl.evaluation import results
+from anatomy_r1_verl.grammar import DEFAULT_FAMILY_WEIGHTS
 from anatomy_r1_verl.hooks import DrawnBatch, StepSamples
 from anatomy_r1_verl.report import training
 
@@ -284,9 +285,17 @@ def test_settings_come_from_the_demo_recipe_unless_given(tmp_path):
     given = settings.resolve(
         str(model),
         max_new_tokens=48,
-        overrides=("actor_rollout_ref.actor.optim.lr=5e-5", "anatomy_r1.demo.look=lookalike", "trainer.seed=3"),
+        overrides=(
+            "actor_rollout_ref.actor.optim.lr=5e-5",
+            "anatomy_r1.demo.look=lookalike",
+            "anatomy_r1.demo.family_weights.one_hop=0",
+            "anatomy_r1.demo.family_weights.attribute_relation=0",
+            "anatomy_r1.demo.family_weights.single_and=0",
+            "trainer.seed=3",
+        ),
     )
     assert (given.model, given.response_length, given.lr, given.look) == (str(model), 48, 5e-5, "lookalike")
+    assert given.sources["families"].startswith("anatomy_r1.demo.family_weights.one_hop=0 ")
     assert (given.think, given.answer) == ("think", "letter")  # a model without warmstart.json: the default
     assert given.image_position == s.image_position  # not given: still the recipe's
     assert given.sources["response_length"] == "--max-new-tokens 48"
@@ -296,7 +305,14 @@ def test_settings_come_from_the_demo_recipe_unless_given(tmp_path):
         ("trainer.seed=3",),
     )
     # the data follow the settings, and the report records them
-    assert given.data_fields() == {"image_position": s.image_position, "look": "lookalike", "options": s.options}
+    zero_hop_only = {"zero_hop": 0.4, "one_hop": 0.0, "attribute_relation": 0.0, "single_and": 0.0}
+    assert given.data_fields() == {
+        "image_position": s.image_position,
+        "look": "lookalike",
+        "options": s.options,
+        "family_weights": zero_hop_only,
+    }
+    assert s.data_fields()["family_weights"] == DEFAULT_FAMILY_WEIGHTS  # the recipe states no mix: the default
     given.write(tmp_path / "report")
     md = (tmp_path / "report" / "settings.md").read_text()
     assert "| response_length | 48 | --max-new-tokens 48 |" in md and "tiny-qwen25vl-warm" in md
@@ -366,7 +382,10 @@ def test_sft_think_rows_write_the_start_models_style(tmp_path):
             f"<answer>{r['extra_info']['answer']}</answer>"
         )
     with pytest.raises(ValueError, match="not supported"):
-        settings.BenchSettings(model="/m", response_length=8, image_position="last", lr=1e-4, think="eliminate")
+        settings.BenchSettings(model="/m", response_length=8, image_position="last", lr=1e-4, think="grounded")
+    check = settings.BenchSettings(model="/m", response_length=8, image_position="last", lr=1e-4, think="check")
+    check_runs = {r.method: r for r in grid.plan(None, [0], grid.Budget(steps=2, prompts=4), tmp_path, tmp_path, check)}
+    assert check_runs["sft_think"].sft_file.target == "check"  # the look-alike warm start's own style
     from anatomy_r1_verl.schema import SchemaError
     from data_prep import sft
 

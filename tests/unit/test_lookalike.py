@@ -172,3 +172,41 @@ def test_lookalike_benchmark_rows(tmp_path):
     # the classic look is unchanged by the new settings' defaults
     with pytest.raises(ValueError, match="unknown look"):
         SyntheticConfig(out_dir=str(tmp_path), look="pastel").validate()
+
+
+def test_the_lookalike_preset_asks_zero_hop_questions_unless_a_mix_is_given(tmp_path):
+    import json
+
+    from data_prep.synthetic import main
+
+    def made(out, *flags):
+        assert (
+            main(
+                [
+                    "--out",
+                    str(out),
+                    "--seed",
+                    "3",
+                    "--train",
+                    "40",
+                    "--val",
+                    "0",
+                    "--test",
+                    "0",
+                    "--no-progress",
+                    *flags,
+                ]
+            )
+            == 0
+        )
+        config = json.loads((out / "manifest.json").read_text())["config"]
+        families = Counter(r["extra_info"]["question_type"] for r in pq.read_table(out / "train.parquet").to_pylist())
+        return config, families
+
+    config, families = made(tmp_path / "preset", "--lookalike")
+    assert (config["look"], config["options"], config["image_position"]) == ("lookalike", "spread", "last")
+    assert set(families) == {"zero_hop"} and config["family_weights"]["one_hop"] == 0.0
+    config, families = made(tmp_path / "mixed", "--lookalike", "--family-weights", "zero_hop=1,one_hop=1")
+    assert set(families) == {"zero_hop", "one_hop"}
+    config, families = made(tmp_path / "classic")
+    assert config["look"] == "classic" and len(families) > 2  # the default mix, as before
