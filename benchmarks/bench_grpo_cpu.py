@@ -207,9 +207,19 @@ def main() -> int:
         help="response budget of the rollout (data.max_response_length), the evaluation and the probe "
         "(default: the demo recipe's; a scan <think> needs 128)",
     )
+    p.add_argument(
+        "--lookalike",
+        action="store_true",
+        help="the look-alike benchmark's start model, response length, data and lr (bench.settings.LOOKALIKE)",
+    )
     p.add_argument("--out", default=str(ROOT / "outputs" / "bench_grpo"))
     p.add_argument("overrides", nargs="*", help="extra hydra overrides for every run")
     a = p.parse_args()
+    if a.lookalike:
+        from anatomy_r1_verl.bench.settings import lookalike_preset
+
+        a.model, a.max_new_tokens, overrides = lookalike_preset(a.model, a.max_new_tokens, tuple(a.overrides))
+        a.overrides = list(overrides)
     demo = compose(DEMO_RECIPE, a.overrides)  # e.g. anatomy_r1.demo.look=lookalike: the data made, and the runs
     a.model = str(Path(a.model or demo.actor_rollout_ref.model.path).resolve())
     a.max_new_tokens = a.max_new_tokens or int(demo.data.max_response_length)

@@ -32,6 +32,37 @@ ROW_KEYS = {
     "actor_rollout_ref.rollout.response_length": "response_length",
     "actor_rollout_ref.actor.optim.lr": "lr",
 }
+# `--lookalike`: the look-alike benchmark's start model (it passed issue 30's pre-registered H1) and what it needs:
+# its response budget, the frames' look, distractor draw and question mix, and the better of the two learning rates
+# tried on its val split (1e-4: -0.5 points at seed 0; 3e-4: -24.7). Given settings and key=value still win.
+LOOKALIKE = {
+    "model": "tiny-qwen25vl-lookalike-check",
+    "max_new_tokens": 160,
+    "overrides": (
+        "anatomy_r1.demo.look=lookalike",
+        "anatomy_r1.demo.options=spread",
+        "anatomy_r1.demo.family_weights.zero_hop=1",
+        "anatomy_r1.demo.family_weights.one_hop=0",
+        "anatomy_r1.demo.family_weights.attribute_relation=0",
+        "anatomy_r1.demo.family_weights.single_and=0",
+        "actor_rollout_ref.actor.optim.lr=1e-4",
+    ),
+}
+
+
+def lookalike_preset(
+    model: str | None, max_new_tokens: int | None, overrides: tuple[str, ...]
+) -> tuple[str, int, tuple[str, ...]]:
+    """``(model, max_new_tokens, overrides)`` with :data:`LOOKALIKE`'s filled in where not given."""
+    from anatomy_r1_verl.config.assets import asset_path
+
+    return (
+        model or asset_path(LOOKALIKE["model"]),
+        max_new_tokens or LOOKALIKE["max_new_tokens"],
+        (*LOOKALIKE["overrides"], *overrides),
+    )
+
+
 # the start model's warm-start think style (its warmstart.json) -> the SFT think rows' target (data_prep.sft)
 MODEL_STYLES = {"grounded": "think", "scan": "scan", "eliminate": "eliminate", "check": "check"}
 SFT_NOTE = (

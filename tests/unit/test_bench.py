@@ -3,6 +3,7 @@ the claims' verdicts, the drawn-difficulty metric of curriculum-off runs, and th
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -391,3 +392,22 @@ def test_sft_think_rows_write_the_start_models_style(tmp_path):
 
     with pytest.raises(SchemaError, match="--answer text applies to a think target"):
         sft.convert(str(tmp_path / "train.parquet"), str(tmp_path / "x.parquet"), "answer", answer_form="text")
+
+
+def test_the_lookalike_preset_gives_its_start_model_and_data_and_yields_to_what_is_given():
+    from anatomy_r1_verl.config.assets import asset_path
+
+    model, tokens, overrides = settings.lookalike_preset(None, None, ())
+    s = settings.resolve(model, tokens, overrides=overrides)
+    assert s.model == str(Path(asset_path("tiny-qwen25vl-lookalike-check")).resolve())
+    assert (s.response_length, s.lr, s.look, s.options) == (160, 1e-4, "lookalike", "spread")
+    assert s.data_fields()["family_weights"] == {
+        "zero_hop": 1.0,
+        "one_hop": 0.0,
+        "attribute_relation": 0.0,
+        "single_and": 0.0,
+    }
+    assert (s.think, s.answer) == ("check", "text")  # its SFT think rows write its own style
+    model, tokens, overrides = settings.lookalike_preset(None, 200, ("actor_rollout_ref.actor.optim.lr=3e-4",))
+    given = settings.resolve(model, tokens, overrides=overrides)
+    assert (given.response_length, given.lr) == (200, 3e-4)
