@@ -80,6 +80,23 @@ def test_eval(model: str, parquet: Path, out: Path, env: dict, max_new_tokens: i
     }
 
 
+def paired_gain(before_dir: Path, after_dir: Path) -> tuple[float, float, int]:
+    """``(gain, one standard error, n)`` in points over the questions both evaluations answered, paired by id. An
+    evaluation of a checkpoint on its run's val file answers only the run's val subset (``data.val_max_samples``),
+    the start model's answers the whole file, so the two are compared on the questions they share."""
+    import numpy as np
+
+    def answers(d: Path) -> dict:
+        with open(d / "responses.jsonl") as f:
+            return {r["id"]: float(r["acc"]) for r in map(json.loads, f)}
+
+    before, after = answers(before_dir), answers(after_dir)
+    shared = [i for i in after if i in before]
+    d = np.array([after[i] - before[i] for i in shared])
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return round(100 * float(d.mean()), 2), round(100 * se, 2), len(d)
+
+
 def diagnostics_line(e: dict) -> str:
     quint = " ".join(f"{g} {v[0]:.3f}" for g, v in e["by_quintile"].items())
     partner = ", ".join(f"{g} {v[0]:.3f} (n {v[1]})" for g, v in e["by_partner"].items())
@@ -187,7 +204,6 @@ def ensure_data(data: Path, demo, test_seed: int) -> Path:
 def main() -> int:
     from anatomy_r1_verl.commands.demo import DEMO_RECIPE
     from anatomy_r1_verl.config.anatomy_r1 import anatomy_r1_config
-    from anatomy_r1_verl.evaluation.intervals import difference_standard_error
     from anatomy_r1_verl.launch.compose import compose
     from anatomy_r1_verl.synthetic.manifest import ManifestError
 
@@ -260,7 +276,7 @@ def main() -> int:
     )
     print(f"      {diagnostics_line(before)}", flush=True)
     print(
-        f"{'seed':>4} {'steps':>5} {'acc before':>10} {'acc after':>9} {'gain (pts)':>10} {'+-1 s.e.':>8} "
+        f"{'seed':>4} {'steps':>5} {'acc before':>10} {'acc after':>9} {'paired gain (pts)':>10} {'+-1 s.e.':>8} "
         f"{'fmt after':>9} {'train wall (s)':>14}  val curve",
         flush=True,
     )
@@ -269,13 +285,14 @@ def main() -> int:
         r = run_seed(seed, a, data, out, a.overrides)
         after = r["after"]
         r["before"] = before
-        r["gain_points"] = round(100 * (after["acc"] - before["acc"]), 2)
-        r["gain_se_points"] = round(100 * difference_standard_error(before["acc"], after["acc"], n), 2)
+        r["gain_points"], r["gain_se_points"], r["gain_n"] = paired_gain(
+            out / "evals" / "start", out / "evals" / f"seed{seed}"
+        )
         rows.append(r)
         curve = " ".join(f"{s}:{v:.3f}" for s, v in sorted(r["val_curve"].items()))
         print(
             f"{seed:>4} {a.steps:>5} {before['acc']:>10.3f} {after['acc']:>9.3f} {r['gain_points']:>10.2f} "
-            f"{r['gain_se_points']:>8.2f} {after['format']:>9.3f} {r['wall_s']:>14.1f}  {curve}",
+            f"{r['gain_se_points']:>8.2f} {after['format']:>9.3f} {r['wall_s']:>14.1f}  {curve}  (paired over {r['gain_n']})",
             flush=True,
         )
         print(
