@@ -86,11 +86,9 @@ def paired_gain(before_dir: Path, after_dir: Path) -> tuple[float, float, int]:
     the start model's answers the whole file, so the two are compared on the questions they share."""
     import numpy as np
 
-    def answers(d: Path) -> dict:
-        with open(d / "responses.jsonl") as f:
-            return {r["id"]: float(r["acc"]) for r in map(json.loads, f)}
+    from anatomy_r1_verl.evaluation.results import read_responses
 
-    before, after = answers(before_dir), answers(after_dir)
+    before, after = ({r["id"]: float(r["acc"]) for r in read_responses(d)} for d in (before_dir, after_dir))
     shared = [i for i in after if i in before]
     d = np.array([after[i] - before[i] for i in shared])
     se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")

@@ -10,10 +10,10 @@ import argparse
 import os
 from collections.abc import Sequence
 
+from anatomy_r1_verl.grammar import DEFAULT_FAMILY_WEIGHTS, FAMILIES, LOOKALIKE_FAMILY_WEIGHTS
 from anatomy_r1_verl.schema import IMAGE_POSITIONS
 from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
 from anatomy_r1_verl.synthetic.options import OPTION_DRAWS
-from anatomy_r1_verl.synthetic.questions import DEFAULT_FAMILY_WEIGHTS, FAMILIES, LOOKALIKE_FAMILY_WEIGHTS
 from anatomy_r1_verl.synthetic.scene import LOOKS
 
 

@@ -111,15 +111,15 @@ def ensure(data_dir: Path, spec: DataSpec, log=print, sft_files: tuple[SFTFile, 
         manifest.write_text(json.dumps({"external": True}, indent=1))
     if manifest.is_file():
         have = json.loads(manifest.read_text())
-        if not have.get("external"):  # a folder made before the question mix was a setting has the default mix
-            have.setdefault("family_weights", dict(DEFAULT_FAMILY_WEIGHTS))
         if have.get("external"):
             want = have
-        elif have != want:
-            raise BenchDataError(
-                f"{manifest}: this folder was made with {have}, not {want}; give another --data "
-                "folder (or delete this one) instead of mixing two benchmarks"
-            )
+        else:
+            have.setdefault("family_weights", dict(DEFAULT_FAMILY_WEIGHTS))  # made before the mix was a setting
+            if have != want:
+                raise BenchDataError(
+                    f"{manifest}: this folder was made with {have}, not {want}; give another --data "
+                    "folder (or delete this one) instead of mixing two benchmarks"
+                )
     data_dir.mkdir(parents=True, exist_ok=True)
     manifest.write_text(json.dumps(want, indent=1))
     d = str(data_dir)

@@ -15,7 +15,7 @@ own stream), so val/test layouts are never seen in train.
 ``look`` picks how the anatomy is painted (``classic`` or ``lookalike``, :data:`anatomy_r1_verl.synthetic.scene.LOOKS`)
 and ``options`` how the distractors are drawn (``uniform`` or ``spread``, :mod:`anatomy_r1_verl.synthetic.options`);
 ``prepare synthetic --lookalike`` sets both for the look-alike benchmark, with zero-hop questions only
-(:data:`anatomy_r1_verl.synthetic.questions.LOOKALIKE_FAMILY_WEIGHTS`).
+(:data:`anatomy_r1_verl.grammar.LOOKALIKE_FAMILY_WEIGHTS`).
 
 ``annotator_rate`` > 0 writes warm-start data labelled by a simulated annotator who confuses similar anatomy
 (:mod:`anatomy_r1_verl.synthetic.annotator`): frames as always, questions and answers from the annotated scene.

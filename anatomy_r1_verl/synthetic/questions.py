@@ -35,14 +35,12 @@ import random
 import re
 from collections.abc import Iterable
 
-from anatomy_r1_verl.grammar import (  # noqa: F401 (the mixes are re-exported: the generator's defaults)
+from anatomy_r1_verl.grammar import (
     DEFAULT_FAMILY_WEIGHTS,
     FAMILIES,
-    LOOKALIKE_FAMILY_WEIGHTS,
     POS_PHRASE,
     REL_PHRASE,
     TEMPLATES,
-    family_mix,
     render_question,
     template_regex,
 )

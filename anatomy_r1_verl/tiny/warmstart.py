@@ -145,6 +145,11 @@ def check_text(scene: dict, upto: str, answer: str, options: list[str]) -> str:
     return " ".join(parts)
 
 
+# the think styles written from the scene graph (cells in reading order), and those that also read the options
+SCENE_STYLES = ("scan", "eliminate", "check")
+OPTION_READERS = {"eliminate": eliminate_text, "check": check_text}
+
+
 def check_target_style(think: str, answer_form: str) -> None:
     """The one check of the SFT target's ``--think`` and ``--answer`` values."""
     if think not in THINK_STYLES:
@@ -169,25 +174,24 @@ def target_response(extra: dict, think: str = "grounded", answer_form: str = "le
     meta = row_meta({"extra_info": extra})
     program, scene = meta.get("program", {}), meta.get("scene")
     check_target_style(think, answer_form)
-    if think in ("scan", "eliminate", "check") and not (program and scene):
+    if think in SCENE_STYLES and not (program and scene):
         raise ValueError(
             f"row {extra.get('id', '?')}: --think {think} needs the synthetic generator's scene graph "
             "and question program in extra_info.meta"
         )
     if program.get("family") == "zero_hop":
         pos = program["pos"]
-    elif think in ("grounded", "scan", "eliminate", "check") and program and scene:
+    elif think in ("grounded", *SCENE_STYLES) and program and scene:
         pos = answer_positions(program, scene)[0]
     else:
         pos = None
     body = f"The {POS_PHRASE.get(pos, pos)} is {answer}." if pos else f"The answer is {answer}."
     if think == "scan":
         body = scan_text(scene, pos)
-    elif think in ("eliminate", "check"):
+    elif think in OPTION_READERS:
         from reward_fns.mcq import as_options
 
-        read = eliminate_text if think == "eliminate" else check_text
-        body = read(scene, pos, answer, as_options(extra.get("options")))
+        body = OPTION_READERS[think](scene, pos, answer, as_options(extra.get("options")))
     return f"<think>{body}</think><answer>{letter if answer_form == 'letter' else answer}</answer>"
 
 
