@@ -52,6 +52,7 @@ SFT_ALL_EXAMPLES = {"sft_ceiling"}
 SFT_SETTINGS = {"sft": (1e-4, 10), "sft_think": (1e-4, 1), "sft_ceiling": (1e-4, 3)}
 METHODS = {**RL_METHODS, **SFT_METHODS}
 START = "start"  # the row of the start model itself, evaluated once (no training)
+CURVE_DIR = "curve"  # OUT/curve/<row>/seed<N>/step<K>: the evaluations of the mid-run checkpoints
 
 CPU_VARIANT = ("profile=cpu", "model=tiny", "benchmark=synthetic")
 
@@ -92,6 +93,8 @@ class Run:
     eval_dir: Path
     max_new_tokens: int = 64  # the evaluation's response length (the grid's settings, the RL rows' rollouts')
     sft_file: SFTFile | None = None  # the SFT train file this run needs (made by bench.data.ensure)
+    # the learning curve's mid-run points (RL rows): (step, its checkpoint, where its evaluation goes)
+    curve: tuple[tuple[int, Path, Path], ...] = ()
 
     @property
     def name(self) -> str:
@@ -207,6 +210,16 @@ def plan(
                     eval_dir=out_dir / "evals" / method / f"seed{seed}",
                     max_new_tokens=settings.response_length,
                     sft_file=sft_file if method in SFT_METHODS else None,
+                    curve=tuple(
+                        (
+                            k,
+                            run_dir / "checkpoints" / f"global_step_{k}",
+                            out_dir / CURVE_DIR / method / f"seed{seed}" / f"step{k}",
+                        )
+                        for k in range(budget.save_every, budget.steps, budget.save_every)
+                    )
+                    if method in RL_METHODS
+                    else (),
                 )
             )
     return runs

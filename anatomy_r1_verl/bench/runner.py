@@ -2,6 +2,8 @@
 greedily on the test split (:func:`anatomy_r1_verl.evaluation.evaluate.run_eval`), each in a fresh child process
 with its log in ``OUT/logs``.
 
+Each RL run's mid-run checkpoints are evaluated the same way (the learning curve, ``OUT/curve``).
+
 Resumable: a run whose ``bench_done.json`` exists is not trained again and an eval whose ``metrics.json`` exists
 is not redone; an interrupted run restarts from its latest checkpoint (``trainer.resume_mode=auto``,
 ``trainer.save_freq``), its wall time summed over attempts. A failed run is reported by name and log and
@@ -141,6 +143,32 @@ def evaluate(outcome: Outcome, out_dir: Path, env: dict) -> Outcome:
     return outcome
 
 
+def evaluate_curve(outcome: Outcome, out_dir: Path, env: dict) -> Outcome:
+    """The run's mid-run checkpoints (:attr:`.grid.Run.curve`) evaluated like its final one: the learning curve."""
+    run = outcome.run
+    for step, checkpoint, eval_dir in run.curve:
+        try:
+            if finished_eval(eval_dir, run.test_file, run.max_new_tokens):
+                continue
+        except ValueError as e:
+            outcome.error = str(e)
+            return outcome
+        if not checkpoint.is_dir():
+            outcome.error = (
+                f"no checkpoint {checkpoint} for the learning curve at step {step} (a trainer setting that keeps "
+                "fewer checkpoints, such as trainer.max_actor_ckpt_to_keep?)"
+            )
+            return outcome
+        log = out_dir / "logs" / f"{run.method}_seed{run.seed}_step{step}.eval.log"
+        args = (str(checkpoint), str(run.test_file), str(eval_dir), run.method, run.seed, run.max_new_tokens)
+        rc, seconds = _child(_eval_job, args, env, log)
+        outcome.eval_s = (outcome.eval_s or 0.0) + seconds
+        if rc != 0:
+            outcome.error = f"eval of step {step} failed (rc {rc}); log: {log}"
+            return outcome
+    return outcome
+
+
 def evaluate_start(
     model: str, test_file: Path, out_dir: Path, env: dict, max_new_tokens: int, method: str = "start"
 ) -> str | None:
@@ -164,13 +192,15 @@ def run_grid(runs: list[Run], out_dir: Path, log=print) -> list[Outcome]:
         o = train(run, out_dir, env)
         if o.error is None:
             o = evaluate(o, out_dir, env)
+        if o.error is None:
+            o = evaluate_curve(o, out_dir, env)
         outcomes.append(o)
         elapsed = time.time() - t0
         fresh = [x for x in outcomes if "train" not in x.skipped and x.error is None]
         eta = f", about {(elapsed / len(fresh)) * (len(runs) - i) / 60:.0f} min left" if fresh else ""
         state = o.error or (
             "done before"
-            if o.skipped == ["train", "eval"]
+            if o.skipped == ["train", "eval"] and not o.eval_s
             else f"trained {o.wall_s:.0f} s" + (f", eval {o.eval_s:.0f} s" if o.eval_s else "")
         )
         log(f"[bench] {i}/{len(runs)} {run.name}: {state}; elapsed {elapsed / 60:.1f} min{eta}")

@@ -15,7 +15,9 @@ Makes the benchmark's questions once (``DIR/data``: train and val from --data-se
 --test-seed, a seed nothing was tuned on; scored with S(q), augmented with question variants, and the SFT row's
 copies), evaluates the start model, then for every seed and method trains the row's recipe composed for CPU with
 one budget (steps x prompts x rollouts) and evaluates the final checkpoint greedily on the test split; then writes ``DIR/report``: the accuracy table (``anatomy-r1 report``), the training
-table (reward, invalid-gradient ratio, S(q), s/step), the paper's claims checked (``claims.md``) and Figures 1-2.
+table (reward, invalid-gradient ratio, S(q), s/step), the paper's claims checked (``claims.md``), Figures 1-2 and
+the learning curve (each RL run's mid-run checkpoints, every ``--save-every`` steps, evaluated like the final one:
+``curve.md``, ``curve.png``).
 Rerunning the command finishes an interrupted grid: finished runs are not rerun. ``key=value`` overrides go to
 every RL run. Methods: grpo dr_grpo dapo gpg grpo_ascl grpo_gdqa anatomy_r1 sft sft_think sft_ceiling (a reference: the
 start model trained on every train question's true label).
@@ -93,11 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def write_report(out: Path, report_dir: Path, log=print, settings=None) -> bool:
+def write_report(out: Path, report_dir: Path, log=print, settings=None, final_step: int | None = None) -> bool:
     """Accuracy table, training table, claims and figures from what OUT holds, and the grid's ``settings``
-    (:class:`anatomy_r1_verl.bench.settings.BenchSettings`); False when something failed."""
-    from anatomy_r1_verl.bench import verdict
-    from anatomy_r1_verl.report import figures, tables, training
+    (:class:`anatomy_r1_verl.bench.settings.BenchSettings`); with the runs' ``final_step``, the learning curve
+    too (``curve.md``, ``curve.png``). False when something failed."""
+    from anatomy_r1_verl.bench import grid, verdict
+    from anatomy_r1_verl.report import curve, figures, tables, training
 
     report_dir.mkdir(parents=True, exist_ok=True)
     if settings is not None:
@@ -138,6 +141,17 @@ def write_report(out: Path, report_dir: Path, log=print, settings=None) -> bool:
         except (figures.FigureError, ValueError) as e:
             log(f"anatomy-r1 bench: {name}: {e}")
             ok = False
+    if final_step is not None:
+        try:
+            points = curve.collect(out / "evals", out / grid.CURVE_DIR, final_step, start=grid.START)
+        except tables.ReportError as e:
+            log(f"anatomy-r1 bench: learning curve: {e}")
+            points, ok = {}, False
+        if points:
+            curve_md = curve.markdown(points)
+            (report_dir / "curve.md").write_text(curve_md)
+            log(curve_md)
+            log(f"[bench] wrote {curve.figure(points, report_dir / 'curve.png')}")
     log(f"[bench] wrote {report_dir}/table.md, training.md, claims.md")
     return ok
 
@@ -218,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     outcomes = runner.run_grid(runs, out, log=log)
     report_dir = Path(a.report_dir).resolve() if a.report_dir else out / "report"
-    ok = write_report(out, report_dir, log=log, settings=chosen)
+    ok = write_report(out, report_dir, log=log, settings=chosen, final_step=budget.steps)
     failed = [o for o in outcomes if o.error] + ([1] if err else [])
     for o in outcomes:
         if o.error:

@@ -411,3 +411,76 @@ def test_the_lookalike_preset_gives_its_start_model_and_data_and_yields_to_what_
     model, tokens, overrides = settings.lookalike_preset(None, 200, ("actor_rollout_ref.actor.optim.lr=3e-4",))
     given = settings.resolve(model, tokens, overrides=overrides)
     assert (given.response_length, given.lr) == (200, 3e-4)
+
+
+def test_rl_runs_evaluate_their_mid_run_checkpoints_for_the_learning_curve(tmp_path):
+    runs = grid.plan(None, [0], grid.Budget(steps=7, save_every=3), tmp_path / "d", tmp_path / "o", SETTINGS)
+    for r in runs:
+        if r.method in grid.RL_METHODS:
+            ckpts = r.run_dir / "checkpoints"
+            curve = tmp_path / "o" / grid.CURVE_DIR / r.method / "seed0"
+            assert r.curve == (
+                (3, ckpts / "global_step_3", curve / "step3"),
+                (6, ckpts / "global_step_6", curve / "step6"),
+            )
+        else:
+            assert r.curve == ()  # SFT rows: epochs, no mid-run point
+    grpo = runs[0]
+    o = runner.evaluate_curve(runner.Outcome(grpo), tmp_path / "o", env={})  # no checkpoint: named, no child run
+    assert o.error and "global_step_3" in o.error and "learning curve at step 3" in o.error
+    for _, _, eval_dir in grpo.curve:  # evaluated before (with the run's settings): not redone
+        eval_dir.mkdir(parents=True)
+        meta = {"files": [str(grpo.test_file)], "max_new_tokens": grpo.max_new_tokens}
+        (eval_dir / results.METRICS).write_text(json.dumps(meta))
+    o = runner.evaluate_curve(runner.Outcome(grpo), tmp_path / "o", env={})
+    assert o.error is None and o.eval_s is None
+
+
+def _scored_eval(path, method, seed, hard_acc, easy_acc, n=100):
+    """An evaluation of ``n`` scored questions: S(q) rising with the row, right on the hard half with
+    ``hard_acc`` and on the easy half with ``easy_acc``."""
+    recs = []
+    for i in range(n):
+        hard = i >= n // 2
+        right = (i % 10) < (hard_acc if hard else easy_acc) * 10  # exact on every block of 10, so every quintile
+        recs.append(
+            {
+                "benchmark": "synthetic_scene",
+                "file": "t.parquet",
+                "row": i,
+                "answer_class": CLASSES[i % 2],
+                "question_type": "zero_hop",
+                "complexity": "",
+                "modality": "",
+                "extra_info": {"s_q": i / n},
+                "acc": float(right),
+                "format": 1.0,
+                "score": 0.0,
+            }
+        )
+    path.mkdir(parents=True)
+    results.write_responses(path, recs)
+    results.write_metrics(path, recs, {"method": method, "seed": seed})
+
+
+def test_the_learning_curve_reads_start_mid_run_and_final_evaluations(tmp_path):
+    from anatomy_r1_verl.report import curve
+
+    out = tmp_path / "o"
+    _scored_eval(out / "evals" / grid.START / "seed0", grid.START, 0, hard_acc=0.2, easy_acc=1.0)
+    for seed, mid, final in ((0, 0.4, 0.6), (1, 0.6, 0.8)):  # the hard half improves, the easy half pays
+        _scored_eval(out / grid.CURVE_DIR / "grpo" / f"seed{seed}" / "step16", "grpo", seed, mid, 0.9)
+        _scored_eval(out / "evals" / "grpo" / f"seed{seed}", "grpo", seed, final, 0.8)
+    _scored_eval(out / "evals" / "sft" / "seed0", "sft", 0, 0.5, 0.5)  # no mid-run point: not a curve
+    points = curve.collect(out / "evals", out / grid.CURVE_DIR, 32, start=grid.START)
+    assert list(points) == ["grpo"] and sorted(points["grpo"]) == [0, 16, 32]
+    assert curve.accuracy(points["grpo"][0][0]) == pytest.approx(0.6)
+    assert curve.accuracy(points["grpo"][32][1], ("Q4", "Q5")) == pytest.approx(0.8)
+    md = curve.markdown(points)
+    # all questions: start 60, step 16 mean of 65 and 75, step 32 mean of 70 and 80; Q1 falls 100 -> 80
+    assert "| grpo | 60.0 (1) | 70.0 ± 7.1 (2) | 75.0 ± 7.1 (2) |" in md
+    assert "| grpo | 100.0 (1) | 90.0 ± 0.0 (2) | 80.0 ± 0.0 (2) |" in md
+    assert curve.figure(points, tmp_path / "curve.png").stat().st_size > 0
+    # the bench's report writes them when it knows the final step
+    assert write_report(out, tmp_path / "report", log=lambda _: None, final_step=32) is not None
+    assert (tmp_path / "report" / "curve.md").read_text() == md and (tmp_path / "report" / "curve.png").is_file()
