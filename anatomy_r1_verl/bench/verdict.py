@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from anatomy_r1_verl.bench import gains, grid, stats
+from anatomy_r1_verl.bench import gains, grid, seeing, stats
 from anatomy_r1_verl.evaluation import results
 from anatomy_r1_verl.report.training import by_method, mean_spread
 
@@ -171,4 +171,5 @@ def markdown(evals: list[dict], summaries: list[dict]) -> str:
         _overhead_line(runs),
     ]
     where = gains.markdown(per_question, gains.question_groups(evals))
-    return "\n".join(lines) + "\n" + comparisons_markdown(per_question) + "\n" + where
+    seen = seeing.markdown(evals)
+    return "\n".join(lines) + "\n" + comparisons_markdown(per_question) + "\n" + where + ("\n" + seen if seen else "")

@@ -11,6 +11,9 @@ set), written into ``metrics.json`` beside the accuracy:
 - ``think_answer``: among responses whose ``<think>`` names an anatomy class and whose answer names an option,
   the share whose answer is the class the think names last (the scan and grounded thinks end at the asked cell).
   A reward can raise accuracy by teaching the answer to overrule what the think read; this shows it.
+- ``look_alike_pairs``: for each class and its closest partner, on the questions that list both, the
+  sensitivity d' (how well the choice between the two follows the frame) and the criterion c (which name the
+  model prefers when unsure), :mod:`.sensitivity`. A gain with d' unchanged is a change of preference.
 - ``answers``: how the answers spread over the option letters and the classes, against the truths' letters, with
   a ``collapse`` warning when one letter takes more than half of the answers while it is at most
   :data:`BALANCED_TRUTH` of the truths (a model answering "C" to most questions is a bug to fix, not a row).
@@ -27,6 +30,7 @@ import numpy as np
 
 from anatomy_r1_verl.ascl.difficulty import DEFAULT_TABLE, ClosenessTable, normalize
 from anatomy_r1_verl.evaluation.intervals import rate
+from anatomy_r1_verl.evaluation.sensitivity import look_alike_pairs
 from anatomy_r1_verl.schema import LETTERS
 from reward_fns.mcq import as_options, extract_answer, extract_think, normalize_choice
 
@@ -168,7 +172,11 @@ def question_groups(questions: list[list[dict]]) -> tuple[dict[str, list[str]], 
     table = _table()
     groups: dict[str, list[str]] = {"partner": [partner_group(q[0].get("extra_info") or {}, table) for q in questions]}
     responses = [r for q in questions for r in q]
-    scalars: dict = {"think_answer": think_answer_agreement(responses, table), "answers": answer_spread(responses)}
+    scalars: dict = {
+        "think_answer": think_answer_agreement(responses, table),
+        "answers": answer_spread(responses),
+        "look_alike_pairs": look_alike_pairs(responses, table),
+    }
     s_q = [(q[0].get("extra_info") or {}).get("s_q") for q in questions]
     if s_q and all(isinstance(s, (int, float)) and not math.isnan(s) for s in s_q):
         labels, ranges = quintile_groups(s_q)

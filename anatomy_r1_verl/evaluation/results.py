@@ -194,6 +194,11 @@ def diagnostic_lines(bench: dict) -> list[str]:
     if "partner" in by:
         cells = "  ".join(f"{g} {s['acc']['value']:.3f} (n {s['n']})" for g, s in by["partner"].items())
         lines.append(f"  closest partner among the options: {cells}")
+    for pair, d in (diag.get("look_alike_pairs") or {}).items():
+        lines.append(
+            f"  look-alike pair {pair} (both listed, n {d['n_first']}/{d['n_second']}): d' {d['d_prime']:.2f} "
+            f"[{d['d_prime_lo']:.2f}, {d['d_prime_hi']:.2f}], criterion {d['criterion']:+.2f}"
+        )
     ta = diag.get("think_answer")
     if ta and ta["n"]:
         lines.append(f"  answer = the class the think names last: {ta['value']:.3f} of {ta['n']} responses")

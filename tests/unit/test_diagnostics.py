@@ -146,3 +146,18 @@ def test_no_answer_counts_as_none():
     rec = _record(0, "<think>x</think>")
     spread = summarize([rec])["b"]["diagnostics"]["answers"]
     assert spread["letters"] == {"none": 1} and spread["collapse"] is None
+
+
+def test_summary_carries_each_look_alike_pairs_sensitivity():
+    options = ("Liver", "Gallbladder", "Gut", "Omentum")
+    recs = [  # Liver and Gallbladder both listed, and always told apart
+        _record(i, f"<think>The center is {a}.</think><answer>{a}</answer>", a, options)
+        for i, a in enumerate(["Liver", "Gallbladder"] * 10)
+    ]
+    bench = summarize(recs)["b"]
+    pair = bench["diagnostics"]["look_alike_pairs"]["Liver / Gallbladder"]
+    assert pair["n_first"] == pair["n_second"] == 10 and pair["d_prime"] > 2.5 and pair["criterion"] == 0
+    assert list(bench["diagnostics"]["look_alike_pairs"]) == ["Liver / Gallbladder"]  # Gut, Omentum never the truth
+    assert "look-alike pair Liver / Gallbladder (both listed, n 10/10): d' " in format_summary(
+        {"benchmarks": {"b": bench}}
+    )
