@@ -137,6 +137,12 @@ class ClosenessTable:
         """Class index of a string (by normalised key), -1 when the table does not know it."""
         return self._index.get(normalize(text), -1)
 
+    def closest(self, i: int) -> int:
+        """Index of the class closest to class ``i`` (itself left out; the first of a tie)."""
+        row = self.matrix[i].copy()
+        row[i] = -1.0
+        return int(np.argmax(row))
+
     def groups(self, threshold: float) -> list[list[str]]:
         """The look-alike groups: the connected components of the pairs at least ``threshold`` close, each in
         the table's class order (a class close to no other is a group of its own). A class added to the table

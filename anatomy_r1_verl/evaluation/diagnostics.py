@@ -48,11 +48,7 @@ def closest_partner(answer: str, table: ClosenessTable | None = None) -> str | N
     """The class the table calls closest to ``answer`` (None when the table does not know it)."""
     table = table or _table()
     i = table.index(answer)
-    if i < 0:
-        return None
-    row = table.matrix[i].copy()
-    row[i] = -1.0
-    return table.classes[int(np.argmax(row))]
+    return None if i < 0 else table.classes[table.closest(i)]
 
 
 def partner_group(extra_info: dict, table: ClosenessTable | None = None) -> str:

@@ -34,11 +34,9 @@ def pairs(table: ClosenessTable) -> list[tuple[str, str]]:
     """Each class with its closest partner in ``table``, as unordered pairs in the table's class order."""
     out = []
     for i, name in enumerate(table.classes):
-        row = table.matrix[i].copy()
-        row[i] = -1.0
-        j = int(np.argmax(row))
+        j = table.closest(i)
         pair = (name, table.classes[j]) if i < j else (table.classes[j], name)
-        if row[j] > 0 and pair not in out:
+        if table.matrix[i, j] > 0 and pair not in out:
             out.append(pair)
     return sorted(out, key=lambda p: (table.index(p[0]), table.index(p[1])))
 

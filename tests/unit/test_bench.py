@@ -120,7 +120,9 @@ def _run(root, method, seed, steps=12, s_q_slope=0.0, invalid=0.5, step_s=5.0, f
     return d
 
 
-def _eval(root, method, seed, acc, n=100):
+def _write_eval(path, method, seed, right, extra=None):
+    """An evaluation of ``len(right)`` questions (``right[i]``: question i answered right), each with ``extra(i)``
+    as its extra_info when given."""
     recs = [
         {
             "benchmark": "synthetic_scene",
@@ -130,16 +132,20 @@ def _eval(root, method, seed, acc, n=100):
             "question_type": "zero_hop",
             "complexity": "",
             "modality": "",
-            "acc": float(i < acc * n),
+            **({"extra_info": extra(i)} if extra else {}),
+            "acc": float(r),
             "format": 1.0,
             "score": 0.0,
         }
-        for i in range(n)
+        for i, r in enumerate(right)
     ]
-    path = root / "evals" / method / f"seed{seed}"
     path.mkdir(parents=True)
     results.write_responses(path, recs)
     results.write_metrics(path, recs, {"method": method, "seed": seed})
+
+
+def _eval(root, method, seed, acc, n=100):
+    _write_eval(root / "evals" / method / f"seed{seed}", method, seed, [i < acc * n for i in range(n)])
 
 
 def test_training_summary_skips_the_start_up_step_and_groups_seeds(tmp_path):
@@ -439,28 +445,9 @@ def test_rl_runs_evaluate_their_mid_run_checkpoints_for_the_learning_curve(tmp_p
 def _scored_eval(path, method, seed, hard_acc, easy_acc, n=100):
     """An evaluation of ``n`` scored questions: S(q) rising with the row, right on the hard half with
     ``hard_acc`` and on the easy half with ``easy_acc``."""
-    recs = []
-    for i in range(n):
-        hard = i >= n // 2
-        right = (i % 10) < (hard_acc if hard else easy_acc) * 10  # exact on every block of 10, so every quintile
-        recs.append(
-            {
-                "benchmark": "synthetic_scene",
-                "file": "t.parquet",
-                "row": i,
-                "answer_class": CLASSES[i % 2],
-                "question_type": "zero_hop",
-                "complexity": "",
-                "modality": "",
-                "extra_info": {"s_q": i / n},
-                "acc": float(right),
-                "format": 1.0,
-                "score": 0.0,
-            }
-        )
-    path.mkdir(parents=True)
-    results.write_responses(path, recs)
-    results.write_metrics(path, recs, {"method": method, "seed": seed})
+    # exact on every block of 10, so on every quintile
+    right = [(i % 10) < (hard_acc if i >= n // 2 else easy_acc) * 10 for i in range(n)]
+    _write_eval(path, method, seed, right, extra=lambda i: {"s_q": i / n})
 
 
 def test_the_learning_curve_reads_start_mid_run_and_final_evaluations(tmp_path):
