@@ -2,7 +2,8 @@
 implementation met it on this benchmark (``met`` / ``missed`` / ``not measured`` when a row is missing).
 
 The accuracy claim is tested over seeds and over the paired test questions (:mod:`.stats`), and against the
-start model; the reasons a claim is missed are printed with it."""
+start model; ASCL's information (its S(q) against the same pacing with S(q) shuffled) by the same tests. The
+reasons a claim is missed are printed with it. Control rows that are reported, not judged, carry no verdict."""
 
 from __future__ import annotations
 
@@ -43,13 +44,16 @@ def comparison(per_question: dict, a: str, b: str) -> stats.Comparison:
     return stats.compare(rows[a], rows[b], a, b, b_once=b == START)
 
 
-def _accuracy_line(per_question: dict, a="anatomy_r1", b="grpo", start=START) -> str:
+def _accuracy_line(per_question: dict, a="anatomy_r1", b="grpo", start=START, claim="Accuracy") -> str:
+    """``a`` above ``b`` in greedy test accuracy by :func:`anatomy_r1_verl.bench.stats.verdict`'s tests, and above
+    the start model. ``claim`` names what the comparison tests (the accuracy claim; ASCL's information, where ``b``
+    is the shuffled-S(q) control)."""
     vs_base = comparison(per_question, a, b)
     if not vs_base.seeds:
-        return f"- Accuracy, {a} above {b}: not measured (no seed has both rows' responses)."
+        return f"- {claim}, {a} above {b}: not measured (no seed has both rows' responses)."
     vs_start = comparison(per_question, a, start)
     met, why = stats.verdict(vs_base, vs_start if vs_start.seeds else None)
-    line = f"- Accuracy (greedy test, points; in brackets the 95 % t interval over seeds), {stats.describe(vs_base)}."
+    line = f"- {claim} (greedy test, points; in brackets the 95 % t interval over seeds), {stats.describe(vs_base)}."
     if vs_start.seeds:
         line += f" Against the start model: {stats.describe(vs_start)}."
     return (
@@ -76,16 +80,18 @@ def comparisons_markdown(per_question: dict, base="grpo", start=START) -> str:
     )
 
 
-def _invalid_line(runs: dict, a="grpo_gdqa", b="grpo") -> str:
+def _invalid_line(runs: dict, a="grpo_gdqa", b="grpo", judged: bool = True) -> str:
     """Per class, the invalid-gradient ratios of the two rows paired over (seed, step), one-sided Wilcoxon
     signed-rank test. Met only if every class where ``b`` wastes any group is lower with p < 0.05, and the
     rows' training format rates differ by less than :data:`FORMAT_MATCH` (else a lower ratio can come from
-    answers off the format rather than from telling the anatomy apart)."""
+    answers off the format rather than from telling the anatomy apart). ``judged=False`` reports a control row
+    the same way, with its format rates and no verdict."""
     if a not in runs or b not in runs:
-        return f"- Invalid-gradient ratio, {a} below {b} per answer class: not measured (missing row)."
+        what = "per answer class" if judged else "(a control, reported)"
+        return f"- Invalid-gradient ratio, {a} below {b} {what}: not measured (missing row)."
     classes = sorted({c for r in runs[a] + runs[b] for c in r["invalid_by_class"]})
     seeds_b = {r["seed"]: r for r in runs[b]}
-    cells, failed, judged = [], [], 0
+    cells, failed, n_judged = [], [], 0
     for c in classes:
         pa, pb = [], []
         for r in runs[a]:
@@ -102,7 +108,7 @@ def _invalid_line(runs: dict, a="grpo_gdqa", b="grpo") -> str:
         p = stats.paired_wilcoxon(pa, pb, direction=-1)
         cells.append(f"{c} {mb:.3f} -> {ma:.3f} (Wilcoxon p {stats.fmt_p(p)}, n {len(pa)})")
         if mb > 0:  # a class GRPO never wastes a group on cannot get lower: not judged
-            judged += 1
+            n_judged += 1
             if not (ma < mb and p is not None and p < stats.ALPHA):
                 failed.append(f"{c} not lower with p < {stats.ALPHA}")
     overall = [mean_spread([r["invalid_mean"] for r in runs[m]]) for m in (b, a)]
@@ -113,12 +119,18 @@ def _invalid_line(runs: dict, a="grpo_gdqa", b="grpo") -> str:
             f"the training format rates differ ({a} {fa[0]:.2f}, {b} {fb[0]:.2f}; at most {FORMAT_MATCH} allowed): "
             "part of the groups' reward spread comes from answers off the format, not from telling the anatomy apart"
         )
-    if not judged:
+    if not n_judged:
         failed.append(f"no class where {b} has any invalid group")
-    verdict = "**missed** (" + "; ".join(failed) + ")" if failed else f"**met** (all {judged} classes lower, p < 0.05)"
+    head = f"- Invalid-gradient ratio, {b} -> {a} (mean over seeds and steps, paired by seed and step)"
+    if not judged:
+        rates = f"; training format rates {b} {fb[0]:.3f}, {a} {fa[0]:.3f}" if fa and fb else ""
+        return f"{head}, a control reported, not judged: {', '.join(cells)}{ov}{rates}."
+    verdict = (
+        "**missed** (" + "; ".join(failed) + ")" if failed else f"**met** (all {n_judged} classes lower, p < 0.05)"
+    )
     return (
-        f"- Invalid-gradient ratio, {b} -> {a} (mean over seeds and steps, paired by seed and step): "
-        f"{', '.join(cells)}{ov}. Claim (lower in every class where {b} has any, and the same format rate): {verdict}."
+        f"{head}: {', '.join(cells)}{ov}. Claim (lower in every class where {b} has any, and the same format rate): "
+        f"{verdict}."
     )
 
 
@@ -166,7 +178,9 @@ def markdown(evals: list[dict], summaries: list[dict]) -> str:
         "**The paper's claims on this grid**",
         "",
         _accuracy_line(per_question),
+        _accuracy_line(per_question, "grpo_ascl", "grpo_ascl_shuffled", claim="ASCL's information"),
         _invalid_line(runs),
+        _invalid_line(runs, "grpo_gdqa_keep", judged=False),
         _s_q_line(runs),
         _overhead_line(runs),
     ]

@@ -168,13 +168,21 @@ def test_claims_are_met_or_missed_by_the_numbers(tmp_path, better):
         _run(tmp_path, "grpo_ascl", s, s_q_slope=0.03 if better else 0.0)
         _run(tmp_path, "grpo_gdqa", s, invalid=0.2 if better else 0.6)
         _run(tmp_path, "anatomy_r1", s, step_s=5.05 if better else 6.0)
+        _run(tmp_path, "grpo_gdqa_keep", s, invalid=0.3)
         _eval(tmp_path, "grpo", s, 0.40 + 0.01 * s)
         _eval(tmp_path, "anatomy_r1", s, (0.50 if better else 0.39) + 0.01 * s)
+        _eval(tmp_path, "grpo_ascl", s, 0.45 + 0.01 * s)
+        _eval(tmp_path, "grpo_ascl_shuffled", s, (0.40 if better else 0.46) + 0.01 * s)
     assert write_report(tmp_path, tmp_path / "report", log=lambda m: None, settings=SETTINGS)
     claims = (tmp_path / "report" / "claims.md").read_text()
     assert "| response_length | 96 |" in claims and (tmp_path / "report" / "settings.json").is_file()
     word = "met" if better else "missed"
-    assert claims.count(f"**{word}**") == 4, claims
+    assert claims.count(f"**{word}**") == 5, claims
+    info = next(x for x in claims.splitlines() if x.startswith("- ASCL's information"))
+    assert f"**{word}**" in info and "grpo_ascl minus grpo_ascl_shuffled: seed 0" in info
+    control = next(x for x in claims.splitlines() if "-> grpo_gdqa_keep" in x)
+    assert "reported, not judged" in control and "**" not in control  # a control: numbers, no verdict
+    assert "Gut 0.600 -> 0.400" in control and "training format rates grpo 1.000, grpo_gdqa_keep 1.000" in control
     assert ("seed 0 +10.0 (10/0" if better else "seed 0 -1.0 (0/1") in claims
     assert "format rates differ" not in claims
     assert "**Paired comparisons**" in claims and "grpo minus start: seed 0 +5.0" in claims
@@ -184,7 +192,7 @@ def test_claims_are_met_or_missed_by_the_numbers(tmp_path, better):
 
 def test_claims_with_missing_rows_say_not_measured():
     md = verdict.markdown([], [])
-    assert md.count("not measured") == 4
+    assert md.count("not measured") == 6
 
 
 def test_figures_average_a_methods_seeds_step_by_step():
