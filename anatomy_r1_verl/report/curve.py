@@ -97,11 +97,11 @@ def markdown(points: dict[str, dict[int, dict[int, dict]]]) -> str:
 
 def figure(points: dict[str, dict[int, dict[int, dict]]], out: Path) -> Path:
     """Accuracy against the step, one line per row (the seeds' mean, a band of ± one s.d.), one panel per view."""
-    from anatomy_r1_verl.report.figures import FigureError, _figure, _save
+    from anatomy_r1_verl.report.figures import FigureError, save, subplots
 
     if not points:
         raise FigureError("learning curve: no row has a mid-run evaluation; nothing to draw")
-    plt, fig, axes = _figure(len(VIEWS))
+    plt, fig, axes = subplots(len(VIEWS))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (title, quintiles) in zip(axes, VIEWS):
         for i, (row, by_step) in enumerate(points.items()):
@@ -123,4 +123,4 @@ def figure(points: dict[str, dict[int, dict[int, dict]]], out: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.suptitle("Learning curve: the start model (step 0), the mid-run and the final checkpoints", fontsize=11)
-    return _save(plt, fig, out)
+    return save(plt, fig, out)

@@ -75,7 +75,9 @@ def _plot(ax, steps, values, smooth: float, **kw):
         ax.plot(steps, values, linewidth=2, marker="o" if len(values) < 30 else None, markersize=3, **kw)
 
 
-def _figure(ncols: int, nrows: int = 1, min_width: float = 0.0):
+def subplots(ncols: int, nrows: int = 1, min_width: float = 0.0):
+    """A headless matplotlib figure of ``nrows`` x ``ncols`` panels with integer step ticks, as every report
+    figure draws them: ``(pyplot, figure, flat list of axes)``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -89,7 +91,8 @@ def _figure(ncols: int, nrows: int = 1, min_width: float = 0.0):
     return plt, fig, flat
 
 
-def _save(plt, fig, out: Path) -> Path:
+def save(plt, fig, out: Path) -> Path:
+    """Write ``fig`` to ``out`` (its folder made) and close it."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(out, dpi=90)
@@ -122,7 +125,7 @@ def figure1(runs: list[tuple[str, dict]], out: Path, smooth: float = 0.0, log=pr
         panels.append(("batch-mean S(q) of the drawn questions", sq))
     if not panels:
         raise FigureError(f"figure 1: no run has {list(REWARD_METRICS)} or {S_Q_METRIC}; nothing to draw")
-    plt, fig, axes = _figure(len(panels))
+    plt, fig, axes = subplots(len(panels))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     labels = [label for label, _ in runs]
     for ax, (title, lines) in zip(axes, panels):
@@ -133,7 +136,7 @@ def figure1(runs: list[tuple[str, dict]], out: Path, smooth: float = 0.0, log=pr
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("Figure 1: reward and curriculum difficulty" + (f" (EMA {smooth})" if smooth else ""), fontsize=11)
-    return _save(plt, fig, out)
+    return save(plt, fig, out)
 
 
 def figure2(runs: list[tuple[str, dict]], out: Path, smooth: float = 0.0, log=print) -> Path:
@@ -150,7 +153,7 @@ def figure2(runs: list[tuple[str, dict]], out: Path, smooth: float = 0.0, log=pr
             have.append((label, s, classes))
     if not have:
         raise FigureError(f"figure 2: no run has {INVALID_PREFIX}<class> metrics; nothing to draw")
-    plt, fig, axes = _figure(len(have), min_width=7.0)  # room for the title and the class legend
+    plt, fig, axes = subplots(len(have), min_width=7.0)  # room for the title and the class legend
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     all_classes = sorted({c for _, _, cs in have for c in cs})
     for ax, (label, s, classes) in zip(axes, have):
@@ -176,7 +179,7 @@ def figure2(runs: list[tuple[str, dict]], out: Path, smooth: float = 0.0, log=pr
     fig.suptitle(
         "Figure 2: invalid-gradient ratio per answer class" + (f" (EMA {smooth})" if smooth else ""), fontsize=11
     )
-    return _save(plt, fig, out)
+    return save(plt, fig, out)
 
 
 def average_runs(label: str, runs: list[tuple[str, dict]]) -> tuple[str, dict]:
