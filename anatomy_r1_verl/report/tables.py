@@ -186,9 +186,37 @@ def answer_spread_section(evals: list[dict]) -> str:
     return "\n".join(lines) + "\n" if found else ""
 
 
+def per_seed_section(evals: list[dict]) -> str:
+    """Overall accuracy of every method on every seed, one table per benchmark: the numbers behind each mean ± s.d.
+    of the tables above, so that no seed is hidden in an average. Empty when no method has two seeds."""
+    acc: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))  # bench -> method -> seed
+    for m in evals:
+        for bench, b in m["benchmarks"].items():
+            a = b["overall"].get("acc")
+            if isinstance(a, dict):
+                acc[bench][m["method"]][int(m.get("seed", 0))] = a["value"]
+    parts = []
+    for bench, by_method in acc.items():
+        if max(len(v) for v in by_method.values()) < 2:
+            continue
+        seeds = sorted({s for v in by_method.values() for s in v})
+        lines = [
+            f"**{bench}: accuracy per seed** (percent)",
+            "",
+            "| method | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
+            "| --- |" + " --- |" * (len(seeds) + 1),
+        ]
+        for method, v in by_method.items():
+            cells = [f"{100 * v[s]:.1f}" if s in v else "–" for s in seeds]
+            lines.append(f"| {method} | " + " | ".join(cells) + f" | {100 * statistics.fmean(v.values()):.1f} |")
+        parts.append("\n".join(lines) + "\n")
+    return "\n" + "\n".join(parts) if parts else ""
+
+
 def accuracy_markdown(evals: list[dict], rows: list[dict]) -> str:
-    """``table.md`` of ``anatomy-r1 report`` and ``bench``: the accuracy tables, then the answer spread."""
-    return markdown(rows) + answer_spread_section(evals)
+    """``table.md`` of ``anatomy-r1 report`` and ``bench``: the accuracy tables, every seed's overall accuracy,
+    then the answer spread."""
+    return markdown(rows) + per_seed_section(evals) + answer_spread_section(evals)
 
 
 def collapses(evals: list[dict]) -> list[str]:

@@ -73,6 +73,10 @@ def test_table_rows_are_methods_with_mean_and_spread_over_seeds(tmp_path, capsys
     assert "acc by answer_class" in md and "Liver (n=10)" in md and "acc by question_type" in md
     per_class = csv[(csv.breakdown == "answer_class") & (csv.metric == "acc")]
     assert set(per_class.group) == set(CLASSES) and set(per_class.method) == {"grpo", "sft"}
+    # every seed's own number is printed, not only the mean; a seed a method lacks is a dash
+    assert "| method | seed 0 | seed 1 | mean |" in md
+    assert f"| grpo | {100 * a0:.1f} | {100 * a1:.1f} | {100 * (a0 + a1) / 2:.1f} |" in md
+    assert f"| sft | {100 * b0:.1f} | – | {100 * b0:.1f} |" in md
 
 
 def test_same_method_and_seed_twice_is_refused(tmp_path, capsys):
