@@ -17,15 +17,17 @@ from pathlib import Path
 from anatomy_r1_verl.bench import stats
 from anatomy_r1_verl.bench.grid import START
 from anatomy_r1_verl.evaluation import results
-from anatomy_r1_verl.evaluation.diagnostics import closest_partner, quintile_groups
+from anatomy_r1_verl.evaluation.diagnostics import closest_partner, partner_group, quintile_groups
 
 CLASS = "answer class"
 QUINTILE = "S(q) quintile"
+PARTNER = "closest look-alike"  # listed among the options or not
 
 
 def question_groups(evals: list[dict]) -> dict[str, dict[str, str]]:
-    """breakdown -> {question: group}: the answer class of every test question, and its S(q) quintile (Q1 easiest)
-    when the test file is scored; read from the first eval with responses (every row answers the same file)."""
+    """breakdown -> {question: group}: the answer class of every test question; its S(q) quintile (Q1 easiest)
+    when the test file is scored; whether its options list the answer's closest look-alike, when the questions
+    carry their options. Read from the first eval with responses (every row answers the same file)."""
     for m in evals:
         path = Path(m.get("_dir", "")) / results.RESPONSES
         if not path.is_file():
@@ -40,6 +42,9 @@ def question_groups(evals: list[dict]) -> dict[str, dict[str, str]]:
         if s_q and all(isinstance(v, (int, float)) and not math.isnan(v) for v in s_q.values()):
             labels, _ = quintile_groups(list(s_q.values()))
             out[QUINTILE] = dict(zip(s_q, labels))
+        listed = {q: partner_group(r.get("extra_info") or {}) for q, r in first.items()}
+        if listed and all(listed.values()):
+            out[PARTNER] = listed
         return out
     return {}
 
@@ -116,7 +121,8 @@ def shortcut_line(a: str, per_class: dict[str, stats.Comparison]) -> str:
 
 
 def markdown(per_question: dict, groups: dict[str, dict[str, str]], base: str = START) -> str:
-    """Per row: its change against ``base`` by answer class and by S(q) quintile, and its shortcut line."""
+    """Per row: its change against ``base`` by answer class, by S(q) quintile and by whether the closest look-alike
+    is listed, and its shortcut line."""
     methods = sorted({m for m, _ in per_question} - {base})
     if not groups or not any(m == base for m, _ in per_question):
         return ""
@@ -133,4 +139,6 @@ def markdown(per_question: dict, groups: dict[str, dict[str, str]], base: str = 
         out += _table(per_class, CLASS)
         if QUINTILE in groups:
             out += ["", *_table(by_group(per_question, groups[QUINTILE], m, base), QUINTILE + " (Q1 easiest)")]
+        if PARTNER in groups:  # a gain on "not listed" alone can come from naming what is listed, not from seeing
+            out += ["", *_table(by_group(per_question, groups[PARTNER], m, base), PARTNER)]
     return "\n".join(out) + "\n"

@@ -79,7 +79,12 @@ def test_the_report_reads_classes_and_s_q_quintiles_from_the_responses(tmp_path)
                     "row": k,
                     "id": q,
                     "answer_class": c,
-                    "extra_info": {"s_q": s},
+                    # the options list the answer's closest look-alike on the even questions
+                    "extra_info": {
+                        "s_q": s,
+                        "answer": c,
+                        "options": [c, gains.closest_partner(c) if k % 2 == 0 else "Abdominal Wall Cavity"],
+                    },
                     "acc": float(right(s)),
                     "format": 1.0,
                 }
@@ -92,9 +97,11 @@ def test_the_report_reads_classes_and_s_q_quintiles_from_the_responses(tmp_path)
             (path / "metrics.json").write_text(json.dumps(m))
             evals.append(m)
     groups = gains.question_groups(evals)
-    assert set(groups) == {gains.CLASS, gains.QUINTILE} and len(groups[gains.QUINTILE]) == 3 * N
+    assert set(groups) == {gains.CLASS, gains.QUINTILE, gains.PARTNER} and len(groups[gains.QUINTILE]) == 3 * N
     md = gains.markdown(verdict.question_results(evals), groups)
     # the start model is wrong on the upper half of S(q) in every class: the gain is all in Q3-Q5
     assert "| Q1 | 36 | +0.0 / +0.0 | +0.0 | 1 |" in md
     assert "| Q5 | 36 | +100.0 / +100.0 | +100.0 |" in md
     assert "grpo: no class gains at its closest partner's expense" in md
+    # half the questions list the look-alike, and the start model is right on the lower half of S(q) in each
+    assert "| listed | 90 | +50.0 / +50.0 | +50.0 |" in md and "| not listed | 90 | +50.0 / +50.0 | +50.0 |" in md
