@@ -43,7 +43,7 @@ def as_text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def _norm(text: str) -> str:
+def option_key(text: str) -> str:
     """Case- and whitespace-insensitive form used to compare option texts."""
     return " ".join(text.split()).strip(_DECORATION + ".").casefold()
 
@@ -64,7 +64,8 @@ def as_options(options: Any) -> list[str]:
     return opts
 
 
-def _options_from(extra_info: Any) -> list[str]:
+def options_of(extra_info: Any) -> list[str]:
+    """The row's option texts from its ``extra_info`` (``[]`` when it has none)."""
     return as_options(extra_info.get("options")) if isinstance(extra_info, Mapping) else []
 
 
@@ -101,14 +102,14 @@ def normalize_choice(answer_text: Any, options: Sequence[str] | None = None) -> 
     option text that is not that letter's option (``B. Liver`` where B is Gut) counts as None.
     Without options only letter forms count.
     """
-    opts = [_norm(o) for o in as_options(options)]
+    opts = [option_key(o) for o in as_options(options)]
     text = " ".join(as_text(answer_text).split()).strip(_DECORATION)
     if not text:
         return None
 
     # 1. The whole answer is an option's text.
     if opts:
-        wanted = _norm(text)
+        wanted = option_key(text)
         hits = [i for i, o in enumerate(opts) if o and o == wanted]
         if len(hits) == 1:
             return LETTERS[hits[0]]
@@ -117,7 +118,7 @@ def normalize_choice(answer_text: Any, options: Sequence[str] | None = None) -> 
     match = _LETTER_RE.fullmatch(text)
     if not match:
         return None
-    letter, rest = match["letter"].upper(), _norm(match["rest"])
+    letter, rest = match["letter"].upper(), option_key(match["rest"])
     if not opts:
         # "B. Liver" and "(B) Liver" name B; "A bit unclear" is prose, not a letter.
         marked = match["open"] or match["close"] or match["punct"]
@@ -132,7 +133,7 @@ def normalize_choice(answer_text: Any, options: Sequence[str] | None = None) -> 
 
 def accuracy_reward(solution_str: Any = "", ground_truth: Any = "", extra_info: Any = None, **_: Any) -> float:
     """1.0 if the last answer block names the same option as ``ground_truth`` (a letter or option text)."""
-    options = _options_from(extra_info)
+    options = options_of(extra_info)
     answer = extract_answer(solution_str)
     if answer is None:
         return 0.0
@@ -173,7 +174,7 @@ def consistency_reward(solution_str: Any = "", ground_truth: Any = "", extra_inf
     """
     text = as_text(solution_str)
     reasoning, answer = extract_think(text), extract_answer(text)
-    options = _options_from(extra_info)
+    options = options_of(extra_info)
     if reasoning is None or answer is None or not options:
         return 0.0
     concluded = concluded_option(reasoning, options)

@@ -2,7 +2,7 @@
 
 A component name is one of
 
-- a built-in: ``accuracy``, ``format``, ``consistency``;
+- a built-in: ``accuracy``, ``format``, ``consistency``, ``checks``;
 - ``package.module:function``: an importable module;
 - ``/path/to/file.py:function`` (or ``file://...``): a Python file, loaded once and cached.
 
@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from reward_fns.mcq import accuracy_reward, consistency_reward, format_reward
+from reward_fns.option_checks import option_check_reward
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "accuracy": accuracy_reward,
     "format": format_reward,
     "consistency": consistency_reward,
+    "checks": option_check_reward,
 }
 DEFAULT_WEIGHTS: dict[str, float] = {"accuracy": 1.0, "format": 0.5}
 

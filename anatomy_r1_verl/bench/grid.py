@@ -32,11 +32,15 @@ RL_METHODS = {
     "grpo_gdqa": "ssgvqa_grpo_gdqa",
     "grpo_gdqa_keep": "ssgvqa_grpo_gdqa",
     "anatomy_r1": "ssgvqa_anatomy_r1",
+    "grpo_checks": "ssgvqa_grpo",
 }
-# control rows: a recipe with settings of their own
+# control and exploratory rows: a recipe with settings of their own
 ROW_ARGS = {
     # ASCL's pacing with S(q) permuted over the rows: separates the information in S(q) from the schedule
     "grpo_ascl_shuffled": ("anatomy_r1.curriculum.shuffle_s_q=true",),
+    # not the paper's: GRPO whose reward also scores the think's option checks (reward_fns/option_checks.py), at
+    # the format reward's weight
+    "grpo_checks": ("reward.custom_reward_function.reward_kwargs.weights.checks=0.5",),
 }
 # the train file of each RL row (the default: scored and augmented with varied instructions)
 ROW_TRAIN_FILE = {"grpo_gdqa_keep": "train_augmented_keep.parquet"}

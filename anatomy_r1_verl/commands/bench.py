@@ -19,8 +19,9 @@ table (reward, invalid-gradient ratio, S(q), s/step), the paper's claims checked
 the learning curve (each RL run's mid-run checkpoints, every ``--save-every`` steps, evaluated like the final one:
 ``curve.md``, ``curve.png``).
 Rerunning the command finishes an interrupted grid: finished runs are not rerun. ``key=value`` overrides go to
-every RL run. Methods: grpo dr_grpo dapo gpg grpo_ascl grpo_gdqa anatomy_r1 sft sft_think sft_ceiling (a reference: the
-start model trained on every train question's true label).
+every RL run. Methods: grpo dr_grpo dapo gpg grpo_ascl grpo_gdqa anatomy_r1 sft sft_think; controls:
+grpo_ascl_shuffled grpo_gdqa_keep; sft_ceiling (a reference: the start model trained on every train question's
+true label); grpo_checks (not the paper's: GRPO whose reward also scores the think's option checks).
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ set), written into ``metrics.json`` beside the accuracy:
 - ``think_answer``: among responses whose ``<think>`` names an anatomy class and whose answer names an option,
   the share whose answer is the class the think names last (the scan and grounded thinks end at the asked cell).
   A reward can raise accuracy by teaching the answer to overrule what the think read; this shows it.
+- ``option_checks``: among responses whose ``<think>`` states whether classes are listed ("Gallbladder: not
+  listed.", :mod:`reward_fns.option_checks`), the share whose statements are all true to the options. A reward on
+  the answer alone can teach the think to misread the options in favour of a preferred name; this shows it.
 - ``look_alike_pairs``: for each class and its closest partner, on the questions that list both, the
   sensitivity d' (how well the choice between the two follows the frame) and the criterion c (which name the
   model prefers when unsure), :mod:`.sensitivity`. A gain with d' unchanged is a change of preference.
@@ -33,6 +36,7 @@ from anatomy_r1_verl.evaluation.intervals import rate
 from anatomy_r1_verl.evaluation.sensitivity import look_alike_pairs
 from anatomy_r1_verl.schema import LETTERS
 from reward_fns.mcq import as_options, extract_answer, extract_think, normalize_choice
+from reward_fns.option_checks import true_checks
 
 QUINTILES = 5
 COLLAPSE_SHARE = 0.5  # one letter answering more than this share of the questions ...
@@ -124,6 +128,22 @@ def think_answer_agreement(records: list[dict], table: ClosenessTable | None = N
     return rate(agree, n)
 
 
+def option_check_truth(records: list[dict]) -> dict:
+    """Share of responses whose think's option checks are all true to the options, with its interval; ``n``
+    counts the responses whose think makes any."""
+    good = n = 0
+    for r in records:
+        think = extract_think(str(r.get("response", "")))
+        options = as_options((r.get("extra_info") or {}).get("options"))
+        if think is None or not options:
+            continue
+        true, total = true_checks(think, options)
+        if total:
+            n += 1
+            good += true == total
+    return rate(good, n)
+
+
 def answer_spread(records: list[dict]) -> dict:
     """Counts of the answered letters (``none``: no valid answer), the answered option texts and the truths'
     letters over ``records``, the most answered letter's share, and a ``collapse`` warning (None when fine)."""
@@ -170,6 +190,7 @@ def question_groups(questions: list[list[dict]]) -> tuple[dict[str, list[str]], 
     responses = [r for q in questions for r in q]
     scalars: dict = {
         "think_answer": think_answer_agreement(responses, table),
+        "option_checks": option_check_truth(responses),
         "answers": answer_spread(responses),
         "look_alike_pairs": look_alike_pairs(responses, table),
     }

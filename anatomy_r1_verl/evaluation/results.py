@@ -202,6 +202,9 @@ def diagnostic_lines(bench: dict) -> list[str]:
     ta = diag.get("think_answer")
     if ta and ta["n"]:
         lines.append(f"  answer = the class the think names last: {ta['value']:.3f} of {ta['n']} responses")
+    oc = diag.get("option_checks")
+    if oc and oc["n"]:
+        lines.append(f"  the think's option checks all true to the options: {oc['value']:.3f} of {oc['n']} responses")
     spread = diag.get("answers")
     if spread and spread["n"]:
         cells = " ".join(f"{k} {v / spread['n']:.0%}" for k, v in spread["letters"].items())

@@ -135,12 +135,13 @@ def check_text(scene: dict, upto: str, answer: str, options: list[str]) -> str:
     "... The top-middle is Liver, Gallbladder or Cystic Plate. Liver: listed. Gallbladder: listed. Cystic
     Plate: not listed. The top-middle is Gallbladder."."""
     from anatomy_r1_verl.ascl.difficulty import normalize
+    from reward_fns.option_checks import option_check_text
 
     parts, cell, group = _asked_cell(scene, upto, answer)
     if len(group) > 1:
         listed = {normalize(o) for o in options}
         parts.append(f"{cell} is {', '.join(group[:-1])} or {group[-1]}.")
-        parts += [f"{g}: {'listed' if normalize(g) in listed else 'not listed'}." for g in group]
+        parts += [option_check_text(g, normalize(g) in listed) for g in group]
     parts.append(f"{cell} is {answer}.")
     return " ".join(parts)
 

@@ -250,6 +250,9 @@ def test_every_grid_run_composes_to_its_row_on_cpu(tmp_path):
     assert seen["anatomy_r1"].anatomy_r1.gdqa.enable and seen["anatomy_r1"].anatomy_r1.curriculum.enable
     assert seen["dapo"].algorithm.filter_groups.enable and seen["gpg"].algorithm.adv_estimator == "gpg"
     assert seen["dr_grpo"].algorithm.norm_adv_by_std_in_grpo is False
+    weights = {m: seen[m].reward.custom_reward_function.reward_kwargs.weights for m in ("grpo", "grpo_checks")}
+    assert weights["grpo_checks"].checks == 0.5 and weights["grpo"].checks == 0.0  # logged, not rewarded
+    assert weights["grpo_checks"].accuracy == weights["grpo"].accuracy == 1.0
 
 
 def test_a_gdqa_spread_that_comes_from_the_format_misses_the_claim(tmp_path):
