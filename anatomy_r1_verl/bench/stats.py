@@ -58,7 +58,8 @@ class Comparison:
         return 2.0 ** -len(self.seeds) if self.seeds else 1.0
 
 
-def _mcnemar(a_only: int, b_only: int) -> float:
+def mcnemar_p(a_only: int, b_only: int) -> float:
+    """Exact McNemar p of two rows' discordant counts (1.0 when there are none)."""
     from statsmodels.stats.contingency_tables import mcnemar
 
     if a_only + b_only == 0:
@@ -105,7 +106,7 @@ def compare(
         ra = np.array([bool(qa[k] >= 0.5) for k in keys])
         rb = np.array([bool(qb[k] >= 0.5) for k in keys])
         a_only, b_only = int((ra & ~rb).sum()), int((~ra & rb).sum())
-        out.seeds.append(SeedResult(seed, len(keys), ra.mean(), rb.mean(), a_only, b_only, _mcnemar(a_only, b_only)))
+        out.seeds.append(SeedResult(seed, len(keys), ra.mean(), rb.mean(), a_only, b_only, mcnemar_p(a_only, b_only)))
     if not out.seeds:
         return out
     xa = np.array([s.acc_a for s in out.seeds])
