@@ -4,7 +4,8 @@ against the start model (:mod:`anatomy_r1_verl.evaluation.sensitivity`, computed
 A row sees a pair better when d' rises on every seed and the 95 % t interval of the change over seeds lies above
 0. It only names one class more when c moves (its interval excludes 0) while d' does not rise. That is the
 shortcut that accuracy per class shows as one class gaining what its partner loses. With one seed there is no
-interval, and no reading.
+interval, and no reading. Where the think checks the options one class at a time, the share of responses whose
+checks are all true shows a third way to a preferred name: misreading the options.
 """
 
 from __future__ import annotations
@@ -26,6 +27,19 @@ def pair_detection(evals: list[dict]) -> dict[tuple[str, int], dict[str, dict]]:
             found = (b.get("diagnostics") or {}).get(DIAGNOSTIC)
             if found:
                 out[(m["method"], m.get("seed", 0))] = found
+                break
+    return out
+
+
+def option_checks(evals: list[dict]) -> dict[tuple[str, int], float]:
+    """(row, seed) -> the share of its responses whose think's option checks are all true (``anatomy-r1 eval``'s
+    ``option_checks``), where the think makes any."""
+    out = {}
+    for m in evals:
+        for b in m["benchmarks"].values():
+            found = (b.get("diagnostics") or {}).get("option_checks")
+            if found and found.get("n"):
+                out[(m["method"], m.get("seed", 0))] = found["value"]
                 break
     return out
 
@@ -78,6 +92,8 @@ def markdown(evals: list[dict], base: str = START) -> str:
             + ". `anatomy-r1 eval --rescore DIR` adds it without generating.",
             "",
         ]
+    checks = option_checks(evals)
+    start_checks = next((v for (m, _), v in checks.items() if m == base), None)
     for row in rows:
         seeds = sorted(s for m, s in detections if m == row)
         lines += [
@@ -100,5 +116,13 @@ def markdown(evals: list[dict], base: str = START) -> str:
                 f"{s0['criterion']:+.2f} | {c_seeds} | {sum(dc) / len(dc):+.2f} {_fmt_ci(_interval(dc))} | "
                 f"{reading(dd, dc, second, first)} |"
             )
+        row_checks = [checks[(row, s)] for s in seeds if (row, s) in checks]
+        if start_checks is not None and row_checks:
+            lines += [
+                "",
+                f"The think's option checks all true to the options: start {start_checks:.3f}; per seed "
+                + " / ".join(f"{v:.3f}" for v in row_checks)
+                + " (a check that turns false serves a preferred name, not the frame).",
+            ]
         lines.append("")
     return "\n".join(lines)

@@ -64,18 +64,18 @@ def test_d_prime_measures_seeing_and_the_criterion_measures_preference():
     assert sensitivity.detect(np.array([True, False, True]), np.array([True, False, True])) is None
 
 
-def _eval(method, seed, d_prime, criterion):
+def _eval(method, seed, d_prime, criterion, checks=None):
     pair = {"d_prime": d_prime, "criterion": criterion, "n_first": 100, "n_second": 100}
-    return {
-        "method": method,
-        "seed": seed,
-        "benchmarks": {"synthetic_scene": {"diagnostics": {"look_alike_pairs": {"Gut / Omentum": pair}}}},
-    }
+    diagnostics = {"look_alike_pairs": {"Gut / Omentum": pair}}
+    if checks is not None:
+        diagnostics["option_checks"] = {"value": checks, "n": 80}
+    return {"method": method, "seed": seed, "benchmarks": {"synthetic_scene": {"diagnostics": diagnostics}}}
 
 
 def test_the_bench_reads_a_rising_d_prime_as_seeing_and_a_moved_criterion_as_naming():
-    evals = [_eval("start", 0, 1.0, 0.0)]
-    evals += [_eval("grpo", s, 1.0 + e, 0.6 + e) for s, e in enumerate((0.02, -0.03, 0.01))]  # preference only
+    evals = [_eval("start", 0, 1.0, 0.0, checks=0.99)]
+    # preference only, and the think's option checks turn false on seed 1
+    evals += [_eval("grpo", s, 1.0 + e, 0.6 + e, 0.95 - s / 10) for s, e in enumerate((0.02, -0.03, 0.01))]
     evals += [_eval("anatomy_r1", s, 1.8 + e, e) for s, e in enumerate((0.1, -0.1, 0.05))]  # sees better
     evals += [_eval("sft", 0, 1.5, 0.0)]  # one seed
     md = seeing.markdown(evals)
@@ -84,4 +84,6 @@ def test_the_bench_reads_a_rising_d_prime_as_seeing_and_a_moved_criterion_as_nam
     assert "**names Omentum more**" in lines[rows["grpo"] + 4]
     assert "**sees it better**" in lines[rows["anatomy_r1"] + 4] and "+0.82" in lines[rows["anatomy_r1"] + 4]
     assert "one seed: no reading" in lines[rows["sft"] + 4]
+    assert "option checks all true to the options: start 0.990; per seed 0.950 / 0.850 / 0.750" in md
+    assert md.count("option checks all true") == 1  # rows without the diagnostic get no line
     assert seeing.markdown([e for e in evals if e["method"] != "start"]) == ""  # no start model: no section
