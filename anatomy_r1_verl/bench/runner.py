@@ -126,20 +126,34 @@ def finished_eval(eval_dir: Path, test_file: Path, max_new_tokens: int) -> bool:
     return True
 
 
-def evaluate(outcome: Outcome, out_dir: Path, env: dict) -> Outcome:
-    run = outcome.run
+def _evaluate_once(
+    model: Path | str, test_file: Path, eval_dir: Path, row: str, seed: int, max_new_tokens: int, log: Path, env: dict
+) -> tuple[bool, float, str | None]:
+    """``model`` evaluated on ``test_file`` into ``eval_dir`` as ``row``/``seed``, unless a finished evaluation with
+    the same settings is there: ``(ran, seconds, error or None)``."""
     try:
-        if finished_eval(run.eval_dir, run.test_file, run.max_new_tokens):
-            outcome.skipped.append("eval")
-            return outcome
+        if finished_eval(eval_dir, test_file, max_new_tokens):
+            return False, 0.0, None
     except ValueError as e:
-        outcome.error = str(e)
-        return outcome
+        return False, 0.0, str(e)
+    args = (str(model), str(test_file), str(eval_dir), row, seed, max_new_tokens)
+    rc, seconds = _child(_eval_job, args, env, log)
+    return True, seconds, None if rc == 0 else f"rc {rc}; log: {log}"
+
+
+def evaluate(outcome: Outcome, out_dir: Path, env: dict) -> Outcome:
+    """The run's final checkpoint evaluated on the test split."""
+    run = outcome.run
     log = out_dir / "logs" / f"{run.method}_seed{run.seed}.eval.log"
-    args = (str(run.checkpoint), str(run.test_file), str(run.eval_dir), run.method, run.seed, run.max_new_tokens)
-    rc, outcome.eval_s = _child(_eval_job, args, env, log)
-    if rc != 0:
-        outcome.error = f"eval failed (rc {rc}); log: {log}"
+    ran, seconds, error = _evaluate_once(
+        run.checkpoint, run.test_file, run.eval_dir, run.method, run.seed, run.max_new_tokens, log, env
+    )
+    if not ran and error is None:
+        outcome.skipped.append("eval")
+    elif ran:
+        outcome.eval_s = seconds
+    if error:
+        outcome.error = f"eval failed ({error})" if ran else error
     return outcome
 
 
@@ -147,24 +161,20 @@ def evaluate_curve(outcome: Outcome, out_dir: Path, env: dict) -> Outcome:
     """The run's mid-run checkpoints (:attr:`.grid.Run.curve`) evaluated like its final one: the learning curve."""
     run = outcome.run
     for step, checkpoint, eval_dir in run.curve:
-        try:
-            if finished_eval(eval_dir, run.test_file, run.max_new_tokens):
-                continue
-        except ValueError as e:
-            outcome.error = str(e)
-            return outcome
-        if not checkpoint.is_dir():
+        if not checkpoint.is_dir() and not (eval_dir / "metrics.json").is_file():
             outcome.error = (
                 f"no checkpoint {checkpoint} for the learning curve at step {step} (a trainer setting that keeps "
                 "fewer checkpoints, such as trainer.max_actor_ckpt_to_keep?)"
             )
             return outcome
         log = out_dir / "logs" / f"{run.method}_seed{run.seed}_step{step}.eval.log"
-        args = (str(checkpoint), str(run.test_file), str(eval_dir), run.method, run.seed, run.max_new_tokens)
-        rc, seconds = _child(_eval_job, args, env, log)
-        outcome.eval_s = (outcome.eval_s or 0.0) + seconds
-        if rc != 0:
-            outcome.error = f"eval of step {step} failed (rc {rc}); log: {log}"
+        ran, seconds, error = _evaluate_once(
+            checkpoint, run.test_file, eval_dir, run.method, run.seed, run.max_new_tokens, log, env
+        )
+        if ran:
+            outcome.eval_s = (outcome.eval_s or 0.0) + seconds
+        if error:
+            outcome.error = f"eval of step {step} failed ({error})" if ran else error
             return outcome
     return outcome
 
@@ -173,15 +183,10 @@ def evaluate_start(
     model: str, test_file: Path, out_dir: Path, env: dict, max_new_tokens: int, method: str = "start"
 ) -> str | None:
     """The start model's own row (no training); returns an error message or None."""
-    eval_dir = out_dir / "evals" / method / "seed0"
-    try:
-        if finished_eval(eval_dir, test_file, max_new_tokens):
-            return None
-    except ValueError as e:
-        return str(e)
     log = out_dir / "logs" / f"{method}.eval.log"
-    rc, _ = _child(_eval_job, (str(model), str(test_file), str(eval_dir), method, 0, max_new_tokens), env, log)
-    return None if rc == 0 else f"eval of the start model failed (rc {rc}); log: {log}"
+    eval_dir = out_dir / "evals" / method / "seed0"
+    ran, _, error = _evaluate_once(model, test_file, eval_dir, method, 0, max_new_tokens, log, env)
+    return f"eval of the start model failed ({error})" if ran and error else error
 
 
 def run_grid(runs: list[Run], out_dir: Path, log=print) -> list[Outcome]:
