@@ -10,9 +10,8 @@ checks are all true shows a third way to a preferred name: misreading the option
 
 from __future__ import annotations
 
-from scipy import stats
-
 from anatomy_r1_verl.bench.grid import START
+from anatomy_r1_verl.bench.stats import mean_interval
 
 DIAGNOSTIC = "look_alike_pairs"
 LEVEL = 0.95
@@ -45,12 +44,7 @@ def option_checks(evals: list[dict]) -> dict[tuple[str, int], float]:
 
 
 def _interval(deltas: list[float]) -> tuple[float, float] | None:
-    if len(deltas) < 2:
-        return None
-    if max(deltas) == min(deltas):
-        return (deltas[0], deltas[0])
-    ci = stats.ttest_1samp(deltas, 0.0).confidence_interval(LEVEL)
-    return float(ci.low), float(ci.high)
+    return mean_interval(deltas, LEVEL)
 
 
 def reading(d_deltas: list[float], c_deltas: list[float], second: str, first: str) -> str:

@@ -58,6 +58,19 @@ class Comparison:
         return 2.0 ** -len(self.seeds) if self.seeds else 1.0
 
 
+def mean_interval(values: list[float], level: float = 1 - ALPHA) -> tuple[float, float] | None:
+    """The t interval of the mean of ``values`` (``scipy.stats.ttest_1samp``); None for fewer than two, the value
+    itself when they are all equal."""
+    from scipy import stats
+
+    if len(values) < 2:
+        return None
+    if max(values) == min(values):
+        return (values[0], values[0])
+    ci = stats.ttest_1samp(values, 0.0).confidence_interval(level)
+    return float(ci.low), float(ci.high)
+
+
 def mcnemar_p(a_only: int, b_only: int) -> float:
     """Exact McNemar p of two rows' discordant counts (1.0 when there are none)."""
     from statsmodels.stats.contingency_tables import mcnemar

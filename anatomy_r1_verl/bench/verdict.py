@@ -134,40 +134,69 @@ def _invalid_line(runs: dict, a="grpo_gdqa", b="grpo", judged: bool = True) -> s
     )
 
 
+def _per_seed(runs: dict, m: str, value) -> dict[int, float]:
+    return {r["seed"]: value(r) for r in runs[m] if value(r) is not None}
+
+
+def _pcts(xs: list[float]) -> str:
+    """The mean of fractions ``xs`` in percent, with its 95 % t interval."""
+    ci = stats.mean_interval(xs)
+    spread = f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else ""
+    return f"{100 * statistics.fmean(xs):+.1f} %{spread}"
+
+
 def _s_q_line(runs: dict, a="grpo_ascl", b="grpo") -> str:
     if a not in runs or b not in runs:
         return f"- Batch S(q), {a} rising while {b} stays flat: not measured (missing row)."
 
     def change(m):
-        vals = [r["s_q_final"] - r["s_q_first"] for r in runs[m] if r["s_q_first"] is not None]
-        return (
-            (statistics.fmean(vals), [r["s_q_first"] for r in runs[m]], [r["s_q_final"] for r in runs[m]])
-            if vals
-            else None
-        )
+        rise = _per_seed(runs, m, lambda r: None if r["s_q_first"] is None else r["s_q_final"] - r["s_q_first"])
+        if not rise:
+            return None
+        first = statistics.fmean(r["s_q_first"] for r in runs[m] if r["s_q_first"] is not None)
+        final = statistics.fmean(r["s_q_final"] for r in runs[m] if r["s_q_first"] is not None)
+        return statistics.fmean(rise.values()), first, final, list(rise.values())
 
     ca, cb = change(a), change(b)
     if ca is None or cb is None:
         return f"- Batch S(q): not measured (no curriculum/batch_mean_s_q in the {a if ca is None else b} runs)."
     ok = ca[0] >= S_Q_RISE and abs(cb[0]) < S_Q_FLAT
-    fmt = lambda c: f"{statistics.fmean(c[1]):.3f} -> {statistics.fmean(c[2]):.3f} ({c[0]:+.3f})"  # noqa: E731
+
+    def fmt(c):
+        ci = stats.mean_interval(c[3])
+        return f"{c[1]:.3f} -> {c[2]:.3f} ({c[0]:+.3f}" + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}])" if ci else ")")
+
     return (
-        f"- Batch-mean S(q), first -> last steps (mean over seeds): {a} {fmt(ca)}, {b} {fmt(cb)}. Claim ({a} rises "
-        f"by >= {S_Q_RISE}, {b} moves < {S_Q_FLAT}): **{'met' if ok else 'missed'}**."
+        f"- Batch-mean S(q), first -> last steps (mean over seeds, in brackets the 95 % t interval of the change): "
+        f"{a} {fmt(ca)}, {b} {fmt(cb)}. Claim ({a} rises by >= {S_Q_RISE}, {b} moves < {S_Q_FLAT}): "
+        f"**{'met' if ok else 'missed'}**."
     )
 
 
 def _overhead_line(runs: dict, a="anatomy_r1", b="grpo") -> str:
+    """The mean step times decide, as registered; the per-seed ratios (paired by seed) give the interval and a
+    one-sided t test of the overhead being below :data:`MAX_OVERHEAD`."""
+    from scipy.stats import ttest_1samp
+
     if a not in runs or b not in runs:
         return f"- Step time, {a} over {b}: not measured (missing row)."
     ta, tb = (mean_spread([r["step_s"] for r in runs[m]]) for m in (a, b))
     if ta is None or tb is None:
         return "- Step time: not measured (no timing_s/step)."
     over = ta[0] / tb[0] - 1
+    sa, sb = _per_seed(runs, a, lambda r: r["step_s"]), _per_seed(runs, b, lambda r: r["step_s"])
+    ratios = [sa[s] / sb[s] - 1 for s in sorted(set(sa) & set(sb))]
+    paired = ""
+    if len(ratios) >= 2:
+        p = ttest_1samp(ratios, MAX_OVERHEAD, alternative="less").pvalue
+        paired = (
+            f"; paired by seed: {' / '.join(f'{100 * x:+.1f}' for x in ratios)} %, mean {_pcts(ratios)}, "
+            f"t test of < {100 * MAX_OVERHEAD:.0f} % p {stats.fmt_p(float(p))}"
+        )
     return (
-        f"- Median step time, mean over seeds: {b} {tb[0]:.2f} s, {a} {ta[0]:.2f} s ({100 * over:+.1f} %). Claim "
-        f"(ASCL + GDQA add < {100 * MAX_OVERHEAD:.0f} %): **{'met' if over < MAX_OVERHEAD else 'missed'}** (runs "
-        "one after another on a shared machine; benchmarks/bench_method_overhead.py measures it back to back)."
+        f"- Median step time, mean over seeds: {b} {tb[0]:.2f} s, {a} {ta[0]:.2f} s ({100 * over:+.1f} %){paired}. "
+        f"Claim (ASCL + GDQA add < {100 * MAX_OVERHEAD:.0f} %): **{'met' if over < MAX_OVERHEAD else 'missed'}** "
+        "(runs one after another on a shared machine; benchmarks/bench_method_overhead.py measures it back to back)."
     )
 
 

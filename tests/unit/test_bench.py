@@ -185,6 +185,13 @@ def test_claims_are_met_or_missed_by_the_numbers(tmp_path, better):
     assert "Gut 0.600 -> 0.400" in control and "training format rates grpo 1.000, grpo_gdqa_keep 1.000" in control
     assert ("seed 0 +10.0 (10/0" if better else "seed 0 -1.0 (0/1") in claims
     assert "format rates differ" not in claims
+    step = next(x for x in claims.splitlines() if x.startswith("- Median step time"))
+    assert "paired by seed:" in step and "t test of < 3 % p" in step  # the interval and test behind the verdict
+    s_q = next(x for x in claims.splitlines() if x.startswith("- Batch-mean S(q)"))
+    assert (
+        "95 % t interval of the change" in s_q
+        and ("grpo_ascl 0.390 -> 0.600 (+0.210 [+0.210, +0.210])" in s_q) == better
+    ), s_q
     assert "**Paired comparisons**" in claims and "grpo minus start: seed 0 +5.0" in claims
     assert (tmp_path / "report" / "figure1.png").is_file() and (tmp_path / "report" / "figure2.png").is_file()
     assert "| anatomy_r1 | 0 1 2 3 4 |" in (tmp_path / "report" / "training.md").read_text()
