@@ -41,7 +41,7 @@ def paired(a: dict[str, float], b: dict[str, float], keys: set[str]) -> dict:
 
 
 def bars(out: Path, rows: list[str] | None) -> dict:
-    from anatomy_r1_verl.bench import gains, verdict
+    from anatomy_r1_verl.bench import gains, seeing, verdict
     from anatomy_r1_verl.bench.grid import START
     from anatomy_r1_verl.report import tables
 
@@ -58,20 +58,16 @@ def bars(out: Path, rows: list[str] | None) -> dict:
         "listed": {q for q, g in partner.items() if g == "listed"},
         "not listed": {q for q, g in partner.items() if g == "not listed"},
     }
-    diag = {
-        (m["method"], int(m.get("seed", 0))): next(iter(m["benchmarks"].values())).get("diagnostics", {}) for m in evals
-    }
+    diag = {key: seeing.by_run(evals, key) for key in ("think_answer", "option_checks")}
     start = next(v for (m, _), v in per_question.items() if m == START)
     result: dict = {}
     for (method, seed), answers in sorted(per_question.items()):
         if method == START or (rows and method not in rows):
             continue
-        d = diag[(method, seed)]
         cell = {g: paired(answers, start, keys[g]) for g in GROUPS}
-        cell["think_answer"] = (d.get("think_answer") or {}).get("value")
-        cell["option_checks"] = (d.get("option_checks") or {}).get("value")
+        for key, found in diag.items():
+            cell[key] = (found.get((method, seed)) or {}).get("value")
         result.setdefault(method, {})[seed] = cell
-    start_diag = next(v for (m, _), v in diag.items() if m == START)
     verdicts = {}
     for method, seeds in result.items():
         held = {
@@ -85,8 +81,7 @@ def bars(out: Path, rows: list[str] | None) -> dict:
         "rows": result,
         "verdicts": verdicts,
         "start": {
-            "option_checks": (start_diag.get("option_checks") or {}).get("value"),
-            "think_answer": (start_diag.get("think_answer") or {}).get("value"),
+            key: next((v["value"] for (m, _), v in found.items() if m == START), None) for key, found in diag.items()
         },
         "n": {g: len(k) for g, k in keys.items()},
     }

@@ -94,3 +94,29 @@ def eval_matches_validation(run_out, step: int) -> dict:
         "differ": (sum((val - ours).values()), sum((ours - val).values())),
         "stdout": proc.stdout,
     }
+
+
+def scored_record(row, response, answer="Gallbladder", options=("Liver", "Gallbladder", "Gut", "Omentum"), s_q=None):
+    """A scored response record of `anatomy-r1 eval` (benchmark "b"): question ``row`` answered ``response``,
+    its truth ``answer`` among ``options``, and its S(q) when given."""
+    from anatomy_r1_verl.evaluation.scoring import score
+
+    letter = "ABCD"[list(options).index(answer)]
+    extra = {"answer": answer, "options": list(options), **({} if s_q is None else {"s_q": s_q})}
+    rec = {
+        "benchmark": "b",
+        "file": "f",
+        "row": row,
+        "id": str(row),
+        "data_source": "synthetic_scene",
+        "ground_truth": letter,
+        "answer_class": answer,
+        "question_type": "",
+        "complexity": "",
+        "modality": "",
+        "extra_info": extra,
+        "sample": 0,
+        "response": response,
+    }
+    rec.update(score(rec))
+    return rec

@@ -17,39 +17,34 @@ DIAGNOSTIC = "look_alike_pairs"
 LEVEL = 0.95
 
 
-def pair_detection(evals: list[dict]) -> dict[tuple[str, int], dict[str, dict]]:
-    """(row, seed) -> {pair: its detection (d', c, ...)} from each evaluation's diagnostics (first benchmark that
-    has them); evaluations made before the diagnostic existed are left out."""
+def by_run(evals: list[dict], key: str, usable=bool) -> dict[tuple[str, int], dict]:
+    """(row, seed) -> the ``key`` diagnostic of each evaluation, from its first benchmark where ``usable`` holds for
+    it (default: present and non-empty); evaluations made before the diagnostic existed are left out."""
     out = {}
     for m in evals:
         for b in m["benchmarks"].values():
-            found = (b.get("diagnostics") or {}).get(DIAGNOSTIC)
-            if found:
+            found = (b.get("diagnostics") or {}).get(key)
+            if found and usable(found):
                 out[(m["method"], m.get("seed", 0))] = found
                 break
     return out
 
 
+def pair_detection(evals: list[dict]) -> dict[tuple[str, int], dict[str, dict]]:
+    """(row, seed) -> {pair: its detection (d', c, ...)} from each evaluation's diagnostics."""
+    return by_run(evals, DIAGNOSTIC)
+
+
 def option_checks(evals: list[dict]) -> dict[tuple[str, int], float]:
     """(row, seed) -> the share of its responses whose think's option checks are all true (``anatomy-r1 eval``'s
     ``option_checks``), where the think makes any."""
-    out = {}
-    for m in evals:
-        for b in m["benchmarks"].values():
-            found = (b.get("diagnostics") or {}).get("option_checks")
-            if found and found.get("n"):
-                out[(m["method"], m.get("seed", 0))] = found["value"]
-                break
-    return out
-
-
-def _interval(deltas: list[float]) -> tuple[float, float] | None:
-    return mean_interval(deltas, LEVEL)
+    found = by_run(evals, "option_checks", usable=lambda f: bool(f.get("n")))
+    return {run: f["value"] for run, f in found.items()}
 
 
 def reading(d_deltas: list[float], c_deltas: list[float], second: str, first: str) -> str:
     """What the changes of d' and c over seeds say about one pair (``first / second``)."""
-    d_ci, c_ci = _interval(d_deltas), _interval(c_deltas)
+    d_ci, c_ci = mean_interval(d_deltas, LEVEL), mean_interval(c_deltas, LEVEL)
     if d_ci is None or c_ci is None:
         return "one seed: no reading"
     if d_ci[0] > 0 and all(d > 0 for d in d_deltas):
@@ -106,8 +101,8 @@ def markdown(evals: list[dict], base: str = START) -> str:
             d_seeds = " / ".join(f"{g['d_prime']:.2f}" for g in got)
             c_seeds = " / ".join(f"{g['criterion']:+.2f}" for g in got)
             lines.append(
-                f"| {pair} | {s0['d_prime']:.2f} | {d_seeds} | {sum(dd) / len(dd):+.2f} {_fmt_ci(_interval(dd))} | "
-                f"{s0['criterion']:+.2f} | {c_seeds} | {sum(dc) / len(dc):+.2f} {_fmt_ci(_interval(dc))} | "
+                f"| {pair} | {s0['d_prime']:.2f} | {d_seeds} | {sum(dd) / len(dd):+.2f} {_fmt_ci(mean_interval(dd, LEVEL))} | "
+                f"{s0['criterion']:+.2f} | {c_seeds} | {sum(dc) / len(dc):+.2f} {_fmt_ci(mean_interval(dc, LEVEL))} | "
                 f"{reading(dd, dc, second, first)} |"
             )
         row_checks = [checks[(row, s)] for s in seeds if (row, s) in checks]

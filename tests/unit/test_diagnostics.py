@@ -12,29 +12,8 @@ from anatomy_r1_verl.evaluation.diagnostics import (
     think_answer_agreement,
 )
 from anatomy_r1_verl.evaluation.results import format_summary
-from anatomy_r1_verl.evaluation.scoring import score, summarize
-
-
-def _record(row, response, answer="Gallbladder", options=("Liver", "Gallbladder", "Gut", "Omentum"), s_q=None):
-    letter = "ABCD"[list(options).index(answer)]
-    extra = {"answer": answer, "options": list(options), **({} if s_q is None else {"s_q": s_q})}
-    rec = {
-        "benchmark": "b",
-        "file": "f",
-        "row": row,
-        "id": str(row),
-        "data_source": "synthetic_scene",
-        "ground_truth": letter,
-        "answer_class": answer,
-        "question_type": "",
-        "complexity": "",
-        "modality": "",
-        "extra_info": extra,
-        "sample": 0,
-        "response": response,
-    }
-    rec.update(score(rec))
-    return rec
+from anatomy_r1_verl.evaluation.scoring import summarize
+from tests.helpers import scored_record
 
 
 def test_closest_partner_and_partner_group():
@@ -68,10 +47,10 @@ def test_last_class_named_reads_aliases_and_multiword_names():
 
 def test_think_answer_agreement_counts_only_responses_with_both():
     recs = [
-        _record(0, "<think>The center is Gallbladder.</think><answer>B</answer>"),  # agrees
-        _record(1, "<think>The center is Cystic Plate.</think><answer>B</answer>"),  # think read the partner
-        _record(2, "<think>no class</think><answer>B</answer>"),  # not counted
-        _record(3, "<think>The center is Liver.</think>"),  # no answer: not counted
+        scored_record(0, "<think>The center is Gallbladder.</think><answer>B</answer>"),  # agrees
+        scored_record(1, "<think>The center is Cystic Plate.</think><answer>B</answer>"),  # think read the partner
+        scored_record(2, "<think>no class</think><answer>B</answer>"),  # not counted
+        scored_record(3, "<think>The center is Liver.</think>"),  # no answer: not counted
     ]
     agree = think_answer_agreement(recs)
     assert agree["n"] == 2 and agree["value"] == 0.5
@@ -87,7 +66,7 @@ def test_summary_carries_the_diagnostics():
             ("Cystic Plate", "Gallbladder", "Gut", "Liver") if i % 2 else ("Liver", "Gallbladder", "Gut", "Omentum")
         )
         recs.append(
-            _record(
+            scored_record(
                 i,
                 f"<think>The center is {answer_text}.</think><answer>{answer_text}</answer>",
                 "Gallbladder",
@@ -106,7 +85,7 @@ def test_summary_carries_the_diagnostics():
 
 
 def test_unscored_rows_have_no_quintiles():
-    recs = [_record(i, "<think>The center is Liver.</think><answer>A</answer>") for i in range(6)]
+    recs = [scored_record(i, "<think>The center is Liver.</think><answer>A</answer>") for i in range(6)]
     bench = summarize(recs)["b"]
     assert "s_q_quintile" not in bench["by"] and "spearman_s_q_wrong" not in bench["diagnostics"]
 
@@ -114,7 +93,7 @@ def test_unscored_rows_have_no_quintiles():
 def _letter_record(row, answer_letter, truth_letter):
     options = ("Liver", "Gallbladder", "Gut", "Omentum")
     answer = options["ABCD".index(truth_letter)]
-    return _record(row, f"<think>x</think><answer>{answer_letter}</answer>", answer, options)
+    return scored_record(row, f"<think>x</think><answer>{answer_letter}</answer>", answer, options)
 
 
 def test_a_collapse_onto_one_letter_is_flagged_in_eval_and_report(tmp_path):
@@ -143,7 +122,7 @@ def test_a_collapse_onto_one_letter_is_flagged_in_eval_and_report(tmp_path):
 
 
 def test_no_answer_counts_as_none():
-    rec = _record(0, "<think>x</think>")
+    rec = scored_record(0, "<think>x</think>")
     spread = summarize([rec])["b"]["diagnostics"]["answers"]
     assert spread["letters"] == {"none": 1} and spread["collapse"] is None
 
@@ -151,7 +130,7 @@ def test_no_answer_counts_as_none():
 def test_summary_carries_each_look_alike_pairs_sensitivity():
     options = ("Liver", "Gallbladder", "Gut", "Omentum")
     recs = [  # Liver and Gallbladder both listed, and always told apart
-        _record(i, f"<think>The center is {a}.</think><answer>{a}</answer>", a, options)
+        scored_record(i, f"<think>The center is {a}.</think><answer>{a}</answer>", a, options)
         for i, a in enumerate(["Liver", "Gallbladder"] * 10)
     ]
     bench = summarize(recs)["b"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from anatomy_r1_verl.evaluation import results
-from anatomy_r1_verl.evaluation.scoring import score
+from tests.helpers import scored_record
 
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("h2_bars", ROOT / "benchmarks" / "h2_bars.py")
@@ -25,25 +25,9 @@ OPTIONS = {
 def _eval(out: Path, method: str, seed: int, right) -> None:
     recs = []
     for i in range(N):
-        options = OPTIONS[i % 2 == 1]
         said = "Gut" if right(i) else "Liver"
-        rec = {
-            "benchmark": "synthetic_scene",
-            "file": "t.parquet",
-            "row": i,
-            "id": f"q{i}",
-            "data_source": "synthetic_scene",
-            "ground_truth": "A",
-            "answer_class": "Gut",
-            "question_type": "zero_hop",
-            "complexity": "",
-            "modality": "",
-            "extra_info": {"answer": "Gut", "options": options, "s_q": i / N},
-            "sample": 0,
-            "response": f"<think>The center is {said}.</think><answer>{said}</answer>",
-        }
-        rec.update(score(rec))
-        recs.append(rec)
+        response = f"<think>The center is {said}.</think><answer>{said}</answer>"
+        recs.append(scored_record(i, response, "Gut", OPTIONS[i % 2 == 1], s_q=i / N))
     path = out / "evals" / method / f"seed{seed}"
     path.mkdir(parents=True)
     results.write_responses(path, recs)

@@ -5,10 +5,11 @@ import pytest
 
 from anatomy_r1_verl.evaluation.diagnostics import option_check_truth
 from anatomy_r1_verl.evaluation.results import format_summary
-from anatomy_r1_verl.evaluation.scoring import score, summarize
+from anatomy_r1_verl.evaluation.scoring import summarize
 from anatomy_r1_verl.tiny.warmstart import check_text
 from reward_fns import compute_score, option_check_reward
 from reward_fns.option_checks import read_option_checks
+from tests.helpers import scored_record
 
 OPTIONS = ["Cystic Plate", "Liver", "Omentum", "Abdominal Wall Cavity"]
 EXTRA = {"options": OPTIONS, "answer": "Cystic Plate"}
@@ -48,32 +49,12 @@ def test_checks_is_a_built_in_reward_component():
     assert out["score"] == pytest.approx(0.5 * 1.0 + 0.5 / 3)
 
 
-def _record(row, response):
-    rec = {
-        "benchmark": "b",
-        "file": "f",
-        "row": row,
-        "id": str(row),
-        "data_source": "synthetic_scene",
-        "ground_truth": "A",
-        "answer_class": "Cystic Plate",
-        "question_type": "",
-        "complexity": "",
-        "modality": "",
-        "extra_info": EXTRA,
-        "sample": 0,
-        "response": response,
-    }
-    rec.update(score(rec))
-    return rec
-
-
 def test_the_evaluation_counts_responses_whose_checks_are_all_true():
     honest = "<think>" + check_text(SCENE, "top-mid", "Cystic Plate", OPTIONS) + "</think><answer>A</answer>"
     recs = [
-        _record(0, honest),
-        _record(1, LIE),
-        _record(2, "<think>The top-middle is Liver.</think><answer>B</answer>"),
+        scored_record(0, honest, "Cystic Plate", OPTIONS),
+        scored_record(1, LIE, "Cystic Plate", OPTIONS),
+        scored_record(2, "<think>The top-middle is Liver.</think><answer>B</answer>", "Cystic Plate", OPTIONS),
     ]
     truth = option_check_truth(recs)
     assert truth["n"] == 2 and truth["value"] == 0.5  # the third makes no check: not counted
