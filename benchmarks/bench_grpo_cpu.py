@@ -1,6 +1,7 @@
 """GRPO on CPU through verl from a warm-started tiny model: greedy test accuracy before and after, per seed.
 
-For each seed: verl's real trainer (the CPU demo recipe, any overrides) for ``--steps`` steps on the train split,
+For each seed: verl's real trainer (the CPU demo recipe: the look-alike benchmark, or with ``--classic`` the classic
+frames; any overrides) for ``--steps`` steps on the train split,
 validating on the val split (the split choices were made on) every ``--val-every`` steps and checkpointing at
 the end; then ``anatomy-r1 eval`` (greedy, HF generate) of the start model and of the final checkpoint on the
 test split, made from its own seed (``--test-seed``, nothing was tuned on it; 1,000 questions give one standard
@@ -139,6 +140,7 @@ def run_seed(seed: int, a, data: Path, out: Path, overrides: list[str]) -> dict:
     if not ckpt.is_dir():  # a finished seed is not rerun
         cmd = child_command(
             "demo",
+            *(["--classic"] if a.classic else []),
             f"trainer.experiment_name={name}",
             f"trainer.total_training_steps={a.steps}",
             f"trainer.test_freq={a.val_every}",
@@ -200,9 +202,9 @@ def ensure_data(data: Path, demo, test_seed: int) -> Path:
 
 
 def main() -> int:
-    from anatomy_r1_verl.commands.demo import DEMO_RECIPE
     from anatomy_r1_verl.config.anatomy_r1 import anatomy_r1_config
     from anatomy_r1_verl.launch.compose import compose
+    from anatomy_r1_verl.launch.recipes import DEMO_RECIPES
     from anatomy_r1_verl.synthetic.manifest import ManifestError
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -222,19 +224,16 @@ def main() -> int:
         "(default: the demo recipe's; a scan <think> needs 128)",
     )
     p.add_argument(
-        "--lookalike",
+        "--classic",
         action="store_true",
-        help="the look-alike benchmark's start model, response length, data and lr (bench.settings.LOOKALIKE)",
+        help="the classic frames and their start model (recipes/demo_cpu_classic.yaml); default: the look-alike "
+        "benchmark (recipes/demo_cpu.yaml)",
     )
     p.add_argument("--out", default=str(ROOT / "outputs" / "bench_grpo"))
     p.add_argument("overrides", nargs="*", help="extra hydra overrides for every run")
     a = p.parse_args()
-    if a.lookalike:
-        from anatomy_r1_verl.bench.settings import lookalike_preset
-
-        a.model, a.max_new_tokens, overrides = lookalike_preset(a.model, a.max_new_tokens, tuple(a.overrides))
-        a.overrides = list(overrides)
-    demo = compose(DEMO_RECIPE, a.overrides)  # e.g. anatomy_r1.demo.look=lookalike: the data made, and the runs
+    a.recipe = DEMO_RECIPES["classic" if a.classic else "lookalike"]
+    demo = compose(a.recipe, a.overrides)  # e.g. anatomy_r1.demo.options=uniform: the data made, and the runs
     a.model = str(Path(a.model or demo.actor_rollout_ref.model.path).resolve())
     a.max_new_tokens = a.max_new_tokens or int(demo.data.max_response_length)
     out = Path(a.out).resolve()

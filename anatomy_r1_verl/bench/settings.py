@@ -2,8 +2,8 @@
 RL rows' rollouts and every evaluation alike), where the image sits in a question, the RL rows' learning rate,
 and the frames' look, distractor draw and question mix.
 
-They come from the demo recipe (``recipes/demo_cpu.yaml``), which states them for the shipped start model,
-composed with the bench's ``anatomy_r1.demo.*`` overrides; a flag (``--model``, ``--max-new-tokens``,
+They come from a demo recipe (``recipes/demo_cpu.yaml``, the look-alike benchmark; ``demo_cpu_classic.yaml`` with
+``--classic``), which states them for its start model, composed with the bench's ``anatomy_r1.demo.*`` overrides; a flag (``--model``, ``--max-new-tokens``,
 ``--image-position``) or a ``key=value`` the RL rows get (:data:`ROW_KEYS`) changes one. Each setting keeps
 where it came from, and the report prints them (``OUT/report/settings.md``).
 """
@@ -14,9 +14,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from anatomy_r1_verl.launch.recipes import DEMO_RECIPES
 from data_prep import sft
 
-SOURCE_RECIPE = "demo_cpu"
+SOURCE_RECIPE = DEMO_RECIPES["lookalike"]  # `anatomy-r1 bench --classic`: DEMO_RECIPES["classic"]
 # setting -> the key of the demo recipe that states it
 RECIPE_KEYS = {
     "model": "actor_rollout_ref.model.path",
@@ -34,38 +35,6 @@ ROW_KEYS = {
     "actor_rollout_ref.rollout.response_length": "response_length",
     "actor_rollout_ref.actor.optim.lr": "lr",
 }
-# `--lookalike`: the look-alike benchmark's start model (it passed issue 30's pre-registered H1) and what it needs:
-# its response budget, the frames' look, distractor draw and question mix, and the better of the two learning rates
-# tried on its val split (paired over 256 val questions at seed 0: 1e-4 +1.6 points, 3e-4 -22.7). Given settings
-# and key=value still win.
-LOOKALIKE = {
-    "model": "tiny-qwen25vl-lookalike-check",
-    "max_new_tokens": 160,
-    "overrides": (
-        "anatomy_r1.demo.look=lookalike",
-        "anatomy_r1.demo.options=spread",
-        "anatomy_r1.demo.family_weights.zero_hop=1",
-        "anatomy_r1.demo.family_weights.one_hop=0",
-        "anatomy_r1.demo.family_weights.attribute_relation=0",
-        "anatomy_r1.demo.family_weights.single_and=0",
-        "actor_rollout_ref.actor.optim.lr=1e-4",
-    ),
-}
-
-
-def lookalike_preset(
-    model: str | None, max_new_tokens: int | None, overrides: tuple[str, ...]
-) -> tuple[str, int, tuple[str, ...]]:
-    """``(model, max_new_tokens, overrides)`` with :data:`LOOKALIKE`'s filled in where not given."""
-    from anatomy_r1_verl.config.assets import asset_path
-
-    return (
-        model or asset_path(LOOKALIKE["model"]),
-        max_new_tokens or LOOKALIKE["max_new_tokens"],
-        (*LOOKALIKE["overrides"], *overrides),
-    )
-
-
 # the start model's warm-start think style (its warmstart.json) -> the SFT think rows' target: data_prep.sft's map,
 # read the other way
 MODEL_STYLES = {style: target for target, style in sft.THINK_STYLE.items()}

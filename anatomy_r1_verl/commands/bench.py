@@ -2,14 +2,16 @@
 
     anatomy-r1 bench [--methods grpo anatomy_r1 ...] [--seeds 0 1 2] [--steps 20] [--prompts 8] [--rollouts 8]
                      [--out DIR] [--data DIR] [--model DIR] [--max-new-tokens N] [--image-position first|last]
-                     [--lookalike] [--dry-run] [key=value ...]
+                     [--classic] [--dry-run] [key=value ...]
 
 The start model and what it needs (the response length of the RL rows' rollouts and of every evaluation, where
-the image sits in a question, the RL rows' learning rate, the frames' look and distractor draw) come from the demo
-recipe (recipes/demo_cpu.yaml), unless given: --model, --max-new-tokens, --image-position, an RL row's
-key=value (actor_rollout_ref.actor.optim.lr=1e-4, data.max_response_length=64) or an anatomy_r1.demo.* key
-(anatomy_r1.demo.look=lookalike). ``--lookalike`` gives the look-alike benchmark's (its start model, 160 tokens, its
-frames, options and zero-hop questions, lr 1e-4). OUT/report/settings.md records each and where it came from.
+the image sits in a question, the RL rows' learning rate, the frames' look, distractor draw and question mix) come
+from the demo recipe: recipes/demo_cpu.yaml, the look-alike benchmark (tiny-qwen25vl-lookalike-check, 160 tokens,
+look-alike frames, spread options, zero-hop questions, lr 1e-4); with ``--classic``, recipes/demo_cpu_classic.yaml
+(tiny-qwen25vl-annotated on the classic frames). Any of them can be given instead: --model, --max-new-tokens,
+--image-position, an RL row's key=value (actor_rollout_ref.actor.optim.lr=3e-4, data.max_response_length=64) or an
+anatomy_r1.demo.* key (anatomy_r1.demo.options=uniform). OUT/report/settings.md records each and where it came
+from.
 
 Makes the benchmark's questions once (``DIR/data``: train and val from --data-seed, the test split from
 --test-seed, a seed nothing was tuned on; scored with S(q), augmented with question variants, and the SFT row's
@@ -82,11 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="where the questions put the image (default: the demo recipe's, where its model reads it)",
     )
-    p.add_argument(
+    bench = p.add_mutually_exclusive_group()
+    bench.add_argument(
+        "--classic",
+        action="store_true",
+        help="the classic frames and their start model, tiny-qwen25vl-annotated (recipes/demo_cpu_classic.yaml)",
+    )
+    bench.add_argument(
         "--lookalike",
         action="store_true",
-        help="the look-alike benchmark: its start model (tiny-qwen25vl-lookalike-check), 160 tokens, its data "
-        "(look-alike frames, spread options, zero-hop questions) and lr 1e-4 (bench.settings.LOOKALIKE)",
+        help="the look-alike benchmark (recipes/demo_cpu.yaml): the default, kept for the commands that name it",
     )
     p.add_argument("--report-dir", default=None, help="where the report goes (default OUT/report)")
     p.add_argument("--dry-run", action="store_true", help="print the runs' commands and stop")
@@ -160,6 +167,7 @@ def write_report(out: Path, report_dir: Path, log=print, settings=None, final_st
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     from anatomy_r1_verl.bench import data, grid, runner, settings
+    from anatomy_r1_verl.launch.recipes import DEMO_RECIPES
 
     def log(msg: str) -> None:
         print(msg, flush=True)
@@ -173,14 +181,11 @@ def main(argv: list[str] | None = None) -> int:
             f"anatomy-r1 bench: {bad[0]!r} is not a key=value override (and not an option; see --help)", file=sys.stderr
         )
         return 2
-    if a.lookalike:
-        a.model, a.max_new_tokens, a.overrides = settings.lookalike_preset(
-            a.model, a.max_new_tokens, tuple(a.overrides)
-        )
     _, row_overrides = settings.split_overrides(tuple(a.overrides))
     try:
         grid.parse_methods(a.methods)  # before the recipe is composed: a typo fails at once
-        chosen = settings.resolve(a.model, a.max_new_tokens, a.image_position, tuple(a.overrides))
+        recipe = DEMO_RECIPES["classic" if a.classic else "lookalike"]
+        chosen = settings.resolve(a.model, a.max_new_tokens, a.image_position, tuple(a.overrides), recipe=recipe)
         sft_examples = None if a.sft_examples is None else (a.train if a.sft_examples == "all" else int(a.sft_examples))
         budget = grid.Budget(
             steps=a.steps, prompts=a.prompts, rollouts=a.rollouts, save_every=a.save_every, sft_examples=sft_examples

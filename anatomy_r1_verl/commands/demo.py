@@ -1,6 +1,8 @@
-"""``anatomy-r1 demo``: the CPU demo, from nothing to a GRPO-trained and validated model in minutes.
+"""``anatomy-r1 demo [--classic] [key=value ...]``: the CPU demo, from nothing to a GRPO-trained and validated model
+in minutes.
 
-Generates the demo's synthetic questions when they are missing (deterministic, offline; a different
+On the look-alike benchmark (``recipes/demo_cpu.yaml``), or with ``--classic`` on the classic frames
+(``recipes/demo_cpu_classic.yaml``). Generates the demo's synthetic questions when they are missing (deterministic, offline; a different
 seed from the warm-start data, so validation frames were never trained on; the image where the shipped
 model reads it, ``anatomy_r1.demo.image_position``), then runs ``anatomy-r1 train recipes/demo_cpu.yaml``
 with any extra overrides, and prints the final validation accuracy and its gain over the accuracy
@@ -13,11 +15,12 @@ from omegaconf import DictConfig
 
 from anatomy_r1_verl.config.anatomy_r1 import anatomy_r1_config
 from anatomy_r1_verl.launch.compose import RecipeError
+from anatomy_r1_verl.launch.recipes import DEMO_RECIPES
 from anatomy_r1_verl.launch.run import run_recipe
 from anatomy_r1_verl.synthetic.generator import SyntheticConfig, generate
 from anatomy_r1_verl.synthetic.manifest import ManifestError, stale_reason
 
-DEMO_RECIPE = "demo_cpu"
+DEMO_RECIPE = DEMO_RECIPES["lookalike"]
 
 
 def demo_data_config(cfg: DictConfig) -> SyntheticConfig:
@@ -57,4 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0
-    return run_recipe(DEMO_RECIPE, argv, before_train=ensure_assets)
+    recipe = DEMO_RECIPE
+    if "--classic" in argv:
+        argv.remove("--classic")
+        recipe = DEMO_RECIPES["classic"]
+    return run_recipe(recipe, argv, before_train=ensure_assets)

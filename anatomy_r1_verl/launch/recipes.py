@@ -6,6 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
+# The demo's two benchmarks, each a recipe that names its start model and how its questions are made: the look-alike
+# frames, where anatomical closeness makes a question hard (the default of `anatomy-r1 demo` and `anatomy-r1
+# bench`), and the classic frames, where each class has its own colour (`--classic`)
+DEMO_RECIPES = {"lookalike": "demo_cpu", "classic": "demo_cpu_classic"}
 
 
 class RecipeError(ValueError):

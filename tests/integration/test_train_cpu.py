@@ -153,6 +153,6 @@ def test_eval_of_the_checkpoint_reproduces_the_validation(run):
     """`anatomy-r1 eval` of the step-2 checkpoint, with no setting given, answers the 16 val questions as verl's
     step-2 validation did (the response length and sampling come from the run's config; docs/lora.md)."""
     got = eval_matches_validation(run["out"], 2)
-    assert "max_new_tokens=128 (the run's" in got["stdout"]
+    assert "max_new_tokens=160 (the run's" in got["stdout"]
     val_core = _val_core(run, 2)
     assert_eval_reproduces_validation(got, val_core)

@@ -9,6 +9,7 @@ import pytest
 
 from anatomy_r1_verl.ascl.feedback import BATCH_MEAN_S_Q, DrawnDifficulty
 from anatomy_r1_verl.bench import data, grid, runner, settings, verdict
+from anatomy_r1_verl.commands.bench import build_parser as bench_parser
 from anatomy_r1_verl.commands.bench import main as bench_main
 from anatomy_r1_verl.commands.bench import write_report
 from anatomy_r1_verl.evaluation import results
@@ -303,8 +304,8 @@ def test_settings_come_from_the_demo_recipe_unless_given(tmp_path):
     assert s.model == demo.actor_rollout_ref.model.path and s.response_length == demo.data.max_response_length
     assert s.image_position == demo.anatomy_r1.demo.image_position and s.lr == demo.actor_rollout_ref.actor.optim.lr
     assert s.sources["lr"] == "demo_cpu recipe, actor_rollout_ref.actor.optim.lr"
-    # the SFT think rows in the start model's own style (the demo's model scans and answers with the text)
-    assert (s.think, s.answer) == ("scan", "text") and "warmstart.json" in s.sources["think"]
+    # the SFT think rows in the start model's own style (the demo's model checks the options, answers with the text)
+    assert (s.think, s.answer) == ("check", "text") and "warmstart.json" in s.sources["think"]
     model = tmp_path / "m"
     model.mkdir()
     given = settings.resolve(
@@ -312,15 +313,14 @@ def test_settings_come_from_the_demo_recipe_unless_given(tmp_path):
         max_new_tokens=48,
         overrides=(
             "actor_rollout_ref.actor.optim.lr=5e-5",
-            "anatomy_r1.demo.look=lookalike",
-            "anatomy_r1.demo.family_weights.one_hop=0",
-            "anatomy_r1.demo.family_weights.attribute_relation=0",
-            "anatomy_r1.demo.family_weights.single_and=0",
+            "anatomy_r1.demo.look=classic",
+            "anatomy_r1.demo.family_weights.one_hop=1",
             "trainer.seed=3",
         ),
     )
-    assert (given.model, given.response_length, given.lr, given.look) == (str(model), 48, 5e-5, "lookalike")
-    assert given.sources["families"].startswith("anatomy_r1.demo.family_weights.one_hop=0 ")
+    assert (given.model, given.response_length, given.lr, given.look) == (str(model), 48, 5e-5, "classic")
+    assert given.sources["families"] == "anatomy_r1.demo.family_weights.one_hop=1 (given)"
+    assert given.families["one_hop"] == 1 and given.families["zero_hop"] == 1
     assert (given.think, given.answer) == ("think", "letter")  # a model without warmstart.json: the default
     assert given.image_position == s.image_position  # not given: still the recipe's
     assert given.sources["response_length"] == "--max-new-tokens 48"
@@ -330,14 +330,14 @@ def test_settings_come_from_the_demo_recipe_unless_given(tmp_path):
         ("trainer.seed=3",),
     )
     # the data follow the settings, and the report records them
-    zero_hop_only = {"zero_hop": 0.4, "one_hop": 0.0, "attribute_relation": 0.0, "single_and": 0.0}
     assert given.data_fields() == {
         "image_position": s.image_position,
-        "look": "lookalike",
+        "look": "classic",
         "options": s.options,
-        "family_weights": zero_hop_only,
+        "family_weights": {"zero_hop": 1.0, "one_hop": 1.0, "attribute_relation": 0.0, "single_and": 0.0},
     }
-    assert s.data_fields()["family_weights"] == DEFAULT_FAMILY_WEIGHTS  # the recipe states no mix: the default
+    classic = settings.resolve(recipe="demo_cpu_classic")
+    assert classic.data_fields()["family_weights"] == DEFAULT_FAMILY_WEIGHTS  # that recipe states no mix: the default
     given.write(tmp_path / "report")
     md = (tmp_path / "report" / "settings.md").read_text()
     assert "| response_length | 48 | --max-new-tokens 48 |" in md and "tiny-qwen25vl-warm" in md
@@ -418,23 +418,31 @@ def test_sft_think_rows_write_the_start_models_style(tmp_path):
         sft.convert(str(tmp_path / "train.parquet"), str(tmp_path / "x.parquet"), "answer", answer_form="text")
 
 
-def test_the_lookalike_preset_gives_its_start_model_and_data_and_yields_to_what_is_given():
+def test_the_bench_runs_the_lookalike_benchmark_unless_told_classic():
+    """The default settings are the look-alike benchmark's (recipes/demo_cpu.yaml); --classic takes the classic
+    frames' recipe and its start model; a given setting still wins over either."""
     from anatomy_r1_verl.config.assets import asset_path
+    from anatomy_r1_verl.launch.recipes import DEMO_RECIPES
 
-    model, tokens, overrides = settings.lookalike_preset(None, None, ())
-    s = settings.resolve(model, tokens, overrides=overrides)
+    s = settings.resolve()
     assert s.model == str(Path(asset_path("tiny-qwen25vl-lookalike-check")).resolve())
-    assert (s.response_length, s.lr, s.look, s.options) == (160, 1e-4, "lookalike", "spread")
+    assert (s.response_length, s.lr, s.look, s.options, s.image_position) == (160, 1e-4, "lookalike", "spread", "last")
     assert s.data_fields()["family_weights"] == {
         "zero_hop": 1.0,
         "one_hop": 0.0,
         "attribute_relation": 0.0,
         "single_and": 0.0,
     }
-    assert (s.think, s.answer) == ("check", "text")  # its SFT think rows write its own style
-    model, tokens, overrides = settings.lookalike_preset(None, 200, ("actor_rollout_ref.actor.optim.lr=3e-4",))
-    given = settings.resolve(model, tokens, overrides=overrides)
+    classic = settings.resolve(recipe=DEMO_RECIPES["classic"])
+    assert classic.model == str(Path(asset_path("tiny-qwen25vl-annotated")).resolve())
+    assert (classic.response_length, classic.lr, classic.look, classic.options) == (128, 3e-4, "classic", "uniform")
+    assert (classic.think, classic.answer) == ("scan", "text")
+    assert classic.sources["lr"] == "demo_cpu_classic recipe, actor_rollout_ref.actor.optim.lr"
+    given = settings.resolve(None, 200, overrides=("actor_rollout_ref.actor.optim.lr=3e-4",))
     assert (given.response_length, given.lr) == (200, 3e-4)
+    assert bench_parser().parse_args(["--classic"]).classic
+    with pytest.raises(SystemExit):
+        bench_parser().parse_args(["--classic", "--lookalike"])
 
 
 def test_rl_runs_evaluate_their_mid_run_checkpoints_for_the_learning_curve(tmp_path):

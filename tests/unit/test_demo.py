@@ -11,9 +11,9 @@ from anatomy_r1_verl.commands.demo import ensure_assets
 from anatomy_r1_verl.launch.compose import RecipeError, compose
 
 
-def _cfg(tmp_path, *extra):
+def _cfg(tmp_path, *extra, recipe="demo_cpu"):
     return compose(
-        "demo_cpu",
+        recipe,
         [
             f"anatomy_r1.output_dir={tmp_path}",
             "anatomy_r1.demo.questions.train=8",
@@ -31,10 +31,12 @@ def _manifest(cfg):
 
 def test_demo_data_follows_the_recipe(tmp_path, capsys):
     cfg = _cfg(tmp_path)
-    assert cfg.actor_rollout_ref.model.path.endswith("tiny-qwen25vl-annotated")  # it reads the image last
+    assert cfg.actor_rollout_ref.model.path.endswith("tiny-qwen25vl-lookalike-check")  # it reads the image last
     ensure_assets(cfg)
     assert "(missing)" in capsys.readouterr().out
-    assert _manifest(cfg)["image_position"] == "last" and _manifest(cfg)["seed"] == 1
+    made = _manifest(cfg)
+    assert (made["image_position"], made["seed"], made["look"], made["options"]) == ("last", 1, "lookalike", "spread")
+    assert made["family_weights"] == {"zero_hop": 1.0, "one_hop": 0.0, "attribute_relation": 0.0, "single_and": 0.0}
     val = pq.read_table(os.path.join(cfg.anatomy_r1.demo.data_dir, "val.parquet")).to_pylist()
     assert len(val) == 4 and all(r["prompt"][0]["content"].endswith("<image>") for r in val)
     stamp = os.path.getmtime(os.path.join(cfg.anatomy_r1.demo.data_dir, "train.parquet"))
@@ -59,3 +61,14 @@ def test_demo_data_without_a_manifest_is_refused(tmp_path):
     os.remove(os.path.join(cfg.anatomy_r1.demo.data_dir, "manifest.json"))
     with pytest.raises(RecipeError, match="no manifest.json.*anatomy_r1.demo.data_dir"):
         ensure_assets(cfg)
+
+
+def test_the_classic_demo_keeps_its_own_model_data_and_run(tmp_path):
+    """``anatomy-r1 demo --classic``: the annotated model on the classic frames, in folders of its own, so that
+    switching between the two demos does not remake either's questions."""
+    classic, lookalike = _cfg(tmp_path, recipe="demo_cpu_classic"), _cfg(tmp_path)
+    assert classic.actor_rollout_ref.model.path.endswith("tiny-qwen25vl-annotated")
+    assert (classic.anatomy_r1.demo.look, classic.anatomy_r1.demo.options) == ("classic", "uniform")
+    assert classic.anatomy_r1.demo.data_dir != lookalike.anatomy_r1.demo.data_dir
+    assert classic.trainer.experiment_name != lookalike.trainer.experiment_name
+    assert classic.data.max_response_length == 128 and lookalike.data.max_response_length == 160
